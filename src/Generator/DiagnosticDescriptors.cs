@@ -1,0 +1,95 @@
+using Microsoft.CodeAnalysis;
+
+namespace Instrumentation.Generator
+{
+    /// <summary>
+    /// Every diagnostic the generator reports. IDs are stable; each has a section in docs/diagnostics.md that
+    /// the help link points to.
+    /// </summary>
+    internal static class DiagnosticDescriptors
+    {
+        private const string Category = "Instrumentation";
+        private const string HelpBase = "https://github.com/instrumentation-dotnet/instrumentation/blob/main/docs/diagnostics.md#";
+
+        public static readonly DiagnosticDescriptor GeneratorFailure = Create(
+            "INST000",
+            "The Instrumentation generator failed on this method",
+            "The Instrumentation generator could not process this [LogEvent] method ({0}); no event code was generated for it. Please report this with the method's declaration.",
+            DiagnosticSeverity.Warning);
+
+        public static readonly DiagnosticDescriptor PartialMethodMustReturnVoid = Create(
+            "INST001",
+            "A [LogEvent] partial method must return void",
+            "The [LogEvent] partial method '{0}' returns '{1}'; declare it 'void' (its generated body only records the event), or give it a body to have its calls hooked instead",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor GenericMethodOrType = Create(
+            "INST002",
+            "A [LogEvent] method cannot be generic or in a generic type",
+            "'{0}' is generic or declared in a generic type; [LogEvent] needs a non-generic method in a non-generic type (a generated payload and hook cannot depend on type arguments). Move it to a non-generic type or remove its type parameters.",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor UnsupportedParameterModifier = Create(
+            "INST003",
+            "A [LogEvent] partial method cannot have ref, out or params parameters",
+            "Parameter '{0}' of the [LogEvent] partial method '{1}' is '{2}'; pass it by value (an event records values, it cannot write back to the caller)",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Create(
+            "INST004",
+            "The type containing a [LogEvent] partial method must be partial",
+            "Type '{0}' contains the [LogEvent] partial method '{1}' and must be declared 'partial' so the generator can add the method's body",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor UnsupportedParameterType = Create(
+            "INST005",
+            "Parameter type cannot be logged",
+            "Parameter '{0}' of type '{1}' cannot be written to an event and is left out; mark it [NotLogged] to say so, or pass a supported type (string, bool, numbers, char, Guid, DateTime, DateTimeOffset, TimeSpan, enums, Uri, their nullable forms, or arrays and sequences of them)",
+            DiagnosticSeverity.Warning);
+
+        public static readonly DiagnosticDescriptor DuplicateEventName = Create(
+            "INST006",
+            "Event name is used more than once",
+            "The event name '{0}' (payload type '{1}') is already used by '{2}'; give each [LogEvent] method in an assembly its own Name",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor CallNotHooked = Create(
+            "INST007",
+            "A [LogEvent] method used here is not hooked",
+            "'{0}' is used here as {1}; calls made through it are not intercepted and record no event. Call the method directly, or wrap it in a lambda that calls it.",
+            DiagnosticSeverity.Warning);
+
+        public static readonly DiagnosticDescriptor DataNameCollision = Create(
+            "INST008",
+            "Two values of an event would have the same name",
+            "Parameter '{0}' would be written as '{1}', which {2}; rename the parameter or mark it [NotLogged]",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor HookedMethodNotAccessible = Create(
+            "INST009",
+            "A hooked [LogEvent] method must be accessible within its assembly",
+            "'{0}' is not accessible outside its type, so its calls cannot be hooked; make it (and the types containing it) internal or public",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor MethodWithoutBody = Create(
+            "INST010",
+            "A [LogEvent] method needs a body or must be partial",
+            "'{0}' has no body and is not a partial method; [LogEvent] goes on a partial method (the generator writes its body) or on a method with a body (its calls are hooked)",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor InvalidEventName = Create(
+            "INST011",
+            "Event name is empty",
+            "The Name given to [LogEvent] on '{0}' is empty or white space; give a name, or leave Name out to use the method name in snake_case",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor PartialMethodAlreadyImplemented = Create(
+            "INST012",
+            "A [LogEvent] partial method must not have a body of its own",
+            "The [LogEvent] partial method '{0}' already has an implementation; remove it (the generator writes the body), or make '{0}' an ordinary method to have its calls hooked",
+            DiagnosticSeverity.Error);
+
+        private static DiagnosticDescriptor Create(string id, string title, string message, DiagnosticSeverity severity) =>
+            new(id, title, message, Category, severity, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());
+    }
+}

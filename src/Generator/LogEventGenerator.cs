@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Instrumentation.Generator.Emitting;
+using Instrumentation.Generator.Model;
+using Instrumentation.Generator.Parsing;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Instrumentation.Generator
+{
+    /// <summary>
+    /// The Instrumentation source generator: turns <c>[LogEvent]</c> methods into typed payloads, partial-method
+    /// bodies and call-site hooks.
+    /// </summary>
+    /// <remarks>
+    /// Pipeline: <see cref="EventParser"/> makes one equatable model per <c>[LogEvent]</c> method and
+    /// <see cref="CallSiteParser"/> one per call of a hooked method; <see cref="PayloadEmitter"/> and
+    /// <see cref="HookEmitter"/> turn the collected models into two files. Each step has a tracking name so
+    /// tests can check that unrelated edits leave it cached.
+    /// </remarks>
+    [Generator(LanguageNames.CSharp)]
+    public sealed class LogEventGenerator : IIncrementalGenerator
+    {
+        internal const string Version = "0.1.0";
+
+        /// <summary>Tracking names of the pipeline's steps.</summary>
+        internal static class Steps
+        {
+            public const string ParsedEvents = nameof(ParsedEvents);
+            public const string EventModels = nameof(EventModels);
+            public const string AllEventModels = nameof(AllEventModels);
+            public const string CallSites = nameof(CallSites);
+            public const string HookInputs = nameof(HookInputs);
+        }
+
+        /// <inheritdoc />
+        public void Initialize(IncrementalGeneratorInitializationContext context)
+        {
+            IncrementalValuesProvider<EventParseResult> parsed = context.SyntaxProvider
+                .ForAttributeWithMetadataName(
+                    EventParser.LogEventAttributeName,
+                    static (node, _) => node is MethodDeclarationSyntax,
+                    EventParser.Parse)
+                .WithTrackingName(Steps.ParsedEvents);
+
+            IncrementalValueProvider<ImmutableArray<EventModel>> models = parsed
+                .Where(static r => r.Model is not null)
+                .Select(static (r, _) => r.Model!)
+                .WithTrackingName(Steps.EventModels)
+                .Collect()
+                .WithTrackingName(Steps.AllEventModels);
+
+            IncrementalValuesProvider<CallSiteParseResult> callSites = context.SyntaxProvider
+                .CreateSyntaxProvider(CallSiteParser.IsCandidate, CallSiteParser.Parse)
+                .Where(static r => r is not null)
+                .Select(static (r, _) => r!)
+                .WithTrackingName(Steps.CallSites);
+
+            context.RegisterSourceOutput(parsed.Collect(), ReportEventDiagnostics);
+            context.RegisterSourceOutput(models, EmitPayloads);
+            context.RegisterSourceOutput(
+                callSites.Collect().Combine(models).WithTrackingName(Steps.HookInputs),
+                static (spc, input) => EmitHooks(spc, input.Left, input.Right));
+        }
+
+        private static void ReportEventDiagnostics(SourceProductionContext context, ImmutableArray<EventParseResult> results)
+        {
+            var firstByPayload = new Dictionary<string, EventParseResult>(StringComparer.Ordinal);
+            foreach (EventParseResult result in results)
+            {
+                foreach (DiagnosticInfo diagnostic in result.Diagnostics)
+                {
+                    context.ReportDiagnostic(diagnostic.ToDiagnostic());
+                }
+
+                if (result.PayloadKey is null)
+                {
+                    continue;
+                }
+
+                if (firstByPayload.TryGetValue(result.PayloadKey, out EventParseResult? first))
+                {
+                    context.ReportDiagnostic(DiagnosticInfo.Create(
+                        DiagnosticDescriptors.DuplicateEventName,
+                        result.Location,
+                        result.EventName ?? string.Empty,
+                        result.PayloadKey,
+                        first.MethodDisplayName).ToDiagnostic());
+                }
+                else
+                {
+                    firstByPayload.Add(result.PayloadKey, result);
+                }
+            }
+        }
+
+        private static void EmitPayloads(SourceProductionContext context, ImmutableArray<EventModel> events)
+        {
+            if (events.IsEmpty)
+            {
+                return;
+            }
+
+            context.AddSource("Instrumentation.Events.g.cs", PayloadEmitter.Emit(events, Owners(events)));
+        }
+
+        private static void EmitHooks(SourceProductionContext context, ImmutableArray<CallSiteParseResult> callSites, ImmutableArray<EventModel> events)
+        {
+            foreach (CallSiteParseResult result in callSites)
+            {
+                if (result.Diagnostic is not null)
+                {
+                    context.ReportDiagnostic(result.Diagnostic.ToDiagnostic());
+                }
+            }
+
+            HashSet<EventModel> owners = Owners(events);
+            var hooks = new List<(EventModel, IReadOnlyList<CallSiteModel>)>();
+            foreach (EventModel model in events.Where(e => e.Form == EventForm.Hook && owners.Contains(e)))
+            {
+                var calls = callSites
+                    .Where(r => r.CallSite is not null && r.CallSite.MethodKey == model.MethodKey)
+                    .Select(r => r.CallSite!)
+                    .ToList();
+                if (calls.Count > 0)
+                {
+                    hooks.Add((model, calls));
+                }
+            }
+
+            if (hooks.Count > 0)
+            {
+                context.AddSource("Instrumentation.Hooks.g.cs", HookEmitter.Emit(hooks));
+            }
+        }
+
+        /// <summary>The events that own their payload type: the first of each payload name (later ones get INST006).</summary>
+        private static HashSet<EventModel> Owners(ImmutableArray<EventModel> events)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var owners = new HashSet<EventModel>();
+            foreach (EventModel model in events)
+            {
+                if (seen.Add(model.PayloadFullName))
+                {
+                    owners.Add(model);
+                }
+            }
+
+            return owners;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+using Instrumentation.Generator.Support;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+
+namespace Instrumentation.Generator.Model
+{
+    /// <summary>A location held as plain values, so that diagnostics can travel through cached models.</summary>
+    internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
+    {
+        public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+
+        public static LocationInfo? From(Location? location)
+        {
+            if (location is null || location.SourceTree is null)
+            {
+                return null;
+            }
+
+            return new LocationInfo(location.SourceTree.FilePath, location.SourceSpan, location.GetLineSpan().Span);
+        }
+
+        public static LocationInfo? From(SyntaxNode? node) => From(node?.GetLocation());
+
+        public static LocationInfo? From(SyntaxToken token) => From(token.GetLocation());
+    }
+
+    /// <summary>A diagnostic to report later, held as plain values.</summary>
+    internal sealed record DiagnosticInfo(DiagnosticDescriptor Descriptor, LocationInfo? Location, EquatableArray<string> MessageArgs)
+    {
+        public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] messageArgs) =>
+            new(descriptor, location, new EquatableArray<string>(messageArgs));
+
+        public Diagnostic ToDiagnostic() =>
+            Diagnostic.Create(Descriptor, Location?.ToLocation(), MessageArgs.ToArrayOfObjects());
+    }
+
+    internal static class EquatableArrayExtensions
+    {
+        public static object[] ToArrayOfObjects(this EquatableArray<string> items)
+        {
+            var result = new object[items.Count];
+            for (int i = 0; i < items.Count; i++)
+            {
+                result[i] = items[i];
+            }
+
+            return result;
+        }
+    }
+}

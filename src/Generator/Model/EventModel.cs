@@ -1,0 +1,55 @@
+using Instrumentation.Generator.Support;
+
+namespace Instrumentation.Generator.Model
+{
+    /// <summary>How the generator turns a <c>[LogEvent]</c> method into code.</summary>
+    internal enum EventForm
+    {
+        /// <summary>A partial method without a body: the generator writes the body.</summary>
+        PartialMethod,
+
+        /// <summary>An ordinary method with a body: the generator intercepts its call sites.</summary>
+        Hook,
+    }
+
+    /// <summary>What a hooked method returns, which decides how its duration is measured.</summary>
+    internal enum ReturnShape
+    {
+        Void,
+        Value,
+        Task,
+        TaskOfT,
+        ValueTask,
+        ValueTaskOfT,
+    }
+
+    /// <summary>
+    /// Everything the emitters need to know about one <c>[LogEvent]</c> method: plain strings and values only
+    /// (no symbols, syntax or compilation), so equal inputs give equal models and the pipeline caches them.
+    /// </summary>
+    internal sealed record EventModel(
+        string MethodKey,
+        EventForm Form,
+        string EventName,
+        int Priority,
+        string? Namespace,
+        string PayloadTypeName,
+        bool PayloadIsPublic,
+        string MethodDisplayName,
+        string MethodName,
+        string MethodModifiers,
+        string ReturnTypeDisplay,
+        ReturnShape ReturnShape,
+        bool IsStatic,
+        bool IsExtension,
+        string ContainingTypeDisplay,
+        bool ContainingTypeIsValueType,
+        EquatableArray<ContainingTypeModel> ContainingTypes,
+        EquatableArray<ParameterModel> Parameters)
+    {
+        public string PayloadFullName => Namespace is null ? "global::" + PayloadTypeName : "global::" + Namespace + "." + PayloadTypeName;
+    }
+
+    /// <summary>One type around the method, outermost first, as it must be re-declared for a partial body.</summary>
+    internal sealed record ContainingTypeModel(string Keyword, string Name);
+}

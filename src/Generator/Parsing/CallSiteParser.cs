@@ -1,0 +1,155 @@
+using System;
+using System.Linq;
+using System.Threading;
+using Instrumentation.Generator.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Instrumentation.Generator.Parsing
+{
+    /// <summary>
+    /// Finds the uses of hooked <c>[LogEvent]</c> methods: direct calls, which are intercepted, and uses as a
+    /// method group or inside an expression tree, which cannot be and get a warning.
+    /// </summary>
+    internal static class CallSiteParser
+    {
+        /// <summary>
+        /// Cheap syntactic filter: invocations, and names in the positions where a method group becomes a delegate
+        /// (an argument, an initializer, the right of an assignment, a cast, a return, <c>&amp;</c>).
+        /// </summary>
+        public static bool IsCandidate(SyntaxNode node, CancellationToken cancellationToken)
+        {
+            if (node is InvocationExpressionSyntax)
+            {
+                return true;
+            }
+
+            if (node is not (IdentifierNameSyntax or MemberAccessExpressionSyntax or MemberBindingExpressionSyntax))
+            {
+                return false;
+            }
+
+            if (node is IdentifierNameSyntax && node.Parent is MemberAccessExpressionSyntax or MemberBindingExpressionSyntax)
+            {
+                return false; // the name part of a.b: the member access itself is the candidate
+            }
+
+            return node.Parent switch
+            {
+                ArgumentSyntax argument => argument.Parent?.Parent is not InvocationExpressionSyntax { Expression: IdentifierNameSyntax { Identifier.ValueText: "nameof" } },
+                EqualsValueClauseSyntax => true,
+                AssignmentExpressionSyntax assignment => assignment.Right == node,
+                CastExpressionSyntax => true,
+                ReturnStatementSyntax => true,
+                ArrowExpressionClauseSyntax => true,
+                PrefixUnaryExpressionSyntax prefix => prefix.IsKind(SyntaxKind.AddressOfExpression),
+                _ => false,
+            };
+        }
+
+        public static CallSiteParseResult? Parse(GeneratorSyntaxContext context, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return context.Node is InvocationExpressionSyntax invocation
+                    ? ParseInvocation(context.SemanticModel, invocation, cancellationToken)
+                    : ParseMethodGroup(context.SemanticModel, (ExpressionSyntax)context.Node, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw;
+            }
+            catch (Exception)
+            {
+                // A call the generator cannot understand is left as it is (not hooked) rather than failing the build.
+                return null;
+            }
+        }
+
+        private static CallSiteParseResult? ParseInvocation(SemanticModel model, InvocationExpressionSyntax invocation, CancellationToken cancellationToken)
+        {
+            if (model.GetSymbolInfo(invocation, cancellationToken).Symbol is not IMethodSymbol called)
+            {
+                return null;
+            }
+
+            IMethodSymbol? target = HookTarget(called, model.Compilation);
+            if (target is null)
+            {
+                return null;
+            }
+
+            string display = target.ContainingType.Name + "." + target.Name;
+            if (IsInExpressionTree(model, invocation, cancellationToken))
+            {
+                return NotHooked(display, "a call inside an expression tree", invocation);
+            }
+
+            if (invocation.Expression is MemberAccessExpressionSyntax { Expression: BaseExpressionSyntax })
+            {
+                return NotHooked(display, "a base call", invocation);
+            }
+
+            InterceptableLocation? location = model.GetInterceptableLocation(invocation, cancellationToken);
+            if (location is null)
+            {
+                return null;
+            }
+
+            return new CallSiteParseResult(
+                new CallSiteModel(EventParser.MethodKey(target), location.Version, location.Data, location.GetDisplayLocation()),
+                null);
+        }
+
+        private static CallSiteParseResult? ParseMethodGroup(SemanticModel model, ExpressionSyntax expression, CancellationToken cancellationToken)
+        {
+            SymbolInfo info = model.GetSymbolInfo(expression, cancellationToken);
+            ISymbol? symbol = info.Symbol ?? (info.CandidateSymbols.Length == 1 ? info.CandidateSymbols[0] : null);
+            if (symbol is not IMethodSymbol method || HookTarget(method, model.Compilation) is not { } target)
+            {
+                return null;
+            }
+
+            return NotHooked(target.ContainingType.Name + "." + target.Name, "a method group (a delegate or function pointer)", expression);
+        }
+
+        /// <summary>The hooked method a call resolves to: a <c>[LogEvent]</c> method with a body, declared in this compilation.</summary>
+        private static IMethodSymbol? HookTarget(IMethodSymbol called, Compilation compilation)
+        {
+            IMethodSymbol method = (called.ReducedFrom ?? called).OriginalDefinition;
+            if (method.MethodKind != MethodKind.Ordinary
+                || method.IsPartialDefinition
+                || method.PartialDefinitionPart is not null
+                || !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, compilation.Assembly)
+                || !method.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == EventParser.LogEventAttributeName))
+            {
+                return null;
+            }
+
+            return method.DeclaringSyntaxReferences
+                .Select(r => r.GetSyntax())
+                .OfType<MethodDeclarationSyntax>()
+                .Any(m => m.Body is not null || m.ExpressionBody is not null)
+                ? method
+                : null;
+        }
+
+        private static bool IsInExpressionTree(SemanticModel model, SyntaxNode node, CancellationToken cancellationToken)
+        {
+            foreach (AnonymousFunctionExpressionSyntax lambda in node.Ancestors().OfType<AnonymousFunctionExpressionSyntax>())
+            {
+                if (model.GetTypeInfo(lambda, cancellationToken).ConvertedType is INamedTypeSymbol { Name: "Expression", ContainingNamespace: { } ns }
+                    && ns.ToDisplayString() == "System.Linq.Expressions")
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static CallSiteParseResult NotHooked(string method, string usage, SyntaxNode node) =>
+            new(null, DiagnosticInfo.Create(DiagnosticDescriptors.CallNotHooked, LocationInfo.From(node), method, usage));
+    }
+}

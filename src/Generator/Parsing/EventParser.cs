@@ -1,0 +1,309 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Instrumentation.Generator.Model;
+using Instrumentation.Generator.Support;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace Instrumentation.Generator.Parsing
+{
+    /// <summary>Turns a <c>[LogEvent]</c> method (syntax and symbol) into an <see cref="EventModel"/> and diagnostics.</summary>
+    internal static class EventParser
+    {
+        public const string LogEventAttributeName = "Instrumentation.LogEventAttribute";
+        public const string NotLoggedAttributeName = "Instrumentation.NotLoggedAttribute";
+
+        /// <summary>Names the base payload types already use; a parameter property with one of them gets a suffix.</summary>
+        private static readonly HashSet<string> ReservedMemberNames = new(StringComparer.Ordinal)
+        {
+            "EventType", "Priority", "EventId", "Timestamp", "TraceId", "SpanId", "IsRecorded", "WriteTo", "WriteData",
+            "ToJson", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone", "Finalize",
+            "Duration", "Error", "WriteArguments",
+        };
+
+        public static EventParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        {
+            var method = (IMethodSymbol)context.TargetSymbol;
+            var syntax = (MethodDeclarationSyntax)context.TargetNode;
+            string display = method.ContainingType.Name + "." + method.Name;
+            LocationInfo? location = LocationInfo.From(syntax.Identifier);
+            try
+            {
+                return ParseCore(method, syntax, context.Attributes, display, location, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw;
+            }
+            catch (Exception exception)
+            {
+                // The generator must never throw (users would see CS8785 and lose every event): report and move on.
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.GeneratorFailure, location, exception.GetType().Name + ": " + exception.Message));
+            }
+        }
+
+        private static EventParseResult ParseCore(
+            IMethodSymbol method,
+            MethodDeclarationSyntax syntax,
+            IReadOnlyList<AttributeData> attributes,
+            string display,
+            LocationInfo? location,
+            CancellationToken cancellationToken)
+        {
+            var diagnostics = new List<DiagnosticInfo>();
+            AttributeData attribute = attributes[0];
+            int priority = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is int value ? value : 1;
+            string? explicitName = attribute.NamedArguments.FirstOrDefault(a => a.Key == "Name").Value.Value as string;
+
+            bool isPartial = syntax.Modifiers.Any(SyntaxKind.PartialKeyword);
+            bool hasBody = syntax.Body is not null || syntax.ExpressionBody is not null;
+            EventForm form;
+            if (isPartial && (hasBody || method.PartialImplementationPart is not null))
+            {
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.PartialMethodAlreadyImplemented, location, display));
+            }
+            else if (isPartial)
+            {
+                form = EventForm.PartialMethod;
+            }
+            else if (hasBody)
+            {
+                form = EventForm.Hook;
+            }
+            else
+            {
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.MethodWithoutBody, location, display));
+            }
+
+            if (method.IsGenericMethod || ContainingTypes(method).Any(t => t.IsGenericType))
+            {
+                LocationInfo? where = syntax.TypeParameterList is { } list ? LocationInfo.From(list) : location;
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.GenericMethodOrType, where, display));
+            }
+
+            if (explicitName is not null && string.IsNullOrWhiteSpace(explicitName))
+            {
+                LocationInfo? where = LocationInfo.From(attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken)) ?? location;
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.InvalidEventName, where, display));
+            }
+
+            string eventName = explicitName ?? Naming.ToSnakeCase(method.Name);
+            string payloadTypeName = Naming.ToPascalCase(eventName) + "Event";
+
+            if (form == EventForm.PartialMethod)
+            {
+                foreach (TypeDeclarationSyntax type in syntax.Ancestors().OfType<TypeDeclarationSyntax>())
+                {
+                    if (!type.Modifiers.Any(SyntaxKind.PartialKeyword))
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContainingTypeNotPartial, LocationInfo.From(type.Identifier), type.Identifier.Text, display));
+                    }
+                }
+
+                if (!method.ReturnsVoid)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(
+                        DiagnosticDescriptors.PartialMethodMustReturnVoid,
+                        LocationInfo.From(syntax.ReturnType),
+                        display,
+                        method.ReturnType.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
+                }
+            }
+            else if (!IsAccessibleInAssembly(method))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HookedMethodNotAccessible, location, display));
+            }
+
+            var parameters = new List<ParameterModel>();
+            var usedJsonNames = new Dictionary<string, string>(StringComparer.Ordinal);
+            var usedPropertyNames = new HashSet<string>(StringComparer.Ordinal) { payloadTypeName };
+            bool payloadIsPublic = true;
+            foreach (IParameterSymbol parameter in method.Parameters)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ParameterModel? parameterModel = ParseParameter(method, parameter, form, display, diagnostics, usedJsonNames, usedPropertyNames, cancellationToken);
+                if (parameterModel is not null)
+                {
+                    parameters.Add(parameterModel);
+                    payloadIsPublic &= !parameterModel.IsLogged || TypeClassifier.IsPubliclyAccessible(parameter.Type);
+                }
+            }
+
+            var diagnosticArray = new EquatableArray<DiagnosticInfo>(diagnostics);
+            string payloadKey = (method.ContainingType.ContainingNamespace.IsGlobalNamespace ? string.Empty : method.ContainingType.ContainingNamespace.ToDisplayString() + ".") + payloadTypeName;
+            if (diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error))
+            {
+                return new EventParseResult(null, eventName, payloadKey, display, location, diagnosticArray);
+            }
+
+            var model = new EventModel(
+                MethodKey: MethodKey(method),
+                Form: form,
+                EventName: eventName,
+                Priority: priority,
+                Namespace: method.ContainingType.ContainingNamespace.IsGlobalNamespace ? null : method.ContainingType.ContainingNamespace.ToDisplayString(),
+                PayloadTypeName: payloadTypeName,
+                PayloadIsPublic: payloadIsPublic,
+                MethodDisplayName: method.ContainingType.ToDisplayString() + "." + method.Name,
+                MethodName: syntax.Identifier.Text,
+                MethodModifiers: string.Join(" ", syntax.Modifiers.Select(m => m.Text)),
+                ReturnTypeDisplay: method.ReturnType.ToDisplayString(TypeClassifier.FullyQualified),
+                ReturnShape: ReturnShapeOf(method.ReturnType),
+                IsStatic: method.IsStatic,
+                IsExtension: method.IsExtensionMethod,
+                ContainingTypeDisplay: method.ContainingType.ToDisplayString(TypeClassifier.FullyQualifiedWithoutNullable),
+                ContainingTypeIsValueType: method.ContainingType.IsValueType,
+                ContainingTypes: new EquatableArray<ContainingTypeModel>(syntax.Ancestors().OfType<TypeDeclarationSyntax>().Reverse().Select(ContainingType)),
+                Parameters: new EquatableArray<ParameterModel>(parameters));
+            return new EventParseResult(model, eventName, payloadKey, display, location, diagnosticArray);
+        }
+
+        private static ParameterModel? ParseParameter(
+            IMethodSymbol method,
+            IParameterSymbol parameter,
+            EventForm form,
+            string display,
+            List<DiagnosticInfo> diagnostics,
+            Dictionary<string, string> usedJsonNames,
+            HashSet<string> usedPropertyNames,
+            CancellationToken cancellationToken)
+        {
+            LocationInfo? parameterLocation = LocationInfo.From(parameter.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken));
+            bool isThis = method.IsExtensionMethod && parameter.Ordinal == 0;
+            string refKind = parameter.RefKind switch
+            {
+                RefKind.Ref => "ref ",
+                RefKind.Out => "out ",
+                RefKind.In => "in ",
+                RefKind.RefReadOnlyParameter => "ref readonly ",
+                _ => string.Empty,
+            };
+            if (form == EventForm.PartialMethod && (parameter.RefKind is RefKind.Ref or RefKind.Out || parameter.IsParams))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedParameterModifier, parameterLocation, parameter.Name, display, parameter.IsParams ? "params" : refKind.Trim()));
+                return null;
+            }
+
+            string declarationPrefix = (isThis ? "this " : string.Empty) + (parameter.IsParams ? "params " : string.Empty) + refKind;
+            string argumentPrefix = parameter.RefKind switch
+            {
+                RefKind.Ref => "ref ",
+                RefKind.Out => "out ",
+                RefKind.In or RefKind.RefReadOnlyParameter => "in ",
+                _ => string.Empty,
+            };
+            string identifier = SyntaxFacts.GetKeywordKind(parameter.Name) != SyntaxKind.None
+                ? "@" + parameter.Name
+                : parameter.Name;
+            string typeDisplay = parameter.Type.ToDisplayString(TypeClassifier.FullyQualified);
+
+            bool notLogged = parameter.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == NotLoggedAttributeName)
+                || parameter.RefKind == RefKind.Out;
+            TypeClassifier.Classification classification = TypeClassifier.Classify(parameter.Type);
+            if (!notLogged && classification.Kind == ValueKind.Unsupported)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedParameterType, parameterLocation, parameter.Name, parameter.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
+                notLogged = true;
+            }
+
+            if (notLogged)
+            {
+                return new ParameterModel(identifier, typeDisplay, declarationPrefix, argumentPrefix, false, string.Empty, string.Empty, ValueKind.Unsupported, string.Empty, false, false, false, EquatableArray<EnumMemberModel>.Empty);
+            }
+
+            string jsonName = Naming.ToSnakeCase(parameter.Name) + (classification.Kind == ValueKind.TimeSpan ? "_ms" : string.Empty);
+            if (form == EventForm.Hook && (jsonName == "duration_ms" || jsonName == "error"))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DataNameCollision, parameterLocation, parameter.Name, jsonName, "the hook writes itself (the call's " + (jsonName == "error" ? "exception" : "duration") + ")"));
+            }
+            else if (usedJsonNames.TryGetValue(jsonName, out string? other))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DataNameCollision, parameterLocation, parameter.Name, jsonName, "is also the name of parameter '" + other + "'"));
+            }
+            else
+            {
+                usedJsonNames.Add(jsonName, parameter.Name);
+            }
+
+            string propertyName = Naming.Capitalize(parameter.Name);
+            while (ReservedMemberNames.Contains(propertyName) || !usedPropertyNames.Add(propertyName))
+            {
+                propertyName += "Value";
+            }
+
+            bool enumUnsigned = false;
+            EquatableArray<EnumMemberModel> enumMembers = classification.Kind == ValueKind.Enum
+                ? TypeClassifier.EnumMembers(classification.Element, out enumUnsigned)
+                : EquatableArray<EnumMemberModel>.Empty;
+            return new ParameterModel(
+                identifier,
+                typeDisplay,
+                declarationPrefix,
+                argumentPrefix,
+                true,
+                jsonName,
+                propertyName,
+                classification.Kind,
+                classification.Element.WithNullableAnnotation(NullableAnnotation.NotAnnotated).ToDisplayString(TypeClassifier.FullyQualifiedWithoutNullable),
+                classification.IsNullable,
+                classification.IsCollection,
+                enumUnsigned,
+                enumMembers);
+        }
+
+        /// <summary>The key that links call sites to their event: the method's documentation id.</summary>
+        public static string MethodKey(IMethodSymbol method) =>
+            method.OriginalDefinition.GetDocumentationCommentId() ?? method.OriginalDefinition.ToDisplayString();
+
+        private static EventParseResult Failed(string display, LocationInfo? location, DiagnosticInfo diagnostic) =>
+            new(null, null, null, display, location, new EquatableArray<DiagnosticInfo>(new[] { diagnostic }));
+
+        private static IEnumerable<INamedTypeSymbol> ContainingTypes(IMethodSymbol method)
+        {
+            for (INamedTypeSymbol? type = method.ContainingType; type is not null; type = type.ContainingType)
+            {
+                yield return type;
+            }
+        }
+
+        private static bool IsAccessibleInAssembly(IMethodSymbol method)
+        {
+            static bool Visible(Accessibility accessibility) =>
+                accessibility is Accessibility.Public or Accessibility.Internal or Accessibility.ProtectedOrInternal;
+
+            return Visible(method.DeclaredAccessibility) && ContainingTypes(method).All(t => Visible(t.DeclaredAccessibility));
+        }
+
+        private static ReturnShape ReturnShapeOf(ITypeSymbol type)
+        {
+            if (type.SpecialType == SpecialType.System_Void)
+            {
+                return ReturnShape.Void;
+            }
+
+            if (type is INamedTypeSymbol named && named.ContainingNamespace?.ToDisplayString() == "System.Threading.Tasks")
+            {
+                switch (named.MetadataName)
+                {
+                    case "Task": return ReturnShape.Task;
+                    case "Task`1": return ReturnShape.TaskOfT;
+                    case "ValueTask": return ReturnShape.ValueTask;
+                    case "ValueTask`1": return ReturnShape.ValueTaskOfT;
+                }
+            }
+
+            return ReturnShape.Value;
+        }
+
+        private static ContainingTypeModel ContainingType(TypeDeclarationSyntax type)
+        {
+            string keyword = type is RecordDeclarationSyntax record && !record.ClassOrStructKeyword.IsKind(SyntaxKind.None)
+                ? record.Keyword.Text + " " + record.ClassOrStructKeyword.Text
+                : type.Keyword.Text;
+            return new ContainingTypeModel(keyword, type.Identifier.Text);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace Instrumentation;
+
+/// <summary>
+/// One activity event: the envelope every event shares (id, type, priority, timestamp, trace context) and
+/// the event's own data. The source generator derives one sealed type per <see cref="LogEventAttribute"/>
+/// method, with a property per logged parameter and a reflection-free writer for the wire JSON.
+/// </summary>
+/// <remarks>
+/// The envelope is stamped once, when the event is recorded (<see cref="LogEventHub.Record"/>), and never
+/// changes afterwards: <see cref="EventId"/> is the key the collector deduplicates on, so retries and
+/// replays of the same payload are safe.
+/// </remarks>
+public abstract class LogEventPayload
+{
+    private static readonly JsonEncodedText IdName = JsonEncodedText.Encode("id");
+    private static readonly JsonEncodedText TypeName = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText PriorityName = JsonEncodedText.Encode("priority");
+    private static readonly JsonEncodedText TimestampName = JsonEncodedText.Encode("timestamp");
+    private static readonly JsonEncodedText TraceIdName = JsonEncodedText.Encode("trace_id");
+    private static readonly JsonEncodedText SpanIdName = JsonEncodedText.Encode("span_id");
+    private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
+    private static readonly JsonEncodedText ImmediateValue = JsonEncodedText.Encode("immediate");
+    private static readonly JsonEncodedText BatchValue = JsonEncodedText.Encode("batch");
+
+    /// <summary>The event's <c>type</c> on the wire: the attribute's <c>Name</c>, else the method name in snake_case.</summary>
+    public abstract string EventType { get; }
+
+    /// <summary>Whether the event is uploaded at once or in a batch.</summary>
+    public abstract Priority Priority { get; }
+
+    /// <summary>The event's UUID version 7, made when it was recorded; <see cref="Guid.Empty"/> before that.</summary>
+    public Guid EventId { get; private set; }
+
+    /// <summary>When the event was recorded (UTC); <c>default</c> before that.</summary>
+    public DateTimeOffset Timestamp { get; private set; }
+
+    /// <summary>The W3C trace id of <see cref="Activity.Current"/> when the event was recorded; <c>default</c> when there was none.</summary>
+    public ActivityTraceId TraceId { get; private set; }
+
+    /// <summary>The span id of <see cref="Activity.Current"/> when the event was recorded; <c>default</c> when there was none.</summary>
+    public ActivitySpanId SpanId { get; private set; }
+
+    /// <summary>Whether the envelope has been stamped (the event was recorded).</summary>
+    public bool IsRecorded => EventId != Guid.Empty;
+
+    /// <summary>Position in recording order within this process (the id's monotonic counter).</summary>
+    internal long Sequence { get; private set; }
+
+    /// <summary>Stamps the envelope once; a payload recorded again keeps its first id and timestamp.</summary>
+    internal bool TryStamp(DateTimeOffset timestamp, Activity? activity)
+    {
+        if (IsRecorded)
+        {
+            return false;
+        }
+
+        EventId = EventIdGenerator.Next(timestamp, out long sequence);
+        Sequence = sequence;
+        Timestamp = timestamp;
+        if (activity is not null && activity.IdFormat == ActivityIdFormat.W3C)
+        {
+            TraceId = activity.TraceId;
+            SpanId = activity.SpanId;
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes the whole event as one JSON object, in the wire format of docs/protocol.md.</summary>
+    /// <param name="writer">The writer to write to.</param>
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStartObject();
+        writer.WriteString(IdName, EventId);
+        writer.WriteString(TypeName, EventType);
+        writer.WriteString(PriorityName, Priority == Priority.Immediate ? ImmediateValue : BatchValue);
+
+        Span<byte> utf8 = stackalloc byte[64];
+        Timestamp.UtcDateTime.TryFormat(utf8, out int written, "O", System.Globalization.CultureInfo.InvariantCulture);
+        writer.WriteString(TimestampName, utf8[..written]);
+
+        if (TraceId != default)
+        {
+            // ActivityTraceId/SpanId keep their hex form: ToHexString does not allocate for ids taken from an Activity.
+            writer.WriteString(TraceIdName, TraceId.ToHexString());
+            writer.WriteString(SpanIdName, SpanId.ToHexString());
+        }
+
+        writer.WriteStartObject(DataName);
+        WriteData(writer);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Writes the properties of the <c>data</c> object (the logged parameters); generated for each event.</summary>
+    /// <param name="writer">The writer, positioned inside the <c>data</c> object.</param>
+    protected abstract void WriteData(Utf8JsonWriter writer);
+
+    /// <summary>The event as a JSON string (for tests and diagnostics; the uploader writes UTF-8 directly).</summary>
+    /// <returns>The event's wire JSON.</returns>
+    public string ToJson()
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteTo(writer);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => ToJson();
+}
