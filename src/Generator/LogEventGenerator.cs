@@ -58,21 +58,47 @@ namespace Instrumentation.Generator
                 .Select(static (r, _) => r!)
                 .WithTrackingName(Steps.CallSites);
 
-            context.RegisterSourceOutput(parsed.Collect(), ReportEventDiagnostics);
+            // Diagnostics are reported from steps that also see the compilation, only to map their stored locations back
+            // onto syntax trees (so #pragma works); the steps that emit code never see the compilation and stay cached.
+            IncrementalValueProvider<ImmutableArray<CallSiteParseResult>> allCallSites = callSites.Collect();
+            context.RegisterSourceOutput(parsed.Collect().Combine(context.CompilationProvider), static (spc, input) => ReportEventDiagnostics(spc, input.Left, TreesByPath(input.Right)));
+            context.RegisterSourceOutput(allCallSites.Combine(context.CompilationProvider), static (spc, input) => ReportCallSiteDiagnostics(spc, input.Left, TreesByPath(input.Right)));
             context.RegisterSourceOutput(models, EmitPayloads);
             context.RegisterSourceOutput(
-                callSites.Collect().Combine(models).WithTrackingName(Steps.HookInputs),
+                allCallSites.Combine(models).WithTrackingName(Steps.HookInputs),
                 static (spc, input) => EmitHooks(spc, input.Left, input.Right));
         }
 
-        private static void ReportEventDiagnostics(SourceProductionContext context, ImmutableArray<EventParseResult> results)
+        private static Dictionary<string, SyntaxTree> TreesByPath(Compilation compilation)
+        {
+            var trees = new Dictionary<string, SyntaxTree>(StringComparer.Ordinal);
+            foreach (SyntaxTree tree in compilation.SyntaxTrees)
+            {
+                trees[tree.FilePath] = tree;
+            }
+
+            return trees;
+        }
+
+        private static void ReportCallSiteDiagnostics(SourceProductionContext context, ImmutableArray<CallSiteParseResult> callSites, Dictionary<string, SyntaxTree> trees)
+        {
+            foreach (CallSiteParseResult result in callSites)
+            {
+                if (result.Diagnostic is not null)
+                {
+                    context.ReportDiagnostic(result.Diagnostic.ToDiagnostic(trees));
+                }
+            }
+        }
+
+        private static void ReportEventDiagnostics(SourceProductionContext context, ImmutableArray<EventParseResult> results, Dictionary<string, SyntaxTree> trees)
         {
             var firstByPayload = new Dictionary<string, EventParseResult>(StringComparer.Ordinal);
             foreach (EventParseResult result in results)
             {
                 foreach (DiagnosticInfo diagnostic in result.Diagnostics)
                 {
-                    context.ReportDiagnostic(diagnostic.ToDiagnostic());
+                    context.ReportDiagnostic(diagnostic.ToDiagnostic(trees));
                 }
 
                 if (result.PayloadKey is null)
@@ -87,7 +113,7 @@ namespace Instrumentation.Generator
                         result.Location,
                         result.EventName ?? string.Empty,
                         result.PayloadKey,
-                        first.MethodDisplayName).ToDiagnostic());
+                        first.MethodDisplayName).ToDiagnostic(trees));
                 }
                 else
                 {
@@ -108,14 +134,6 @@ namespace Instrumentation.Generator
 
         private static void EmitHooks(SourceProductionContext context, ImmutableArray<CallSiteParseResult> callSites, ImmutableArray<EventModel> events)
         {
-            foreach (CallSiteParseResult result in callSites)
-            {
-                if (result.Diagnostic is not null)
-                {
-                    context.ReportDiagnostic(result.Diagnostic.ToDiagnostic());
-                }
-            }
-
             HashSet<EventModel> owners = Owners(events);
             var hooks = new List<(EventModel, IReadOnlyList<CallSiteModel>)>();
             foreach (EventModel model in events.Where(e => e.Form == EventForm.Hook && owners.Contains(e)))

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using Instrumentation.Generator.Support;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
@@ -7,7 +8,14 @@ namespace Instrumentation.Generator.Model
     /// <summary>A location held as plain values, so that diagnostics can travel through cached models.</summary>
     internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
     {
-        public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+        /// <summary>
+        /// The location in <paramref name="trees"/>' matching tree when there is one (so that <c>#pragma warning disable</c>
+        /// and editor squiggles work), else an external location by path.
+        /// </summary>
+        public Location ToLocation(IReadOnlyDictionary<string, SyntaxTree>? trees = null) =>
+            trees is not null && trees.TryGetValue(FilePath, out SyntaxTree? tree) && Span.End <= tree.Length
+                ? Location.Create(tree, Span)
+                : Location.Create(FilePath, Span, LineSpan);
 
         public static LocationInfo? From(Location? location)
         {
@@ -30,8 +38,8 @@ namespace Instrumentation.Generator.Model
         public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] messageArgs) =>
             new(descriptor, location, new EquatableArray<string>(messageArgs));
 
-        public Diagnostic ToDiagnostic() =>
-            Diagnostic.Create(Descriptor, Location?.ToLocation(), MessageArgs.ToArrayOfObjects());
+        public Diagnostic ToDiagnostic(IReadOnlyDictionary<string, SyntaxTree>? trees = null) =>
+            Diagnostic.Create(Descriptor, Location?.ToLocation(trees), MessageArgs.ToArrayOfObjects());
     }
 
     internal static class EquatableArrayExtensions

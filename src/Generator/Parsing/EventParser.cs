@@ -21,6 +21,11 @@ namespace Instrumentation.Generator.Parsing
         {
             "EventType", "Priority", "EventId", "Timestamp", "TraceId", "SpanId", "IsRecorded", "WriteTo", "WriteData",
             "ToJson", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone", "Finalize",
+        };
+
+        /// <summary>Further names that hook payloads (<c>MethodCallPayload</c>) use.</summary>
+        private static readonly HashSet<string> ReservedHookMemberNames = new(StringComparer.Ordinal)
+        {
             "Duration", "Error", "WriteArguments",
         };
 
@@ -203,7 +208,12 @@ namespace Instrumentation.Generator.Parsing
             bool notLogged = parameter.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == NotLoggedAttributeName)
                 || parameter.RefKind == RefKind.Out;
             TypeClassifier.Classification classification = TypeClassifier.Classify(parameter.Type);
-            if (!notLogged && classification.Kind == ValueKind.Unsupported)
+            if (isThis && classification.Kind == ValueKind.Unsupported)
+            {
+                // The receiver of an extension method is like an instance method's 'this': not data, not a warning.
+                notLogged = true;
+            }
+            else if (!notLogged && classification.Kind == ValueKind.Unsupported)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedParameterType, parameterLocation, parameter.Name, parameter.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
                 notLogged = true;
@@ -229,7 +239,9 @@ namespace Instrumentation.Generator.Parsing
             }
 
             string propertyName = Naming.Capitalize(parameter.Name);
-            while (ReservedMemberNames.Contains(propertyName) || !usedPropertyNames.Add(propertyName))
+            while (ReservedMemberNames.Contains(propertyName)
+                || (form == EventForm.Hook && ReservedHookMemberNames.Contains(propertyName))
+                || !usedPropertyNames.Add(propertyName))
             {
                 propertyName += "Value";
             }
