@@ -52,15 +52,18 @@ namespace Instrumentation.Generator
                 .Collect()
                 .WithTrackingName(Steps.AllEventModels);
 
-            IncrementalValuesProvider<CallSiteParseResult> callSites = context.SyntaxProvider
+            // The tracked step keeps one entry per candidate (null for calls of other methods); the filtered list is what
+            // is collected, so a file that gains or loses an unrelated call leaves the collected call sites equal.
+            IncrementalValuesProvider<CallSiteParseResult?> callSites = context.SyntaxProvider
                 .CreateSyntaxProvider(CallSiteParser.IsCandidate, CallSiteParser.Parse)
-                .Where(static r => r is not null)
-                .Select(static (r, _) => r!)
                 .WithTrackingName(Steps.CallSites);
 
             // Diagnostics are reported from steps that also see the compilation, only to map their stored locations back
             // onto syntax trees (so #pragma works); the steps that emit code never see the compilation and stay cached.
-            IncrementalValueProvider<ImmutableArray<CallSiteParseResult>> allCallSites = callSites.Collect();
+            IncrementalValueProvider<ImmutableArray<CallSiteParseResult>> allCallSites = callSites
+                .Where(static r => r is not null)
+                .Select(static (r, _) => r!)
+                .Collect();
             context.RegisterSourceOutput(parsed.Collect().Combine(context.CompilationProvider), static (spc, input) => ReportEventDiagnostics(spc, input.Left, TreesByPath(input.Right)));
             context.RegisterSourceOutput(allCallSites.Combine(context.CompilationProvider), static (spc, input) => ReportCallSiteDiagnostics(spc, input.Left, TreesByPath(input.Right)));
             context.RegisterSourceOutput(models, EmitPayloads);
