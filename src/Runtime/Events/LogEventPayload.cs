@@ -24,6 +24,7 @@ public abstract class LogEventPayload
     private static readonly JsonEncodedText TraceIdName = JsonEncodedText.Encode("trace_id");
     private static readonly JsonEncodedText SpanIdName = JsonEncodedText.Encode("span_id");
     private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
+    private static readonly JsonEncodedText ContextName = JsonEncodedText.Encode("context");
     private static readonly JsonEncodedText ImmediateValue = JsonEncodedText.Encode("immediate");
     private static readonly JsonEncodedText BatchValue = JsonEncodedText.Encode("batch");
 
@@ -45,6 +46,24 @@ public abstract class LogEventPayload
     /// <summary>The span id of <see cref="Activity.Current"/> when the event was recorded; <c>default</c> when there was none.</summary>
     public ActivitySpanId SpanId { get; private set; }
 
+    /// <summary>The scoped context (<see cref="LogContext.Push"/>) in force when the event was recorded.</summary>
+    internal LogContextFrame? ScopedContext { get; private set; }
+
+    /// <summary>The scoped context fields in force when the event was recorded, innermost last; empty when there were none.</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> ContextFields
+    {
+        get
+        {
+            var fields = new List<KeyValuePair<string, string?>>();
+            for (LogContextFrame? frame = ScopedContext; frame is not null; frame = frame.Parent)
+            {
+                fields.Insert(0, new(frame.Name, frame.Value));
+            }
+
+            return fields;
+        }
+    }
+
     /// <summary>Whether the envelope has been stamped (the event was recorded).</summary>
     public bool IsRecorded => EventId != Guid.Empty;
 
@@ -62,6 +81,7 @@ public abstract class LogEventPayload
         EventId = EventIdGenerator.Next(timestamp, out long sequence);
         Sequence = sequence;
         Timestamp = timestamp;
+        ScopedContext = LogContext.Current;
         if (activity is not null && activity.IdFormat == ActivityIdFormat.W3C)
         {
             TraceId = activity.TraceId;
@@ -73,7 +93,12 @@ public abstract class LogEventPayload
 
     /// <summary>Writes the whole event as one JSON object, in the wire format of docs/protocol.md.</summary>
     /// <param name="writer">The writer to write to.</param>
-    public void WriteTo(Utf8JsonWriter writer)
+    public void WriteTo(Utf8JsonWriter writer) => WriteTo(writer, staticContext: null);
+
+    /// <summary>Writes the whole event as one JSON object, with process-wide context fields.</summary>
+    /// <param name="writer">The writer to write to.</param>
+    /// <param name="staticContext">Fields every event carries (such as <c>net_id</c>); a scoped field of the same name wins.</param>
+    public void WriteTo(Utf8JsonWriter writer, IReadOnlyList<KeyValuePair<string, string>>? staticContext)
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteStartObject();
@@ -84,6 +109,7 @@ public abstract class LogEventPayload
         Span<byte> utf8 = stackalloc byte[64];
         Timestamp.UtcDateTime.TryFormat(utf8, out int written, "O", System.Globalization.CultureInfo.InvariantCulture);
         writer.WriteString(TimestampName, utf8[..written]);
+        WriteContext(writer, staticContext);
 
         if (TraceId != default)
         {
@@ -96,6 +122,50 @@ public abstract class LogEventPayload
         WriteData(writer);
         writer.WriteEndObject();
         writer.WriteEndObject();
+    }
+
+    private void WriteContext(Utf8JsonWriter writer, IReadOnlyList<KeyValuePair<string, string>>? staticContext)
+    {
+        if ((staticContext is null || staticContext.Count == 0) && ScopedContext is null)
+        {
+            return; // "context" is omitted when empty
+        }
+
+        writer.WriteStartObject(ContextName);
+        if (staticContext is not null)
+        {
+            foreach (KeyValuePair<string, string> field in staticContext)
+            {
+                if (Find(ScopedContext, field.Key, stopAt: null) is null)
+                {
+                    writer.WriteString(field.Key, field.Value);
+                }
+            }
+        }
+
+        // Innermost first; an outer field hidden by an inner one of the same name is skipped.
+        for (LogContextFrame? frame = ScopedContext; frame is not null; frame = frame.Parent)
+        {
+            if (Find(ScopedContext, frame.Name, stopAt: frame) is null)
+            {
+                writer.WriteString(frame.Name, frame.Value);
+            }
+        }
+
+        writer.WriteEndObject();
+    }
+
+    private static LogContextFrame? Find(LogContextFrame? from, string name, LogContextFrame? stopAt)
+    {
+        for (LogContextFrame? frame = from; frame is not null && frame != stopAt; frame = frame.Parent)
+        {
+            if (frame.Name == name)
+            {
+                return frame;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Writes the properties of the <c>data</c> object (the logged parameters); generated for each event.</summary>

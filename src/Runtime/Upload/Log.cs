@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace Instrumentation.Upload;
+
+/// <summary>The uploader's diagnostics, as source-generated log methods (the seed's console lines, structured).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Instrumentation uploader started: sending to {Endpoint} (batches of {MaxBatchSize} events or every {MaxWaitTime}).")]
+    public static partial void Started(ILogger logger, Uri endpoint, int maxBatchSize, TimeSpan maxWaitTime);
+
+    [LoggerMessage(2, LogLevel.Warning, "Upload to the collector failed ({Outcome}, HTTP {StatusCode}: {Detail}); {EventCount} events wait and are retried in {Delay}.")]
+    public static partial void UploadFailed(ILogger logger, UploadOutcome outcome, int statusCode, string? detail, int eventCount, TimeSpan delay);
+
+    [LoggerMessage(3, LogLevel.Error, "The collector refused the API key (HTTP {StatusCode}). Uploads are paused and retried every {Delay}; events are kept (up to the queue caps) until a valid key is configured.")]
+    public static partial void Unauthorized(ILogger logger, int statusCode, TimeSpan delay);
+
+    [LoggerMessage(4, LogLevel.Warning, "{Count} events were dead-lettered ({Reason}). Further dead letters for this reason are counted on the 'instrumentation.events.dead_lettered' metric without another log line.")]
+    public static partial void DeadLettered(ILogger logger, int count, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "The event queue is full ({Reason}): the oldest batch events are being dropped. Further drops are counted on the 'instrumentation.events.dropped' metric.")]
+    public static partial void Dropping(ILogger logger, string reason);
+
+    [LoggerMessage(6, LogLevel.Warning, "The collector failed {Failures} times in a row: immediate events now join the batch, and the batch lane probes the collector after each backoff.")]
+    public static partial void CircuitOpened(ILogger logger, int failures);
+
+    [LoggerMessage(7, LogLevel.Information, "The collector answers again; uploads resumed.")]
+    public static partial void CircuitClosed(ILogger logger);
+
+    [LoggerMessage(8, LogLevel.Warning, "Shutdown: {Count} events could not be delivered within {Timeout} and are dropped.")]
+    public static partial void ShutdownIncomplete(ILogger logger, long count, TimeSpan timeout);
+
+    [LoggerMessage(9, LogLevel.Error, "The dead-letter callback threw; the events it was given are still counted as dead-lettered.")]
+    public static partial void DeadLetterCallbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Error, "The upload loop failed unexpectedly and restarts.")]
+    public static partial void LoopFailed(ILogger logger, Exception exception);
+}

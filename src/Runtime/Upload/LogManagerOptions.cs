@@ -1,0 +1,99 @@
+namespace Instrumentation;
+
+/// <summary>
+/// Settings of <see cref="LogManager"/>, all in one place with their defaults. Bindable from configuration (section
+/// <c>Instrumentation</c>) and validated when the manager starts. docs/configuration.md lists every option.
+/// </summary>
+public sealed class LogManagerOptions
+{
+    /// <summary>The configuration section <c>AddInstrumentation</c> reads by default.</summary>
+    public const string SectionName = "Instrumentation";
+
+    /// <summary>The environment variable that supplies <see cref="Endpoint"/> when it is not set.</summary>
+    public const string EndpointEnvironmentVariable = "INSTRUMENTATION_ENDPOINT";
+
+    /// <summary>
+    /// The collector's base address; events go to <c>{Endpoint}/logs</c> and <c>{Endpoint}/logs/batch</c>.
+    /// When null, the <c>INSTRUMENTATION_ENDPOINT</c> environment variable is used. Required.
+    /// </summary>
+    public Uri? Endpoint { get; set; }
+
+    /// <summary>An API key sent as <c>Authorization: Bearer {ApiKey}</c>; none when null.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Fields every event carries in its <c>context</c> (the seed's <c>net_id</c>, <c>course_id</c>).</summary>
+    public Dictionary<string, string> Context { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>A batch is sent when it holds this many events. Default 50.</summary>
+    public int MaxBatchSize { get; set; } = 50;
+
+    /// <summary>A batch is sent when its JSON reaches this many bytes (before compression). Default 512 KiB.</summary>
+    public int MaxBatchBytes { get; set; } = 512 * 1024;
+
+    /// <summary>A batch is sent this long after its first event arrived, full or not. Default 30 s.</summary>
+    public TimeSpan MaxWaitTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long disposal, host shutdown and process exit wait for pending events to be delivered. Default 5 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most this many events wait in memory; past it the oldest batch events are dropped first. Default 10,000.</summary>
+    public int MaxQueuedEvents { get; set; } = 10_000;
+
+    /// <summary>At most this many bytes of event JSON wait in memory; past it the oldest batch events are dropped first. Default 16 MiB.</summary>
+    public long MaxQueuedBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Whether request bodies above <see cref="CompressionThreshold"/> are sent gzip-compressed. Default true.</summary>
+    public bool EnableCompression { get; set; } = true;
+
+    /// <summary>Request bodies of at least this many bytes are compressed (when <see cref="EnableCompression"/>). Default 1 KiB.</summary>
+    public int CompressionThreshold { get; set; } = 1024;
+
+    /// <summary>How many immediate events may be uploading at once. Default 4.</summary>
+    public int MaxConcurrentImmediateUploads { get; set; } = 4;
+
+    /// <summary>How long one request may take before it counts as a network error. Default 30 s.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The base of the exponential backoff after a failed upload (full jitter). Default 1 s.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest backoff; also the pause after 401/403. Default 5 min.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The retry budget: how many times one event may be sent and answered with a server error (408, 500, 502, 504)
+    /// before it is dead-lettered. Network errors, 429 and 503 (the server is away or asks us to wait) do not use it:
+    /// those events wait, bounded by <see cref="MaxQueuedEvents"/> and <see cref="MaxQueuedBytes"/>. Default 8.
+    /// </summary>
+    public int MaxRetryAttempts { get; set; } = 8;
+
+    /// <summary>The shortest wait a <c>Retry-After</c> header is stretched to. Default 1 s.</summary>
+    public TimeSpan MinRetryAfter { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait a <c>Retry-After</c> header is clamped to. Default 10 min.</summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// After this many failed requests in a row the circuit opens: immediate events stop trying on their own and join
+    /// the batch, and only the batch lane probes the server after each backoff. Default 5.
+    /// </summary>
+    public int CircuitBreakerThreshold { get; set; } = 5;
+
+    /// <summary>Whether a plain console app flushes on <see cref="AppDomain.ProcessExit"/> (within <see cref="ShutdownTimeout"/>). Default true.</summary>
+    public bool FlushOnProcessExit { get; set; } = true;
+
+    /// <summary>Called (on a background thread) with events the server refused for good or that ran out of retries.</summary>
+    public Action<IReadOnlyList<DeadLetter>>? OnDeadLetter { get; set; }
+
+    /// <summary>The endpoint, or the one the environment variable names.</summary>
+    internal Uri? ResolveEndpoint()
+    {
+        if (Endpoint is not null)
+        {
+            return Endpoint;
+        }
+
+        string? fromEnvironment = Environment.GetEnvironmentVariable(EndpointEnvironmentVariable);
+        return Uri.TryCreate(fromEnvironment, UriKind.Absolute, out Uri? uri) ? uri : null;
+    }
+}

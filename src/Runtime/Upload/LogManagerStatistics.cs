@@ -1,0 +1,24 @@
+namespace Instrumentation;
+
+/// <summary>Totals since a <see cref="LogManager"/> started (the same figures as the <c>Instrumentation</c> meter).</summary>
+/// <param name="EventsRecorded">Events handed to the uploader.</param>
+/// <param name="EventsUploaded">Events the collector accepted.</param>
+/// <param name="EventsRetried">Events queued again after a failed or partly rejected upload (counted per retry).</param>
+/// <param name="EventsDeadLettered">Events refused for good or out of retries.</param>
+/// <param name="EventsDropped">Events dropped before upload, by reason (<c>queue_full</c>, <c>queue_bytes</c>, <c>shutdown</c>, …).</param>
+/// <param name="ImmediateRequests">Requests made to <c>/logs</c>.</param>
+/// <param name="BatchRequests">Requests made to <c>/logs/batch</c>.</param>
+/// <param name="BytesBeforeCompression">Request body bytes before compression.</param>
+/// <param name="BytesSent">Request body bytes as sent (after compression where applied).</param>
+/// <param name="PendingCount">Events waiting to be uploaded now.</param>
+public sealed record LogManagerStatistics(
+    long EventsRecorded,
+    long EventsUploaded,
+    long EventsRetried,
+    long EventsDeadLettered,
+    IReadOnlyDictionary<string, long> EventsDropped,
+    long ImmediateRequests,
+    long BatchRequests,
+    long BytesBeforeCompression,
+    long BytesSent,
+    long PendingCount);

@@ -1,0 +1,192 @@
+namespace Instrumentation.Upload;
+
+/// <summary>
+/// The buffer stage: serialized events waiting for upload, in two lanes, with the memory caps.
+/// The batch lane keeps recording order (batch events, and immediate events whose own upload failed); the immediate
+/// lane holds immediate events waiting for an upload slot. Events being uploaded count against the caps too.
+/// </summary>
+/// <remarks>
+/// When a cap is passed, the oldest batch events are dropped first, then fallen-back immediate events, then waiting
+/// immediate events; events in flight are never dropped. Used only by the pipeline's loop, one thread at a time.
+/// </remarks>
+internal sealed class PendingEvents(LogManagerOptions options)
+{
+    private readonly LinkedList<QueuedEvent> _batchLane = new();
+    private readonly LinkedList<QueuedEvent> _immediateLane = new();
+    private long _batchLaneBytes;
+    private long _immediateLaneBytes;
+    private int _inFlightCount;
+    private long _inFlightBytes;
+    private int _immediateInBatchLane;
+
+    public int BatchCount => _batchLane.Count;
+
+    public long BatchBytes => _batchLaneBytes;
+
+    public int ImmediateCount => _immediateLane.Count;
+
+    /// <summary>Immediate events in the batch lane (their own upload failed): they make the next batch due at once.</summary>
+    public int FallenBackCount => _immediateInBatchLane;
+
+    public int TotalCount => _batchLane.Count + _immediateLane.Count + _inFlightCount;
+
+    public long TotalBytes => _batchLaneBytes + _immediateLaneBytes + _inFlightBytes;
+
+    /// <summary>When the oldest event of the batch lane arrived, or null when the lane is empty.</summary>
+    public DateTimeOffset? OldestBatchEventAt => _batchLane.First?.Value.EnqueuedAt;
+
+    public void AddToBatch(QueuedEvent item)
+    {
+        _batchLane.AddLast(item);
+        Added(item);
+    }
+
+    public void AddToImmediate(QueuedEvent item)
+    {
+        _immediateLane.AddLast(item);
+        _immediateLaneBytes += item.Json.Length;
+    }
+
+    /// <summary>Takes the oldest waiting immediate event and counts it as in flight.</summary>
+    public QueuedEvent? TakeImmediate()
+    {
+        LinkedListNode<QueuedEvent>? first = _immediateLane.First;
+        if (first is null)
+        {
+            return null;
+        }
+
+        _immediateLane.RemoveFirst();
+        _immediateLaneBytes -= first.Value.Json.Length;
+        MarkInFlight(first.Value);
+        return first.Value;
+    }
+
+    /// <summary>Moves every waiting immediate event to the end of the batch lane (the circuit is open).</summary>
+    public void MoveImmediateToBatch()
+    {
+        while (_immediateLane.First is { } first)
+        {
+            _immediateLane.RemoveFirst();
+            _immediateLaneBytes -= first.Value.Json.Length;
+            AddToBatch(first.Value);
+        }
+    }
+
+    /// <summary>Cuts the next batch from the front of the batch lane and counts it as in flight.</summary>
+    public List<QueuedEvent> TakeBatch(int maxCount, long maxBytes)
+    {
+        var batch = new List<QueuedEvent>(Math.Min(maxCount, _batchLane.Count));
+        long bytes = 0;
+        while (_batchLane.First is { } first && batch.Count < maxCount && (batch.Count == 0 || bytes + first.Value.Json.Length <= maxBytes))
+        {
+            _batchLane.RemoveFirst();
+            Removed(first.Value);
+            bytes += first.Value.Json.Length;
+            batch.Add(first.Value);
+            MarkInFlight(first.Value);
+        }
+
+        return batch;
+    }
+
+    /// <summary>An in-flight event is done (delivered, dead-lettered, or about to be requeued).</summary>
+    public void Release(QueuedEvent item)
+    {
+        _inFlightCount--;
+        _inFlightBytes -= item.Json.Length;
+    }
+
+    /// <summary>Puts in-flight events back at the front of the batch lane, in their order (they go out first).</summary>
+    public void ReturnToFront(IReadOnlyList<QueuedEvent> items)
+    {
+        for (int i = items.Count - 1; i >= 0; i--)
+        {
+            Release(items[i]);
+            _batchLane.AddFirst(items[i]);
+            Added(items[i]);
+        }
+    }
+
+    /// <summary>Drops events until both caps hold; returns what was dropped and why.</summary>
+    public List<(QueuedEvent Event, string Reason)>? EnforceCaps()
+    {
+        List<(QueuedEvent, string)>? dropped = null;
+        while (TotalCount > options.MaxQueuedEvents || TotalBytes > options.MaxQueuedBytes)
+        {
+            string reason = TotalCount > options.MaxQueuedEvents ? "queue_full" : "queue_bytes";
+            QueuedEvent? victim = RemoveOldest(_batchLane, Priority.Batch)
+                ?? RemoveOldest(_batchLane, Priority.Immediate)
+                ?? RemoveOldest(_immediateLane, Priority.Immediate);
+            if (victim is null)
+            {
+                break; // only in-flight events are left; they are not dropped
+            }
+
+            (dropped ??= []).Add((victim, reason));
+        }
+
+        return dropped;
+    }
+
+    /// <summary>Removes everything still waiting (at shutdown).</summary>
+    public List<QueuedEvent> Clear()
+    {
+        var all = new List<QueuedEvent>(_batchLane.Count + _immediateLane.Count);
+        all.AddRange(_immediateLane);
+        all.AddRange(_batchLane);
+        _batchLane.Clear();
+        _immediateLane.Clear();
+        _batchLaneBytes = 0;
+        _immediateLaneBytes = 0;
+        _immediateInBatchLane = 0;
+        return all;
+    }
+
+    private void MarkInFlight(QueuedEvent item)
+    {
+        _inFlightCount++;
+        _inFlightBytes += item.Json.Length;
+    }
+
+    private QueuedEvent? RemoveOldest(LinkedList<QueuedEvent> lane, Priority priority)
+    {
+        for (LinkedListNode<QueuedEvent>? node = lane.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Priority == priority)
+            {
+                lane.Remove(node);
+                if (lane == _batchLane)
+                {
+                    Removed(node.Value);
+                }
+                else
+                {
+                    _immediateLaneBytes -= node.Value.Json.Length;
+                }
+
+                return node.Value;
+            }
+        }
+
+        return null;
+    }
+
+    private void Added(QueuedEvent item)
+    {
+        _batchLaneBytes += item.Json.Length;
+        if (item.Priority == Priority.Immediate)
+        {
+            _immediateInBatchLane++;
+        }
+    }
+
+    private void Removed(QueuedEvent item)
+    {
+        _batchLaneBytes -= item.Json.Length;
+        if (item.Priority == Priority.Immediate)
+        {
+            _immediateInBatchLane--;
+        }
+    }
+}

@@ -1,0 +1,238 @@
+using Microsoft.Extensions.Logging;
+
+namespace Instrumentation.Upload;
+
+/// <summary>What the loop does with the collector's answer to each upload (docs/protocol.md, "Responses").</summary>
+internal sealed partial class UploadPipeline
+{
+    private readonly HashSet<string> _loggedDeadLetterReasons = new(StringComparer.Ordinal);
+    private bool _loggedDropping;
+    private bool _loggedUnauthorized;
+
+    private void Apply(Completion completion)
+    {
+        _statistics.Answered(completion.Kind, completion.Response.Outcome, completion.Items.Count, completion.Duration);
+        if (completion.Kind == UploadKind.Single)
+        {
+            _immediateInFlight--;
+            ApplyImmediate(completion.Items[0], completion.Response);
+        }
+        else
+        {
+            _batchInFlight = false;
+            ApplyBatch(completion.Items, completion.Response);
+        }
+    }
+
+    private void ApplyImmediate(QueuedEvent item, UploadResponse response)
+    {
+        switch (response.Outcome)
+        {
+            case UploadOutcome.Accepted:
+                Succeeded();
+                if (response.Rejected.FirstOrDefault(r => r.Index == 0) is { Reason: not null } rejected)
+                {
+                    _pending.Release(item);
+                    if (rejected.Retryable)
+                    {
+                        FallBack(item);
+                    }
+                    else
+                    {
+                        DeadLetter([item], "rejected: " + rejected.Reason);
+                    }
+                }
+                else
+                {
+                    Delivered(item);
+                }
+
+                break;
+            case UploadOutcome.TooLarge:
+                DeadLetter([item], "too_large");
+                break;
+            case UploadOutcome.BadRequest:
+                DeadLetter([item], "bad_request: " + response.Detail);
+                break;
+            default:
+                // Network error, server error, throttling, refused key: the event joins the batch with the same id.
+                Failed(response, 1);
+                _pending.Release(item);
+                if (response.Outcome == UploadOutcome.ServerError && ++item.ServerErrorAttempts > _options.MaxRetryAttempts)
+                {
+                    DeadLetter([item], "retry_budget_exhausted", inFlight: false);
+                }
+                else
+                {
+                    FallBack(item);
+                }
+
+                break;
+        }
+    }
+
+    private void ApplyBatch(List<QueuedEvent> batch, UploadResponse response)
+    {
+        switch (response.Outcome)
+        {
+            case UploadOutcome.Accepted:
+                Succeeded();
+                _batchLimit = _options.MaxBatchSize;
+                var requeue = new List<QueuedEvent>();
+                var refused = new List<(QueuedEvent, string)>();
+                var byIndex = new Dictionary<int, RejectedItem>();
+                foreach (RejectedItem rejected in response.Rejected)
+                {
+                    byIndex.TryAdd(rejected.Index, rejected);
+                }
+
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    if (!byIndex.TryGetValue(i, out RejectedItem rejected))
+                    {
+                        Delivered(batch[i]);
+                    }
+                    else if (rejected.Retryable)
+                    {
+                        requeue.Add(batch[i]);
+                    }
+                    else
+                    {
+                        refused.Add((batch[i], "rejected: " + rejected.Reason));
+                    }
+                }
+
+                foreach (IGrouping<string, (QueuedEvent Item, string Reason)> group in refused.GroupBy(r => r.Item2))
+                {
+                    DeadLetter([.. group.Select(r => r.Item)], group.Key);
+                }
+
+                Requeue(requeue);
+                break;
+            case UploadOutcome.TooLarge when batch.Count == 1:
+                DeadLetter(batch, "too_large");
+                break;
+            case UploadOutcome.TooLarge:
+                // Split in halves: the same events go again, at most half as many per request, until one succeeds.
+                _batchLimit = Math.Max(1, batch.Count / 2);
+                Requeue(batch);
+                break;
+            case UploadOutcome.BadRequest:
+                DeadLetter(batch, "bad_request: " + response.Detail);
+                break;
+            case UploadOutcome.ServerError:
+                Failed(response, batch.Count);
+                var spent = new List<QueuedEvent>();
+                var again = new List<QueuedEvent>();
+                foreach (QueuedEvent item in batch)
+                {
+                    (++item.ServerErrorAttempts > _options.MaxRetryAttempts ? spent : again).Add(item);
+                }
+
+                DeadLetter(spent, "retry_budget_exhausted");
+                Requeue(again);
+                break;
+            default:
+                // Network error, throttling, refused key: keep every event, in order, for the next attempt.
+                Failed(response, batch.Count);
+                Requeue(batch);
+                break;
+        }
+    }
+
+    private void Succeeded()
+    {
+        _loggedUnauthorized = false;
+        if (_retry.OnSuccess())
+        {
+            Log.CircuitClosed(_logger);
+        }
+    }
+
+    private void Failed(UploadResponse response, int events)
+    {
+        bool wasOpen = _retry.IsOpen;
+        TimeSpan delay = _retry.OnFailure(response.Outcome, response.RetryAfter);
+        if (response.Outcome == UploadOutcome.Unauthorized)
+        {
+            if (!_loggedUnauthorized)
+            {
+                _loggedUnauthorized = true;
+                Log.Unauthorized(_logger, response.StatusCode, delay);
+            }
+        }
+        else
+        {
+            Log.UploadFailed(_logger, response.Outcome, response.StatusCode, response.Detail, events, delay);
+        }
+
+        if (!wasOpen && _retry.IsOpen)
+        {
+            Log.CircuitOpened(_logger, _retry.ConsecutiveFailures);
+        }
+    }
+
+    private void FallBack(QueuedEvent item)
+    {
+        _statistics.Retried(1);
+        _pending.AddToBatch(item);
+    }
+
+    private void Requeue(List<QueuedEvent> items)
+    {
+        if (items.Count > 0)
+        {
+            _statistics.Retried(items.Count);
+            _pending.ReturnToFront(items);
+        }
+    }
+
+    private void Delivered(QueuedEvent item)
+    {
+        _pending.Release(item);
+        _statistics.Uploaded(1);
+        Resolve(item);
+    }
+
+    private void DeadLetter(List<QueuedEvent> items, string reason, bool inFlight = true)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        foreach (QueuedEvent item in items)
+        {
+            if (inFlight)
+            {
+                _pending.Release(item);
+            }
+
+            Resolve(item);
+        }
+
+        _statistics.DeadLettered(items.Count, reason);
+        if (_loggedDeadLetterReasons.Add(reason))
+        {
+            Log.DeadLettered(_logger, items.Count, reason);
+        }
+
+        if (_options.OnDeadLetter is { } callback)
+        {
+            try
+            {
+                callback([.. items.Select(i => new DeadLetter(i.Id, i.Type, reason, i.Json))]);
+            }
+            catch (Exception exception)
+            {
+                Log.DeadLetterCallbackFailed(_logger, exception);
+            }
+        }
+    }
+
+    private void Resolve(QueuedEvent item)
+    {
+        _unresolved.Remove(item.Ordinal);
+        Interlocked.Increment(ref _resolved);
+    }
+}

@@ -1,0 +1,375 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Instrumentation.Upload;
+
+/// <summary>
+/// The batcher: one background loop that owns every piece of upload state. Producers only hand events over (an
+/// in-memory enqueue); the loop serializes them, routes immediate events to their own uploads and batch events to
+/// the batch lane, cuts batches on size, bytes or age, starts uploads, and applies each answer (retry, split,
+/// dead-letter, fall back). Because only the loop touches the state, none of it needs a lock.
+/// </summary>
+internal sealed partial class UploadPipeline
+{
+    private readonly LogManagerOptions _options;
+    private readonly IUploadTransport _transport;
+    private readonly TimeProvider _timeProvider;
+    private readonly UploadStatistics _statistics;
+    private readonly ILogger _logger;
+    private readonly RetryPolicy _retry;
+    private readonly PendingEvents _pending;
+    private readonly AsyncSignal _signal = new();
+    private readonly ConcurrentQueue<LogEventPayload> _inbox = new();
+    private readonly ConcurrentQueue<Completion> _completions = new();
+    private readonly ConcurrentQueue<FlushWaiter> _flushRequests = new();
+    private readonly List<FlushWaiter> _flushWaiters = [];
+    private readonly SortedSet<long> _unresolved = [];
+    private readonly KeyValuePair<string, string>[] _staticContext;
+    private readonly ArrayBufferWriter<byte> _serializationBuffer = new(1024);
+    private readonly Utf8JsonWriter _serializer;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _abortUploads = new();
+    private Task _loop = Task.CompletedTask;
+
+    private long _accepted;
+    private long _taken;
+    private long _resolved;
+    private int _wakeRequested;
+    private bool _batchInFlight;
+    private int _immediateInFlight;
+    private int _batchLimit;
+
+    public UploadPipeline(LogManagerOptions options, IUploadTransport transport, TimeProvider timeProvider, UploadStatistics statistics, ILogger logger, Random? random = null)
+    {
+        _options = options;
+        _transport = transport;
+        _timeProvider = timeProvider;
+        _statistics = statistics;
+        _logger = logger;
+        _retry = new RetryPolicy(options, timeProvider, random ?? Random.Shared);
+        _pending = new PendingEvents(options);
+        _staticContext = [.. options.Context];
+        _serializer = new Utf8JsonWriter(_serializationBuffer);
+        _batchLimit = options.MaxBatchSize;
+    }
+
+    /// <summary>Events accepted and not yet delivered, dead-lettered or dropped.</summary>
+    public long PendingCount => Volatile.Read(ref _accepted) - Volatile.Read(ref _resolved);
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Hands an event to the loop. Called on the application's thread: never blocks, never throws.</summary>
+    public void Enqueue(LogEventPayload payload)
+    {
+        if (Volatile.Read(ref _accepted) - Volatile.Read(ref _taken) >= _options.MaxQueuedEvents)
+        {
+            // The loop is not keeping up with serialization: refuse the newest rather than grow without bound.
+            _statistics.Dropped(1, "inbox_full");
+            return;
+        }
+
+        Interlocked.Increment(ref _accepted);
+        _inbox.Enqueue(payload);
+        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        {
+            _signal.Set();
+        }
+    }
+
+    /// <summary>Sends everything accepted so far and completes when each of those events is resolved.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var waiter = new FlushWaiter(Volatile.Read(ref _accepted));
+        _flushRequests.Enqueue(waiter);
+        _signal.Set();
+        return waiter.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Flushes within <paramref name="timeout"/>, stops the loop, and counts what is left as dropped.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        using (var deadline = new CancellationTokenSource(timeout, _timeProvider))
+        {
+            try
+            {
+                await FlushAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Reported below with the count of what is left.
+            }
+        }
+
+        _stop.Cancel();
+        _abortUploads.Cancel();
+        await _loop.ConfigureAwait(false);
+
+        long left = PendingCount;
+        if (left > 0)
+        {
+            _statistics.Dropped((int)Math.Min(left, int.MaxValue), "shutdown");
+            Log.ShutdownIncomplete(_logger, left, timeout);
+        }
+
+        foreach (FlushWaiter waiter in _flushWaiters)
+        {
+            waiter.Completion.TrySetCanceled();
+        }
+
+        _serializer.Dispose();
+        _stop.Dispose();
+        _abortUploads.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                // Order matters: re-arm the signal before clearing the flag, so a producer that sees the flag clear
+                // sets the new signal, not the old one.
+                _signal.Reset();
+                Volatile.Write(ref _wakeRequested, 0);
+                RunOnce();
+                await _signal.WaitAsync(NextDeadline(), _timeProvider, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception)
+            {
+                Log.LoopFailed(_logger, exception);
+                await Task.Delay(TimeSpan.FromSeconds(1), _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>One pass: apply answers, take new events, honour caps, start what may start, complete flushes.</summary>
+    private void RunOnce()
+    {
+        while (_completions.TryDequeue(out Completion? completion))
+        {
+            Apply(completion);
+        }
+
+        while (_inbox.TryDequeue(out LogEventPayload? payload))
+        {
+            Take(payload);
+        }
+
+        while (_flushRequests.TryDequeue(out FlushWaiter? waiter))
+        {
+            _flushWaiters.Add(waiter);
+        }
+
+        DropOverCaps();
+        StartImmediateUploads();
+        StartBatchUploadIfDue();
+        CompleteFlushWaiters();
+    }
+
+    private void Take(LogEventPayload payload)
+    {
+        long ordinal = ++_taken;
+        Volatile.Write(ref _taken, ordinal);
+        _statistics.Recorded();
+        byte[] json;
+        try
+        {
+            _serializationBuffer.Clear();
+            _serializer.Reset();
+            payload.WriteTo(_serializer, _staticContext);
+            _serializer.Flush();
+            json = _serializationBuffer.WrittenSpan.ToArray();
+        }
+        catch (Exception)
+        {
+            // A hand-built payload whose writer throws cannot be sent; count it and go on.
+            _statistics.Dropped(1, "serialization_failed");
+            Interlocked.Increment(ref _resolved);
+            return;
+        }
+
+        var item = new QueuedEvent(ordinal, payload.EventId, payload.EventType, payload.Priority, json, _timeProvider.GetUtcNow());
+        _unresolved.Add(ordinal);
+        if (payload.Priority == Priority.Immediate && _retry.ImmediateMayTry)
+        {
+            _pending.AddToImmediate(item);
+        }
+        else
+        {
+            _pending.AddToBatch(item);
+        }
+    }
+
+    private void DropOverCaps()
+    {
+        List<(QueuedEvent Event, string Reason)>? dropped = _pending.EnforceCaps();
+        if (dropped is null)
+        {
+            return;
+        }
+
+        if (!_loggedDropping)
+        {
+            _loggedDropping = true;
+            Log.Dropping(_logger, dropped[0].Reason);
+        }
+
+        foreach ((QueuedEvent item, string reason) in dropped)
+        {
+            _statistics.Dropped(1, reason);
+            Resolve(item);
+        }
+    }
+
+    private void StartImmediateUploads()
+    {
+        if (!_retry.ImmediateMayTry)
+        {
+            _pending.MoveImmediateToBatch();
+            return;
+        }
+
+        while (_immediateInFlight < _options.MaxConcurrentImmediateUploads && _pending.TakeImmediate() is { } item)
+        {
+            _immediateInFlight++;
+            StartUpload(UploadKind.Single, [item], item.Json);
+        }
+    }
+
+    private void StartBatchUploadIfDue()
+    {
+        if (_batchInFlight || _pending.BatchCount == 0 || !_retry.CanSend)
+        {
+            return;
+        }
+
+        bool due = _pending.BatchCount >= _options.MaxBatchSize
+            || _pending.BatchBytes >= _options.MaxBatchBytes
+            || _pending.FallenBackCount > 0
+            || _flushWaiters.Count > 0
+            || _timeProvider.GetUtcNow() >= _pending.OldestBatchEventAt!.Value + _options.MaxWaitTime;
+        if (!due)
+        {
+            return;
+        }
+
+        List<QueuedEvent> batch = _pending.TakeBatch(_batchLimit, _options.MaxBatchBytes);
+        _batchInFlight = true;
+        StartUpload(UploadKind.Batch, batch, BatchBody(batch));
+    }
+
+    private void StartUpload(UploadKind kind, List<QueuedEvent> items, byte[] body)
+    {
+        long started = _timeProvider.GetTimestamp();
+        CancellationToken abort = _abortUploads.Token;
+        _ = Task.Run(async () =>
+        {
+            UploadResponse response;
+            try
+            {
+                response = await _transport.SendAsync(kind, body, abort).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                response = UploadResponse.Network(exception.Message);
+            }
+
+            _completions.Enqueue(new Completion(kind, items, response, _timeProvider.GetElapsedTime(started)));
+            _signal.Set();
+        }, CancellationToken.None);
+    }
+
+    /// <summary>How long the loop may sleep: until the oldest batch event is due, or the backoff ends.</summary>
+    private TimeSpan? NextDeadline()
+    {
+        if (_pending.BatchCount == 0 || _batchInFlight)
+        {
+            return null; // new events, answers and flushes wake the loop themselves
+        }
+
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        DateTimeOffset due = _pending.FallenBackCount > 0 || _flushWaiters.Count > 0
+            ? now
+            : _pending.OldestBatchEventAt!.Value + _options.MaxWaitTime;
+        if (_retry.NotBefore > due)
+        {
+            due = _retry.NotBefore;
+        }
+
+        TimeSpan wait = due - now;
+        return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+    }
+
+    private void CompleteFlushWaiters()
+    {
+        if (_flushWaiters.Count == 0)
+        {
+            return;
+        }
+
+        long taken = Volatile.Read(ref _taken);
+        long oldestUnresolved = _unresolved.Count == 0 ? long.MaxValue : _unresolved.Min;
+        _flushWaiters.RemoveAll(waiter =>
+        {
+            if (waiter.Completion.Task.IsCompleted)
+            {
+                return true;
+            }
+
+            if (taken >= waiter.Target && oldestUnresolved > waiter.Target)
+            {
+                waiter.Completion.TrySetResult();
+                return true;
+            }
+
+            return false;
+        });
+    }
+
+    private static byte[] BatchBody(List<QueuedEvent> batch)
+    {
+        // {"events":[ + items separated by commas + ]}: 13 bytes plus the items plus one comma fewer than items.
+        int length = 12;
+        foreach (QueuedEvent item in batch)
+        {
+            length += item.Json.Length + 1;
+        }
+
+        byte[] body = new byte[length];
+        int position = 0;
+        Append(body, ref position, "{\"events\":["u8);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (i > 0)
+            {
+                body[position++] = (byte)',';
+            }
+
+            Append(body, ref position, batch[i].Json);
+        }
+
+        Append(body, ref position, "]}"u8);
+        return body;
+    }
+
+    private static void Append(byte[] target, ref int position, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(target.AsSpan(position));
+        position += bytes.Length;
+    }
+
+    private sealed record Completion(UploadKind Kind, List<QueuedEvent> Items, UploadResponse Response, TimeSpan Duration);
+
+    private sealed class FlushWaiter(long target)
+    {
+        public long Target { get; } = target;
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
