@@ -8,7 +8,7 @@ internal sealed class InstrumentationHostedService(LogManager manager) : IHosted
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        manager.StartCore(registerProcessExit: false);
+        manager.StartCore(attachToHub: true, registerProcessExit: false);
         return Task.CompletedTask;
     }
 

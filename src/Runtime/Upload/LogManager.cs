@@ -81,7 +81,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     public static LogManager Start(LogManagerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         var manager = new LogManager(options, null, loggerFactory, timeProvider, null);
-        manager.StartCore(registerProcessExit: options.FlushOnProcessExit);
+        manager.StartCore(attachToHub: true, registerProcessExit: options.FlushOnProcessExit);
         return manager;
     }
 
@@ -130,7 +130,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     public void Dispose() => StopAsync().GetAwaiter().GetResult();
 
     /// <summary>Starts the upload loop and attaches to the hub (used by <see cref="Start"/> and the hosted service).</summary>
-    internal void StartCore(bool registerProcessExit)
+    internal void StartCore(bool attachToHub, bool registerProcessExit)
     {
         if (Interlocked.Exchange(ref _started, 1) != 0)
         {
@@ -138,7 +138,11 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
         }
 
         _pipeline.Start();
-        _hubAttachment = LogEventHub.Attach(this, _timeProvider);
+        if (attachToHub)
+        {
+            _hubAttachment = LogEventHub.Attach(this, _timeProvider);
+        }
+
         if (registerProcessExit)
         {
             _processExitHandler = (_, _) => Dispose();

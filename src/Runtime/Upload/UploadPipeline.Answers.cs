@@ -9,6 +9,9 @@ internal sealed partial class UploadPipeline
     private bool _loggedDropping;
     private bool _loggedUnauthorized;
 
+    /// <summary>The last event of a request answered 413: batches stay at the reduced size until it has gone through.</summary>
+    private long _splitThrough;
+
     private void Apply(Completion completion)
     {
         _statistics.Answered(completion.Kind, completion.Response.Outcome, completion.Items.Count, completion.Duration);
@@ -77,7 +80,11 @@ internal sealed partial class UploadPipeline
         {
             case UploadOutcome.Accepted:
                 Succeeded();
-                _batchLimit = _options.MaxBatchSize;
+                if (batch[^1].Ordinal >= _splitThrough)
+                {
+                    _batchLimit = _options.MaxBatchSize; // every event of the oversized request has gone through
+                }
+
                 var requeue = new List<QueuedEvent>();
                 var refused = new List<(QueuedEvent, string)>();
                 var byIndex = new Dictionary<int, RejectedItem>();
@@ -115,6 +122,7 @@ internal sealed partial class UploadPipeline
             case UploadOutcome.TooLarge:
                 // Split in halves: the same events go again, at most half as many per request, until one succeeds.
                 _batchLimit = Math.Max(1, batch.Count / 2);
+                _splitThrough = Math.Max(_splitThrough, batch[^1].Ordinal);
                 Requeue(batch);
                 break;
             case UploadOutcome.BadRequest:
