@@ -33,6 +33,7 @@ internal sealed partial class UploadPipeline
     private readonly CancellationTokenSource _abortUploads = new();
     private Task _loop = Task.CompletedTask;
 
+    private readonly long _inboxCapacity;
     private long _accepted;
     private long _taken;
     private long _resolved;
@@ -53,7 +54,11 @@ internal sealed partial class UploadPipeline
         _staticContext = [.. options.Context];
         _serializer = new Utf8JsonWriter(_serializationBuffer);
         _batchLimit = options.MaxBatchSize;
+        _inboxCapacity = Math.Max(options.MaxQueuedEvents, InboxMinimumCapacity);
     }
+
+    /// <summary>The hand-off holds at least this many events not yet taken by the loop.</summary>
+    public const int InboxMinimumCapacity = 65_536;
 
     /// <summary>Events accepted and not yet delivered, dead-lettered or dropped.</summary>
     public long PendingCount => Volatile.Read(ref _accepted) - Volatile.Read(ref _resolved);
@@ -63,9 +68,10 @@ internal sealed partial class UploadPipeline
     /// <summary>Hands an event to the loop. Called on the application's thread: never blocks, never throws.</summary>
     public void Enqueue(LogEventPayload payload)
     {
-        if (Volatile.Read(ref _accepted) - Volatile.Read(ref _taken) >= _options.MaxQueuedEvents)
+        if (Volatile.Read(ref _accepted) - Volatile.Read(ref _taken) >= _inboxCapacity)
         {
             // The loop is not keeping up with serialization: refuse the newest rather than grow without bound.
+            // (Normal bursts fit: the caps, and their oldest-batch-first policy, apply once the loop takes events.)
             _statistics.Dropped(1, "inbox_full");
             return;
         }
