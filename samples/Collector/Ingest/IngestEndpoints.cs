@@ -1,0 +1,122 @@
+using System.Text.Json;
+using Instrumentation.Collector.Hosting;
+using Instrumentation.Collector.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Instrumentation.Collector.Ingest;
+
+/// <summary>
+/// <c>POST /logs</c> (one event) and <c>POST /logs/batch</c> (<c>{"events":[…]}</c>): read, validate each event,
+/// store the valid ones in one transaction, and answer <c>{"accepted":N,"rejected":[…]}</c>.
+/// </summary>
+internal static class IngestEndpoints
+{
+    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store, string? rateLimitPolicy)
+    {
+        // Typed as Func so they bind as route handlers (whose IResult is written), not as plain RequestDelegates.
+        Func<HttpContext, Task<IResult>> ingestOne = context => IngestAsync(context, options, store, isBatch: false);
+        Func<HttpContext, Task<IResult>> ingestBatch = context => IngestAsync(context, options, store, isBatch: true);
+        RouteHandlerBuilder single = routes.MapPost("/logs", ingestOne);
+        RouteHandlerBuilder batch = routes.MapPost("/logs/batch", ingestBatch);
+        if (rateLimitPolicy is not null)
+        {
+            single.RequireRateLimiting(rateLimitPolicy);
+            batch.RequireRateLimiting(rateLimitPolicy);
+        }
+    }
+
+    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, EventStore store, bool isBatch)
+    {
+        HttpRequest request = context.Request;
+        if (!IsJson(request.ContentType))
+        {
+            return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type", $"Send 'Content-Type: application/json'; got '{request.ContentType}'.");
+        }
+
+        (RequestBodyReader.Status status, byte[] body) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
+        switch (status)
+        {
+            case RequestBodyReader.Status.TooLarge:
+                return Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The body is larger than {options.MaxRequestBytes} bytes after decompression; send smaller batches.");
+            case RequestBodyReader.Status.BadEncoding:
+                return Problem(StatusCodes.Status400BadRequest, "Bad gzip body", "The body is marked 'Content-Encoding: gzip' but is not a valid gzip stream.");
+            case RequestBodyReader.Status.UnsupportedEncoding:
+                return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content encoding", "Only 'gzip' (or no Content-Encoding) is accepted.");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException exception)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Body is not JSON", exception.Message);
+        }
+
+        using (document)
+        {
+            List<JsonElement> items;
+            if (isBatch)
+            {
+                if (document.RootElement.ValueKind != JsonValueKind.Object
+                    || !document.RootElement.TryGetProperty("events", out JsonElement events)
+                    || events.ValueKind != JsonValueKind.Array)
+                {
+                    return Problem(StatusCodes.Status400BadRequest, "Not a batch", "A batch is a JSON object with an 'events' array: {\"events\":[…]}.");
+                }
+
+                items = [.. events.EnumerateArray()];
+                if (items.Count > options.MaxEventsPerBatch)
+                {
+                    return Problem(StatusCodes.Status413PayloadTooLarge, "Too many events", $"A batch may hold at most {options.MaxEventsPerBatch} events; this one has {items.Count}.");
+                }
+            }
+            else
+            {
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    return Problem(StatusCodes.Status400BadRequest, "Not an event", "POST /logs takes one event, a JSON object.");
+                }
+
+                if (body.Length > options.MaxEventBytes)
+                {
+                    return Problem(StatusCodes.Status413PayloadTooLarge, "Event too large", $"An event may be at most {options.MaxEventBytes} bytes.");
+                }
+
+                items = [document.RootElement];
+            }
+
+            var valid = new List<StoredEvent>(items.Count);
+            var rejected = new List<Rejection>();
+            string defaultPriority = isBatch ? "batch" : "immediate";
+            for (int i = 0; i < items.Count; i++)
+            {
+                if (EventValidator.TryValidate(items[i], defaultPriority, options.MaxEventBytes, out StoredEvent? stored, out string? reason))
+                {
+                    valid.Add(stored!);
+                }
+                else
+                {
+                    rejected.Add(new Rejection(i, IdOf(items[i]), reason!, false));
+                }
+            }
+
+            await store.AddAsync(valid, context.RequestAborted);
+            return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
+        }
+    }
+
+    private static string? IdOf(JsonElement item) =>
+        item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out JsonElement id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+
+    private static bool IsJson(string? contentType) =>
+        contentType is not null
+        && (contentType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || contentType.StartsWith("application/json;", StringComparison.OrdinalIgnoreCase));
+
+    internal static IResult Problem(int status, string title, string detail) =>
+        Results.Problem(statusCode: status, title: title, detail: detail);
+}

@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Instrumentation.Collector.Hosting;
+using Instrumentation.Collector.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Instrumentation.Collector.Ingest;
+
+/// <summary>The read side: <c>GET /logs</c> (newest first, paged), <c>GET /stats</c> and <c>GET /health</c>.</summary>
+internal static class QueryEndpoints
+{
+    public static void MapQueries(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store)
+    {
+        routes.MapGet("/health", () => Results.Text("ok"));
+        routes.MapGet("/stats", () =>
+        {
+            StoreStatistics statistics = store.GetStatistics();
+            return Results.Json(
+                new StatsAnswer(statistics.Total, statistics.ByType, statistics.ByPriority, statistics.FirstTimestamp, statistics.LastTimestamp),
+                CollectorJsonContext.Default.StatsAnswer);
+        });
+        routes.MapGet("/logs", (string? type, string? since, string? until, string? limit, string? cursor) =>
+        {
+            if (!TryParseTime(since, out DateTimeOffset? from) || !TryParseTime(until, out DateTimeOffset? to))
+            {
+                return IngestEndpoints.Problem(StatusCodes.Status400BadRequest, "Bad time", "'since' and 'until' must be ISO 8601 timestamps.");
+            }
+
+            int pageSize = 100;
+            if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize < 1 || pageSize > options.MaxPageSize))
+            {
+                return IngestEndpoints.Problem(StatusCodes.Status400BadRequest, "Bad limit", $"'limit' must be a whole number from 1 to {options.MaxPageSize}.");
+            }
+
+            EventCursor? after = null;
+            if (cursor is not null)
+            {
+                if (!EventCursor.TryParse(cursor, out EventCursor parsed))
+                {
+                    return IngestEndpoints.Problem(StatusCodes.Status400BadRequest, "Bad cursor", "'cursor' must be a value returned as 'next_cursor'.");
+                }
+
+                after = parsed;
+            }
+
+            EventPage page = store.Query(string.IsNullOrEmpty(type) ? null : type, from, to, pageSize, after);
+            JsonElement[] events = [.. page.Events.Select(json => JsonDocument.Parse(json).RootElement)];
+            return Results.Json(new QueryAnswer(events, page.NextCursor), CollectorJsonContext.Default.QueryAnswer);
+        });
+    }
+
+    private static bool TryParseTime(string? text, out DateTimeOffset? value)
+    {
+        value = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        return false;
+    }
+}
+
+/// <summary>A page of events.</summary>
+/// <param name="Events">The events, newest first.</param>
+/// <param name="NextCursor">The cursor of the next page, or null.</param>
+internal sealed record QueryAnswer(
+    [property: JsonPropertyName("events")] IReadOnlyList<JsonElement> Events,
+    [property: JsonPropertyName("next_cursor")] string? NextCursor);
+
+/// <summary>What the store holds.</summary>
+/// <param name="Total">Events stored.</param>
+/// <param name="ByType">Per type.</param>
+/// <param name="ByPriority">Per priority.</param>
+/// <param name="FirstTimestamp">Earliest.</param>
+/// <param name="LastTimestamp">Latest.</param>
+internal sealed record StatsAnswer(
+    [property: JsonPropertyName("total")] long Total,
+    [property: JsonPropertyName("by_type")] IReadOnlyDictionary<string, long> ByType,
+    [property: JsonPropertyName("by_priority")] IReadOnlyDictionary<string, long> ByPriority,
+    [property: JsonPropertyName("first_timestamp")] DateTimeOffset? FirstTimestamp,
+    [property: JsonPropertyName("last_timestamp")] DateTimeOffset? LastTimestamp);
