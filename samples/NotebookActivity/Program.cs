@@ -1,37 +1,70 @@
 using Instrumentation;
-using Instrumentation.Testing;
+using Instrumentation.Collector.Hosting;
+using Instrumentation.Collector.Storage;
 using NotebookActivity;
 
-// A student's session in a notebook: window focus and visits are immediate events, cell runs and copy/paste are
-// batched. Until the uploader lands, the events are captured in memory and printed as the JSON that will be sent.
-var sink = new InMemoryLogEventSink();
-using (LogEventHub.Attach(sink))
+// A student's session in a notebook, recorded with both event forms and uploaded through LogManager: window focus
+// and notebook visits go up immediately, cell runs and copy/paste in batches of 50 (or every 30 s).
+// By default the reference collector runs embedded in this process on 127.0.0.1 (a free port) with a temporary
+// SQLite file; pass --endpoint http://127.0.0.1:5080 to send to a collector started with `dotnet run --project samples/Collector`.
+string? external = args.SkipWhile(a => a != "--endpoint").Skip(1).FirstOrDefault();
+string database = Path.Combine(Path.GetTempPath(), $"notebook-activity-{Environment.ProcessId}.db");
+RunningCollector? embedded = external is null
+    ? await CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = database })
+    : null;
+Uri endpoint = embedded?.Address ?? new Uri(external!);
+
+var options = new LogManagerOptions { Endpoint = endpoint };
+options.Context["net_id"] = "ab123";
+options.Context["course_id"] = "cs101";
+LogManagerStatistics sent;
+await using (LogManager logs = LogManager.Start(options))
 {
     var kernel = new Kernel();
     NotebookEvents.WindowFocusChanged(focused: true);
     NotebookEvents.NotebookVisited("nb-intro", TimeSpan.FromSeconds(95));
-    for (int cell = 1; cell <= 5; cell++)
+    using (LogContext.Push("notebook_id", "nb-intro"))
     {
-        await kernel.ExecuteCellAsync("nb-intro", "c" + cell, "print(" + cell + ")");
-    }
+        for (int cell = 1; cell <= 120; cell++)
+        {
+            await kernel.ExecuteCellAsync("nb-intro", "c" + cell, "print(" + cell + ")");
+            if (cell % 10 == 0)
+            {
+                NotebookEvents.CopyPaste("nb-intro", "c" + cell, length: 42, text: "df.groupby('x').mean()");
+            }
+        }
 
-    NotebookEvents.CopyPaste("nb-intro", "c3", length: 42, text: "df.groupby('x').mean()");
-    try
-    {
-        await kernel.ExecuteCellAsync("nb-intro", "c6", "raise ValueError()");
-    }
-    catch (InvalidOperationException)
-    {
-        // The hook recorded the failure and rethrew it untouched.
+        try
+        {
+            await kernel.ExecuteCellAsync("nb-intro", "c121", "raise ValueError()");
+        }
+        catch (InvalidOperationException)
+        {
+            // The hook recorded the failure (with its exception type) and rethrew it untouched.
+        }
     }
 
     NotebookEvents.WindowFocusChanged(focused: false);
+    await logs.FlushAsync();
+    sent = logs.GetStatistics();
 }
 
-foreach (LogEventPayload payload in sink.Events)
+Console.WriteLine($"Sent to {endpoint}");
+Console.WriteLine($"  events recorded: {sent.EventsRecorded}, uploaded: {sent.EventsUploaded}, pending: {sent.PendingCount}");
+Console.WriteLine($"  requests: {sent.ImmediateRequests} immediate (POST /logs), {sent.BatchRequests} batch (POST /logs/batch)");
+Console.WriteLine($"  bytes: {sent.BytesBeforeCompression:N0} before compression, {sent.BytesSent:N0} on the wire");
+if (embedded is not null)
 {
-    Console.WriteLine(payload.ToJson());
-}
+    StoreStatistics stored = embedded.Store.GetStatistics();
+    Console.WriteLine($"The collector stored {stored.Total} events in {database}:");
+    foreach ((string type, long count) in stored.ByType)
+    {
+        Console.WriteLine($"  {type,-14} {count,5}");
+    }
 
-Console.WriteLine();
-Console.WriteLine($"{sink.Count} events recorded: " + string.Join(", ", sink.Events.GroupBy(e => e.EventType).Select(g => $"{g.Key} x{g.Count()}")));
+    Console.WriteLine($"  by priority: " + string.Join(", ", stored.ByPriority.Select(p => $"{p.Key} {p.Value}")));
+    await embedded.DisposeAsync();
+    File.Delete(database);
+    File.Delete(database + "-wal");
+    File.Delete(database + "-shm");
+}

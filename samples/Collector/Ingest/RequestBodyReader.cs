@@ -50,6 +50,10 @@ internal static class RequestBodyReader
         {
             return (Status.BadEncoding, []); // not a gzip stream, or a corrupt one
         }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (Status.TooLarge, []); // Kestrel's own limit on the raw body
+        }
         finally
         {
             if (!ReferenceEquals(source, request.Body))
