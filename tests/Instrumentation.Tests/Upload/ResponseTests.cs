@@ -142,6 +142,30 @@ public class ResponseTests
     }
 
     [Fact]
+    public async Task A_server_that_does_not_answer_in_time_counts_as_a_network_error()
+    {
+        await using var harness = await UploadHarness.StartAsync(o => o.RequestTimeout = TimeSpan.FromSeconds(20));
+        var never = new TaskCompletionSource();
+        harness.Collector.Then(async (_, _) =>
+        {
+            await never.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            return false;
+        });
+        CustomLogEvent visit = UploadHarness.Immediate();
+        harness.Manager.AddLog(visit);
+        Task flushed = harness.Manager.FlushAsync(TestContext.Current.CancellationToken);
+        await harness.WaitForRequests(1);
+
+        harness.Time.Advance(TimeSpan.FromSeconds(20)); // the request's timeout, on the fake clock
+        await harness.WaitForRetried(1);
+        harness.Time.Advance(TimeSpan.FromSeconds(10));
+        await flushed;
+
+        Assert.Equal(1, harness.Collector.Stored[visit.EventId]);
+        never.SetResult();
+    }
+
+    [Fact]
     public async Task Too_large_batches_are_split_in_halves_and_a_single_oversized_event_is_dead_lettered()
     {
         await using var harness = await UploadHarness.StartAsync();
