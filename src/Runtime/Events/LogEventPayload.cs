@@ -67,6 +67,9 @@ public abstract class LogEventPayload
     /// <summary>Whether the envelope has been stamped (the event was recorded).</summary>
     public bool IsRecorded => EventId != Guid.Empty;
 
+    /// <summary>Set once the event's spool record is durable (durable mode with <see cref="SpoolFlushPolicy.Always"/>).</summary>
+    internal volatile bool SpoolCommitted;
+
     /// <summary>Position in recording order within this process (the id's monotonic counter).</summary>
     internal long Sequence { get; private set; }
 

@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(8, LogLevel.Warning, "Shutdown: {Count} events could not be delivered within {Timeout} and are dropped.")]
     public static partial void ShutdownIncomplete(ILogger logger, long count, TimeSpan timeout);
 
+    [LoggerMessage(11, LogLevel.Information, "Shutdown: {Count} events not yet delivered stay in the spool {Directory} and are sent at the next start.")]
+    public static partial void LeftInSpool(ILogger logger, long count, string directory);
+
     [LoggerMessage(9, LogLevel.Error, "The dead-letter callback threw; the events it was given are still counted as dead-lettered.")]
     public static partial void DeadLetterCallbackFailed(ILogger logger, Exception exception);
 

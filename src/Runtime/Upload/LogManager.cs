@@ -30,6 +30,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     private readonly UploadPipeline _pipeline;
     private readonly HttpClient? _ownedHttpClient;
     private readonly Uri _endpoint;
+    private readonly bool _waitForDisk;
     private IDisposable? _hubAttachment;
     private EventHandler? _processExitHandler;
     private int _started;
@@ -64,7 +65,18 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
         }
 
         transport ??= new HttpUploadTransport(httpClient!, options, _endpoint, _timeProvider, _statistics);
-        _pipeline = new UploadPipeline(options, transport, _timeProvider, _statistics, _logger, random);
+        Spool.EventSpool? spool = null;
+        if (options.SpoolDirectory is not null)
+        {
+            spool = Spool.EventSpool.Open(options, _timeProvider.GetUtcNow(), _logger);
+            if (spool.ReplayedCount > 0)
+            {
+                Spool.SpoolLog.Replaying(_logger, spool.ReplayedCount, options.SpoolDirectory);
+            }
+        }
+
+        _waitForDisk = spool is not null && options.SpoolFlushPolicy == SpoolFlushPolicy.Always;
+        _pipeline = new UploadPipeline(options, transport, _timeProvider, _statistics, _logger, spool, random);
     }
 
     /// <summary>
@@ -100,11 +112,23 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(payload);
         payload.TryStamp(_timeProvider.GetUtcNow(), Activity.Current);
-        _pipeline.Enqueue(payload);
+        Write(payload);
     }
 
     /// <inheritdoc />
-    void ILogEventSink.Write(LogEventPayload payload) => _pipeline.Enqueue(payload);
+    void ILogEventSink.Write(LogEventPayload payload) => Write(payload);
+
+    private void Write(LogEventPayload payload)
+    {
+        if (_waitForDisk)
+        {
+            _pipeline.EnqueueAndWaitDurable(payload);
+        }
+        else
+        {
+            _pipeline.Enqueue(payload);
+        }
+    }
 
     /// <summary>
     /// Sends everything pending now, ignoring the batch size and wait time (but not a server's request to wait), and

@@ -82,6 +82,28 @@ public sealed class LogManagerOptions
     /// <summary>Whether a plain console app flushes on <see cref="AppDomain.ProcessExit"/> (within <see cref="ShutdownTimeout"/>). Default true.</summary>
     public bool FlushOnProcessExit { get; set; } = true;
 
+    /// <summary>
+    /// Durable mode: when set, every event is appended to a segment file in this directory before it is uploaded, and
+    /// removed only once the collector has acknowledged it (or it was dead-lettered); what a killed process leaves is
+    /// replayed at the next start. One process per directory. Null (the default) keeps events in memory only.
+    /// </summary>
+    public string? SpoolDirectory { get; set; }
+
+    /// <summary>When spool writes are forced to disk. Default <see cref="SpoolFlushPolicy.Interval"/>.</summary>
+    public SpoolFlushPolicy SpoolFlushPolicy { get; set; } = SpoolFlushPolicy.Interval;
+
+    /// <summary>How often <see cref="SpoolFlushPolicy.Interval"/> forces the spool to disk. Default 200 ms.</summary>
+    public TimeSpan SpoolFlushInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>A spool segment file is closed and a new one started at this size. Default 4 MiB.</summary>
+    public long SpoolSegmentBytes { get; set; } = 4L * 1024 * 1024;
+
+    /// <summary>The spool's size cap; past it the oldest segments go (their batch events dropped, immediate events kept). Default 256 MiB.</summary>
+    public long MaxSpoolBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Events older than this are dropped from the spool (batch events first). Default 7 days.</summary>
+    public TimeSpan MaxSpoolAge { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>Called (on a background thread) with events the server refused for good or that ran out of retries.</summary>
     public Action<IReadOnlyList<DeadLetter>>? OnDeadLetter { get; set; }
 

@@ -65,6 +65,22 @@ public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOpti
             failures.Add($"MaxRetryAfter ({options.MaxRetryAfter}) must not be shorter than MinRetryAfter ({options.MinRetryAfter}).");
         }
 
+        if (options.SpoolDirectory is not null)
+        {
+            if (string.IsNullOrWhiteSpace(options.SpoolDirectory))
+            {
+                failures.Add("SpoolDirectory must be a folder path (or null for in-memory mode).");
+            }
+
+            Positive(failures, nameof(options.SpoolSegmentBytes), options.SpoolSegmentBytes);
+            Positive(failures, nameof(options.SpoolFlushInterval), options.SpoolFlushInterval);
+            Positive(failures, nameof(options.MaxSpoolAge), options.MaxSpoolAge);
+            if (options.MaxSpoolBytes < 2 * options.SpoolSegmentBytes)
+            {
+                failures.Add($"MaxSpoolBytes ({options.MaxSpoolBytes}) must be at least twice SpoolSegmentBytes ({options.SpoolSegmentBytes}), so that old segments can go while a new one fills.");
+            }
+        }
+
         foreach (string key in options.Context.Keys)
         {
             if (string.IsNullOrEmpty(key))

@@ -11,6 +11,10 @@ namespace Instrumentation;
 /// <param name="BytesBeforeCompression">Request body bytes before compression.</param>
 /// <param name="BytesSent">Request body bytes as sent (after compression where applied).</param>
 /// <param name="PendingCount">Events waiting to be uploaded now.</param>
+/// <param name="EventsReplayed">Durable mode: events found in the spool at start, left by an earlier process.</param>
+/// <param name="EventsDurable">Durable mode: events whose spool record is written as the flush policy requires (forced to disk for Interval and Always).</param>
+/// <param name="SpoolBytes">Durable mode: bytes of events in the spool now.</param>
+/// <param name="SpoolCorruptBytes">Durable mode: bytes of torn or corrupt records cut off at start.</param>
 public sealed record LogManagerStatistics(
     long EventsRecorded,
     long EventsUploaded,
@@ -21,4 +25,8 @@ public sealed record LogManagerStatistics(
     long BatchRequests,
     long BytesBeforeCompression,
     long BytesSent,
-    long PendingCount);
+    long PendingCount,
+    long EventsReplayed = 0,
+    long EventsDurable = 0,
+    long SpoolBytes = 0,
+    long SpoolCorruptBytes = 0);

@@ -17,6 +17,12 @@ internal sealed class QueuedEvent(long ordinal, Guid id, string type, Priority p
     /// <summary>When it entered the pipeline: a batch is due <c>MaxWaitTime</c> after its oldest event's.</summary>
     public DateTimeOffset EnqueuedAt { get; } = enqueuedAt;
 
+    /// <summary>The spool segment holding it (durable mode), or null.</summary>
+    public Spool.SpoolSegment? Segment { get; set; }
+
+    /// <summary>Where its record starts in <see cref="Segment"/>.</summary>
+    public long SpoolOffset { get; set; }
+
     /// <summary>How many times it was sent and answered with a server error (the retry budget).</summary>
     public int ServerErrorAttempts { get; set; }
 }

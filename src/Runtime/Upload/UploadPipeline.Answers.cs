@@ -240,6 +240,7 @@ internal sealed partial class UploadPipeline
 
     private void Resolve(QueuedEvent item)
     {
+        _spool?.Resolved(item);
         _unresolved.Remove(item.Ordinal);
         Interlocked.Increment(ref _resolved);
     }

@@ -31,6 +31,7 @@ internal sealed partial class UploadPipeline
     private readonly Utf8JsonWriter _serializer;
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _abortUploads = new();
+    private Spool.EventSpool? _spool;
     private Task _loop = Task.CompletedTask;
 
     private readonly long _inboxCapacity;
@@ -42,8 +43,17 @@ internal sealed partial class UploadPipeline
     private int _immediateInFlight;
     private int _batchLimit;
 
-    public UploadPipeline(LogManagerOptions options, IUploadTransport transport, TimeProvider timeProvider, UploadStatistics statistics, ILogger logger, Random? random = null)
+    public UploadPipeline(LogManagerOptions options, IUploadTransport transport, TimeProvider timeProvider, UploadStatistics statistics, ILogger logger, Spool.EventSpool? spool = null, Random? random = null)
     {
+        _spool = spool;
+        if (spool is not null)
+        {
+            // Replayed events take the first ordinals: a flush waits for them as for any pending event.
+            _accepted = _taken = spool.ReplayedCount;
+            statistics.Replayed(spool.ReplayedCount);
+            statistics.Spool(spool.TotalBytes, spool.CorruptBytes);
+        }
+
         _options = options;
         _transport = transport;
         _timeProvider = timeProvider;
@@ -66,14 +76,14 @@ internal sealed partial class UploadPipeline
     public void Start() => _loop = Task.Run(RunAsync);
 
     /// <summary>Hands an event to the loop. Called on the application's thread: never blocks, never throws.</summary>
-    public void Enqueue(LogEventPayload payload)
+    public bool Enqueue(LogEventPayload payload)
     {
         if (Volatile.Read(ref _accepted) - Volatile.Read(ref _taken) >= _inboxCapacity)
         {
             // The loop is not keeping up with serialization: refuse the newest rather than grow without bound.
             // (Normal bursts fit: the caps, and their oldest-batch-first policy, apply once the loop takes events.)
             _statistics.Dropped(1, "inbox_full");
-            return;
+            return false;
         }
 
         Interlocked.Increment(ref _accepted);
@@ -82,6 +92,8 @@ internal sealed partial class UploadPipeline
         {
             _signal.Set();
         }
+
+        return true;
     }
 
     /// <summary>Sends everything accepted so far and completes when each of those events is resolved.</summary>
@@ -111,9 +123,14 @@ internal sealed partial class UploadPipeline
         _stop.Cancel();
         _abortUploads.Cancel();
         await _loop.ConfigureAwait(false);
+        StopSpool();
 
         long left = PendingCount;
-        if (left > 0)
+        if (left > 0 && _spool is not null)
+        {
+            Log.LeftInSpool(_logger, left, _options.SpoolDirectory!);
+        }
+        else if (left > 0)
         {
             _statistics.Dropped((int)Math.Min(left, int.MaxValue), "shutdown");
             Log.ShutdownIncomplete(_logger, left, timeout);
@@ -172,6 +189,13 @@ internal sealed partial class UploadPipeline
             _flushWaiters.Add(waiter);
         }
 
+        if (_spool is not null)
+        {
+            CommitSpool();
+            DropOverSpoolCaps();
+            RefillFromSpool();
+        }
+
         DropOverCaps();
         StartImmediateUploads();
         StartBatchUploadIfDue();
@@ -201,8 +225,20 @@ internal sealed partial class UploadPipeline
         }
 
         var item = new QueuedEvent(ordinal, payload.EventId, payload.EventType, payload.Priority, json, _timeProvider.GetUtcNow());
-        _unresolved.Add(ordinal);
-        if (payload.Priority == Priority.Immediate && _retry.ImmediateMayTry)
+        if (_spool is not null && TryAppendToSpool(item, payload))
+        {
+            return; // it reaches the lanes through the spool (RefillFromSpool)
+        }
+
+        payload.SpoolCommitted = true;
+        Route(item);
+    }
+
+    /// <summary>Puts an event in its lane: immediate events on their own unless the circuit is open, else the batch.</summary>
+    private void Route(QueuedEvent item)
+    {
+        _unresolved.Add(item.Ordinal);
+        if (item.Priority == Priority.Immediate && _retry.ImmediateMayTry)
         {
             _pending.AddToImmediate(item);
         }
@@ -294,6 +330,19 @@ internal sealed partial class UploadPipeline
     /// <summary>How long the loop may sleep: until the oldest batch event is due, or the backoff ends.</summary>
     private TimeSpan? NextDeadline()
     {
+        TimeSpan? batchDue = NextBatchDeadline();
+        if (_spool?.NextSyncDue is not { } syncDue)
+        {
+            return batchDue;
+        }
+
+        TimeSpan untilSync = syncDue - _timeProvider.GetUtcNow();
+        untilSync = untilSync > TimeSpan.Zero ? untilSync : TimeSpan.Zero;
+        return batchDue is { } due && due < untilSync ? due : untilSync;
+    }
+
+    private TimeSpan? NextBatchDeadline()
+    {
         if (_pending.BatchCount == 0 || _batchInFlight)
         {
             return null; // new events, answers and flushes wake the loop themselves
@@ -321,6 +370,11 @@ internal sealed partial class UploadPipeline
 
         long taken = Volatile.Read(ref _taken);
         long oldestUnresolved = _unresolved.Count == 0 ? long.MaxValue : _unresolved.Min;
+        if (_spool?.NextUnloadedOrdinal() is { } oldestOnDisk && oldestOnDisk < oldestUnresolved)
+        {
+            oldestUnresolved = oldestOnDisk;
+        }
+
         _flushWaiters.RemoveAll(waiter =>
         {
             if (waiter.Completion.Task.IsCompleted)

@@ -31,6 +31,10 @@ internal sealed class UploadStatistics : IDisposable
     private long _batchRequests;
     private long _bytesBeforeCompression;
     private long _bytesSent;
+    private long _replayed;
+    private long _durable;
+    private long _spoolBytes;
+    private long _spoolCorruptBytes;
 
     public UploadStatistics(IMeterFactory? meterFactory, Func<long> queueDepth)
     {
@@ -45,6 +49,7 @@ internal sealed class UploadStatistics : IDisposable
         _batchSize = _meter.CreateHistogram<int>("instrumentation.batch.size", "{event}", "Events per batch request.");
         _uploadDuration = _meter.CreateHistogram<double>("instrumentation.upload.duration", "s", "Time from sending a request to its answer.");
         _meter.CreateObservableGauge("instrumentation.queue.depth", queueDepth, "{event}", "Events waiting to be uploaded.");
+        _meter.CreateObservableGauge("instrumentation.spool.bytes", () => Interlocked.Read(ref _spoolBytes), "By", "Bytes of events in the spool (durable mode).");
     }
 
     /// <summary>The meter the instruments live on (tests attach a MetricCollector to it).</summary>
@@ -66,6 +71,16 @@ internal sealed class UploadStatistics : IDisposable
     {
         _droppedByReason.AddOrUpdate(reason, count, (_, total) => total + count);
         _dropped.Add(count, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    public void Replayed(long count) => Interlocked.Add(ref _replayed, count);
+
+    public void Durable(long count) => Interlocked.Add(ref _durable, count);
+
+    public void Spool(long bytes, long corruptBytes)
+    {
+        Interlocked.Exchange(ref _spoolBytes, bytes);
+        Interlocked.Exchange(ref _spoolCorruptBytes, corruptBytes);
     }
 
     public void AddRequest(UploadKind kind, int bytesBeforeCompression, int bytesSent)
@@ -96,7 +111,11 @@ internal sealed class UploadStatistics : IDisposable
         Interlocked.Read(ref _batchRequests),
         Interlocked.Read(ref _bytesBeforeCompression),
         Interlocked.Read(ref _bytesSent),
-        pending);
+        pending,
+        Interlocked.Read(ref _replayed),
+        Interlocked.Read(ref _durable),
+        Interlocked.Read(ref _spoolBytes),
+        Interlocked.Read(ref _spoolCorruptBytes));
 
     public void Dispose()
     {

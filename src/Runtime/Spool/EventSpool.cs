@@ -1,0 +1,469 @@
+using System.Text.Json;
+using Instrumentation.Upload;
+using Microsoft.Extensions.Logging;
+
+namespace Instrumentation.Spool;
+
+/// <summary>
+/// The spool stage of durable mode: every event is appended to a segment file before the uploader takes it, and a
+/// segment is deleted only when every event in it has been delivered or dead-lettered. At start, what an earlier
+/// process left is replayed oldest first; a torn or corrupt tail is cut off and counted.
+/// </summary>
+/// <remarks>
+/// One cursor marks the oldest record not yet handed to the upload lanes. Records appended while the lanes keep up
+/// are also kept in a small in-memory tail, so they are not read back from disk; when the lanes fall behind (an
+/// outage), the tail is dropped and records are read from the files as the lanes drain, so memory stays bounded while
+/// the spool grows to its cap. Used only by the pipeline's loop, one thread at a time.
+/// </remarks>
+internal sealed partial class EventSpool : IDisposable
+{
+    private const string LockFileName = "spool.lock";
+    private const int TailCacheLimit = 4096;
+
+    private readonly LogManagerOptions _options;
+    private readonly string _directory;
+    private readonly FileStream _lock;
+    private readonly List<SpoolSegment> _segments = [];
+    private readonly Queue<QueuedEvent> _tail = new();
+    private FileStream _writer;
+    private SpoolSegment _active;
+    private byte[] _buffer = new byte[8192];
+    private SpoolSegment? _cursorSegment;
+    private long _cursorOffset;
+    private bool _tailComplete;
+    private long _replayOrdinal;
+    private FileStream? _reader;
+    private SpoolSegment? _readerSegment;
+    private int _unflushedRecords;
+    private int _unsyncedRecords;
+    private DateTimeOffset _lastSync;
+
+    private EventSpool(LogManagerOptions options, string directory, FileStream lockFile, DateTimeOffset now)
+    {
+        _options = options;
+        _directory = directory;
+        _lock = lockFile;
+        _lastSync = now;
+        (_active, _writer) = (null!, null!);
+    }
+
+    /// <summary>Events found in the spool at start (replayed with their ids).</summary>
+    public long ReplayedCount { get; private set; }
+
+    /// <summary>Bytes of torn or corrupt records cut off at start.</summary>
+    public long CorruptBytes { get; private set; }
+
+    /// <summary>Bytes of records in the spool now.</summary>
+    public long TotalBytes => _segments.Sum(s => s.Length);
+
+    /// <summary>When an Interval sync is due (unsynced records exist), else null.</summary>
+    public DateTimeOffset? NextSyncDue =>
+        _options.SpoolFlushPolicy == SpoolFlushPolicy.Interval && _unsyncedRecords > 0 ? _lastSync + _options.SpoolFlushInterval : null;
+
+    /// <summary>Opens (creating it when missing) and locks the directory, checks and truncates what an earlier process left, and starts a new segment.</summary>
+    /// <exception cref="InvalidOperationException">The directory cannot be created or used, or another process holds it.</exception>
+    public static EventSpool Open(LogManagerOptions options, DateTimeOffset now, ILogger logger)
+    {
+        string directory = Path.GetFullPath(options.SpoolDirectory!);
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new InvalidOperationException($"The spool directory '{directory}' cannot be created or used: {exception.Message} Set SpoolDirectory to a writable folder.", exception);
+        }
+
+        FileStream lockFile;
+        try
+        {
+            // FileShare.None: a second process (or manager) pointing here fails instead of interleaving writes.
+            lockFile = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException exception)
+        {
+            throw new InvalidOperationException($"The spool directory '{directory}' is in use by another process or LogManager. Give each process its own SpoolDirectory (e.g. a sub-directory per process).", exception);
+        }
+        catch (UnauthorizedAccessException exception)
+        {
+            throw new InvalidOperationException($"The spool directory '{directory}' is not writable: {exception.Message}", exception);
+        }
+
+        var spool = new EventSpool(options, directory, lockFile, now);
+        try
+        {
+            spool.Recover(logger);
+            return spool;
+        }
+        catch
+        {
+            spool.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Appends a serialized event. Returns false (and the caller keeps it in memory) when the write fails.</summary>
+    public bool Append(QueuedEvent item, DateTimeOffset recordedAt)
+    {
+        int size = SpoolRecord.SizeOf(item.Json.Length);
+        if (_active.Length > 0 && _active.Length + size > _options.SpoolSegmentBytes)
+        {
+            Rotate();
+        }
+
+        if (_buffer.Length < size)
+        {
+            _buffer = new byte[Math.Max(size, _buffer.Length * 2)];
+        }
+
+        SpoolRecord.Write(_buffer, item.Priority, item.Id, recordedAt.ToUnixTimeMilliseconds(), item.Ordinal, item.Json);
+        _writer.Write(_buffer, 0, size);
+        item.Segment = _active;
+        item.SpoolOffset = _active.Length;
+        _active.Length += size;
+        _active.NewestRecordUnixMs = recordedAt.ToUnixTimeMilliseconds();
+        _unflushedRecords++;
+        _unsyncedRecords++;
+        if (_tailComplete)
+        {
+            if (_tail.Count < TailCacheLimit)
+            {
+                _tail.Enqueue(item);
+            }
+            else
+            {
+                _tailComplete = false; // the lanes are behind: read these records back from disk later
+                _tail.Clear();
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes appended records to the OS and, as the policy says, forces them to disk.</summary>
+    /// <returns>Whether the records appended so far are now durable (per the policy).</returns>
+    public bool Commit(DateTimeOffset now)
+    {
+        if (_unflushedRecords > 0)
+        {
+            _writer.Flush();
+            _unflushedRecords = 0;
+        }
+
+        bool sync = _unsyncedRecords > 0 && _options.SpoolFlushPolicy switch
+        {
+            SpoolFlushPolicy.Always => true,
+            SpoolFlushPolicy.Interval => now >= _lastSync + _options.SpoolFlushInterval,
+            _ => false,
+        };
+        if (sync)
+        {
+            _writer.Flush(flushToDisk: true);
+            _lastSync = now;
+        }
+
+        bool durable = _options.SpoolFlushPolicy == SpoolFlushPolicy.None || sync || _unsyncedRecords == 0;
+        if (durable)
+        {
+            _unsyncedRecords = 0;
+        }
+
+        return durable;
+    }
+
+    /// <summary>The ordinal of the oldest record not yet handed to the lanes, or null when there is none.</summary>
+    public long? NextUnloadedOrdinal()
+    {
+        if (_tailComplete)
+        {
+            return _tail.TryPeek(out QueuedEvent? next) ? next.Ordinal : null;
+        }
+
+        return _cursorSegment is null || (_cursorSegment == _active && _cursorOffset >= _active.Length) ? null : PeekOrdinal();
+    }
+
+    /// <summary>Hands over the oldest record not yet in the lanes, or null when all are.</summary>
+    public QueuedEvent? TakeNext()
+    {
+        if (_tailComplete)
+        {
+            if (!_tail.TryDequeue(out QueuedEvent? cached))
+            {
+                return null;
+            }
+
+            MoveCursor(cached.Segment!, cached.SpoolOffset + SpoolRecord.SizeOf(cached.Json.Length));
+            cached.Segment!.LoadedUnresolved++;
+            return cached;
+        }
+
+        while (_cursorSegment is not null)
+        {
+            if (_cursorOffset >= _cursorSegment.Length)
+            {
+                if (_cursorSegment == _active)
+                {
+                    _tailComplete = true; // caught up with the writer: new records come from the tail again
+                    return null;
+                }
+
+                MoveCursor(NextSegment(_cursorSegment), 0);
+                continue;
+            }
+
+            QueuedEvent? item = ReadAt(_cursorSegment, _cursorOffset, out int size);
+            if (item is null)
+            {
+                // Unreadable here although it was checked or written by us: keep the good part, count the rest.
+                CorruptBytes += _cursorSegment.Length - _cursorOffset;
+                _cursorSegment.Length = _cursorOffset;
+                continue;
+            }
+
+            MoveCursor(_cursorSegment, _cursorOffset + size);
+            item.Segment!.LoadedUnresolved++;
+            return item;
+        }
+
+        return null;
+    }
+
+    /// <summary>An event from the spool was delivered or dead-lettered: its segment may now go.</summary>
+    public void Resolved(QueuedEvent item)
+    {
+        if (item.Segment is { } segment)
+        {
+            segment.LoadedUnresolved--;
+            DeleteIfDone(segment);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_writer is not null)
+        {
+            _writer.Flush(flushToDisk: true);
+            _writer.Dispose();
+            if (_active.Length == 0 || (_active.LoadedUnresolved == 0 && _cursorSegment == _active && _cursorOffset >= _active.Length && !_tail.Any()))
+            {
+                File.Delete(_active.Path); // a clean shutdown with everything delivered leaves no segment behind
+            }
+        }
+
+        _reader?.Dispose();
+        _lock.Dispose();
+    }
+
+    private void Recover(ILogger logger)
+    {
+        long lastNumber = 0;
+        foreach (string path in Directory.EnumerateFiles(_directory, "*.seg").Order(StringComparer.Ordinal))
+        {
+            if (!long.TryParse(Path.GetFileNameWithoutExtension(path), out long number))
+            {
+                continue;
+            }
+
+            lastNumber = Math.Max(lastNumber, number);
+            var segment = new SpoolSegment(number, path, fromEarlierProcess: true);
+            (int records, long goodBytes, long badBytes, long newest) = Scan(path);
+            if (badBytes > 0)
+            {
+                CorruptBytes += badBytes;
+                using var truncate = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None);
+                truncate.SetLength(goodBytes);
+                truncate.Flush(flushToDisk: true);
+            }
+
+            if (records == 0)
+            {
+                File.Delete(path);
+                continue;
+            }
+
+            segment.Length = goodBytes;
+            segment.NewestRecordUnixMs = newest;
+            ReplayedCount += records;
+            _segments.Add(segment);
+        }
+
+        if (CorruptBytes > 0)
+        {
+            SpoolLog.CorruptTail(logger, CorruptBytes, _directory);
+        }
+
+        _active = new SpoolSegment(lastNumber + 1, Path.Combine(_directory, SpoolSegment.FileName(lastNumber + 1)), fromEarlierProcess: false);
+        _writer = CreateSegmentFile(_active.Path);
+        _segments.Add(_active);
+        _cursorSegment = _segments[0];
+        _cursorOffset = 0;
+        _tailComplete = ReplayedCount == 0;
+    }
+
+    private static (int Records, long GoodBytes, long BadBytes, long NewestUnixMs) Scan(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        int offset = 0;
+        int records = 0;
+        long newest = 0;
+        while (offset < bytes.Length)
+        {
+            int size = SpoolRecord.TryRead(bytes.AsSpan(offset), out _, out _, out long recordedAt, out _, out _);
+            if (size <= 0)
+            {
+                break; // torn (0) or corrupt (-1): the rest of the file is not trusted
+            }
+
+            records++;
+            newest = Math.Max(newest, recordedAt);
+            offset += size;
+        }
+
+        return (records, offset, bytes.Length - offset, newest);
+    }
+
+    private QueuedEvent? ReadAt(SpoolSegment segment, long offset, out int size)
+    {
+        size = 0;
+        if (segment == _active && _unflushedRecords > 0)
+        {
+            _writer.Flush();
+            _unflushedRecords = 0;
+        }
+
+        if (_reader is null || _readerSegment != segment)
+        {
+            _reader?.Dispose();
+            _reader = new FileStream(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            _readerSegment = segment;
+        }
+
+        Span<byte> header = stackalloc byte[SpoolRecord.HeaderBytes];
+        _reader.Position = offset;
+        if (_reader.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
+        {
+            return null;
+        }
+
+        int length = (int)Math.Min(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header), SpoolRecord.MaxPayloadBytes);
+        byte[] record = new byte[SpoolRecord.HeaderBytes + length];
+        header.CopyTo(record);
+        _reader.ReadAtLeast(record.AsSpan(SpoolRecord.HeaderBytes), length, throwOnEndOfStream: false);
+        size = SpoolRecord.TryRead(record, out Priority priority, out Guid id, out long recordedAt, out long ordinal, out ReadOnlySpan<byte> json);
+        if (size <= 0)
+        {
+            return null;
+        }
+
+        long itemOrdinal = segment.FromEarlierProcess ? ++_replayOrdinal : ordinal;
+        byte[] jsonBytes = json.ToArray();
+        return new QueuedEvent(itemOrdinal, id, TypeOf(jsonBytes), priority, jsonBytes, DateTimeOffset.FromUnixTimeMilliseconds(recordedAt))
+        {
+            Segment = segment,
+            SpoolOffset = offset,
+        };
+    }
+
+    private long? PeekOrdinal()
+    {
+        SpoolSegment? segment = _cursorSegment;
+        long offset = _cursorOffset;
+        while (segment is not null && offset >= segment.Length)
+        {
+            if (segment == _active)
+            {
+                return null;
+            }
+
+            segment = NextSegment(segment);
+            offset = 0;
+        }
+
+        if (segment is null)
+        {
+            return null;
+        }
+
+        // Replayed segments are numbered in read order; this process's records carry their ordinal.
+        return segment.FromEarlierProcess ? _replayOrdinal + 1 : ReadAt(segment, offset, out _)?.Ordinal;
+    }
+
+    private void MoveCursor(SpoolSegment? segment, long offset)
+    {
+        SpoolSegment? left = _cursorSegment;
+        _cursorSegment = segment;
+        _cursorOffset = offset;
+        if (left is not null && left != segment)
+        {
+            DeleteIfDone(left);
+        }
+    }
+
+    private SpoolSegment? NextSegment(SpoolSegment segment)
+    {
+        int index = _segments.IndexOf(segment);
+        return index >= 0 && index + 1 < _segments.Count ? _segments[index + 1] : _segments.FirstOrDefault(s => s.Number > segment.Number);
+    }
+
+    private void DeleteIfDone(SpoolSegment segment)
+    {
+        bool cursorPast = _cursorSegment is null || segment.Number < _cursorSegment.Number;
+        if (segment.Deleted || segment == _active || segment.LoadedUnresolved > 0 || !cursorPast)
+        {
+            return;
+        }
+
+        Delete(segment);
+    }
+
+    private void Delete(SpoolSegment segment)
+    {
+        if (_readerSegment == segment)
+        {
+            _reader!.Dispose();
+            _reader = null;
+            _readerSegment = null;
+        }
+
+        File.Delete(segment.Path);
+        segment.Deleted = true;
+        _segments.Remove(segment);
+    }
+
+    private void Rotate()
+    {
+        _writer.Flush(flushToDisk: true);
+        _writer.Dispose();
+        _unflushedRecords = 0;
+        var next = new SpoolSegment(_active.Number + 1, Path.Combine(_directory, SpoolSegment.FileName(_active.Number + 1)), fromEarlierProcess: false);
+        _writer = CreateSegmentFile(next.Path);
+        SpoolSegment previous = _active;
+        _active = next;
+        _segments.Add(next);
+        DeleteIfDone(previous);
+    }
+
+    private static FileStream CreateSegmentFile(string path) =>
+        new(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 64 * 1024);
+
+    private static string TypeOf(byte[] json)
+    {
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("type"u8) && reader.Read())
+                {
+                    return reader.GetString() ?? string.Empty;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // A record whose JSON cannot be read still uploads; the collector judges it.
+        }
+
+        return string.Empty;
+    }
+}
