@@ -75,7 +75,7 @@ namespace Instrumentation.Generator.Emitting
             bool returnsValue = model.ReturnShape != ReturnShape.Void;
 
             code.Open("public static " + model.ReturnTypeDisplay + " " + model.MethodName + "_" + index + "(" + string.Join(", ", signature) + ")");
-            code.Line("var __payload = new " + model.PayloadFullName + "(" + string.Join(", ", model.Parameters.Where(p => p.IsLogged).Select(p => p.Name)) + ");");
+            code.Line("var __payload = " + model.PayloadFullName + ".__Rent(" + string.Join(", ", model.Parameters.Where(p => p.IsLogged).Select(p => p.Name)) + ");");
             code.Line("long __start = " + CallHook + ".Start();");
             if (returnsValue)
             {

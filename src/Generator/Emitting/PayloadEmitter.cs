@@ -79,21 +79,32 @@ namespace Instrumentation.Generator.Emitting
                 code.Line("/// <param name=\"" + parameter.Name.TrimStart('@') + "\">The <c>" + Xml(parameter.JsonName) + "</c> value.</param>");
             }
 
-            code.Open("public " + model.PayloadTypeName + "(" + string.Join(", ", logged.Select(p => ConstructorParameterType(p) + " " + p.Name)) + ")");
-            foreach (ParameterModel parameter in logged)
+            string parameters = string.Join(", ", logged.Select(p => ConstructorParameterType(p) + " " + p.Name));
+            code.Open("public " + model.PayloadTypeName + "(" + parameters + ")");
+            EmitAssignments(code, logged, "this", isHook);
+            code.Close();
+            if (logged.Count > 0)
             {
-                string value = parameter.IsCollection
-                    ? "global::Instrumentation.Serialization.EventDataSnapshot.Copy(" + parameter.Name + ", enumerateLazySequences: " + (isHook ? "false" : "true") + ")"
-                    : parameter.Name;
-                code.Line("this." + parameter.PropertyName + " = " + value + ";");
+                code.Line();
+                code.Line("private " + model.PayloadTypeName + "()");
+                code.Line("{");
+                code.Line("}");
             }
 
+            // Recording rents a payload and the uploader gives it back once its JSON is written: no allocation per event.
+            code.Line();
+            code.Line("private static readonly global::Instrumentation.Pooling.PayloadPool<" + model.PayloadTypeName + "> __Pool = new();");
+            code.Line();
+            code.Open("internal static " + model.PayloadTypeName + " __Rent(" + parameters + ")");
+            code.Line("var __payload = __Pool.Rent() ?? __Pool.Adopt(new " + model.PayloadTypeName + "());");
+            EmitAssignments(code, logged, "__payload", isHook);
+            code.Line("return __payload;");
             code.Close();
             foreach (ParameterModel parameter in logged)
             {
                 code.Line();
                 code.Line("/// <summary>The <c>" + Xml(parameter.JsonName) + "</c> value (parameter <c>" + Xml(parameter.Name.TrimStart('@')) + "</c>).</summary>");
-                code.Line("public " + parameter.PropertyTypeDisplay + " " + parameter.PropertyName + " { get; }");
+                code.Line("public " + parameter.PropertyTypeDisplay + " " + parameter.PropertyName + " { get; private set; }");
             }
 
             code.Line();
@@ -169,7 +180,7 @@ namespace Instrumentation.Generator.Emitting
             code.Open(model.MethodModifiers + " void " + model.MethodName + "(" + string.Join(", ", model.Parameters.Select(p => p.RefKindPrefix + p.TypeDisplay + " " + p.Name)) + ")");
             if (owns)
             {
-                code.Line("global::Instrumentation.LogEventHub.Record(new " + model.PayloadFullName + "(" + string.Join(", ", model.Parameters.Where(p => p.IsLogged).Select(p => p.Name)) + "));");
+                code.Line("global::Instrumentation.LogEventHub.Record(" + model.PayloadFullName + ".__Rent(" + string.Join(", ", model.Parameters.Where(p => p.IsLogged).Select(p => p.Name)) + "));");
             }
             else
             {
@@ -180,6 +191,17 @@ namespace Instrumentation.Generator.Emitting
             foreach (ContainingTypeModel _ in model.ContainingTypes)
             {
                 code.Close();
+            }
+        }
+
+        private static void EmitAssignments(CodeWriter code, List<ParameterModel> logged, string target, bool isHook)
+        {
+            foreach (ParameterModel parameter in logged)
+            {
+                string value = parameter.IsCollection
+                    ? "global::Instrumentation.Serialization.EventDataSnapshot.Copy(" + parameter.Name + ", enumerateLazySequences: " + (isHook ? "false" : "true") + ")"
+                    : parameter.Name;
+                code.Line(target + "." + parameter.PropertyName + " = " + value + ";");
             }
         }
 

@@ -67,11 +67,44 @@ public abstract class LogEventPayload
     /// <summary>Whether the envelope has been stamped (the event was recorded).</summary>
     public bool IsRecorded => EventId != Guid.Empty;
 
+    /// <summary>The pool this payload returns to when released (generated payloads only), else null.</summary>
+    internal object? Pool;
+
+    /// <summary>Returns this payload to <see cref="Pool"/> (set by the pool that adopted it).</summary>
+    internal Action<object, LogEventPayload>? ReturnAction;
+
     /// <summary>Set once the event's spool record is durable (durable mode with <see cref="SpoolFlushPolicy.Always"/>).</summary>
     internal volatile bool SpoolCommitted;
 
     /// <summary>Position in recording order within this process (the id's monotonic counter).</summary>
     internal long Sequence { get; private set; }
+
+    /// <summary>
+    /// Gives a pooled payload back to its pool once nothing reads it any more (the uploader has written its JSON, or
+    /// dropped it). Payloads that are not pooled are left alone.
+    /// </summary>
+    internal void Release()
+    {
+        if (Pool is null || ReturnAction is null)
+        {
+            return;
+        }
+
+        ResetEnvelope();
+        ReturnAction(Pool, this);
+    }
+
+    /// <summary>Clears the envelope so the next recording stamps it afresh.</summary>
+    internal virtual void ResetEnvelope()
+    {
+        EventId = Guid.Empty;
+        Timestamp = default;
+        TraceId = default;
+        SpanId = default;
+        ScopedContext = null;
+        Sequence = 0;
+        SpoolCommitted = false;
+    }
 
     /// <summary>Stamps the envelope once; a payload recorded again keeps its first id and timestamp.</summary>
     internal bool TryStamp(DateTimeOffset timestamp, Activity? activity)

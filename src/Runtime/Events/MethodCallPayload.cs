@@ -34,6 +34,14 @@ public abstract class MethodCallPayload : LogEventPayload
     /// <summary>When the call started, while a task-returning call is still running.</summary>
     internal long StartTimestamp { get; set; }
 
+    internal override void ResetEnvelope()
+    {
+        base.ResetEnvelope();
+        Duration = default;
+        Error = null;
+        StartTimestamp = 0;
+    }
+
     /// <summary>Sets the call's outcome, just before the event is recorded.</summary>
     internal void Complete(TimeSpan duration, string? error)
     {

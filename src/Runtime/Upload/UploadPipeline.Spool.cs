@@ -90,7 +90,8 @@ internal sealed partial class UploadPipeline
             if (item.Priority == Priority.Immediate)
             {
                 // Immediate events go last: written again at the end of the spool, with a new ordinal.
-                long ordinal = Interlocked.Increment(ref _accepted);
+                Interlocked.Increment(ref _acceptedBase);
+                long ordinal = ++_taken;
                 Volatile.Write(ref _taken, ordinal);
                 var again = new QueuedEvent(ordinal, item.Id, item.Type, item.Priority, item.Json, item.EnqueuedAt);
                 if (!TryAppendToSpoolAgain(again))

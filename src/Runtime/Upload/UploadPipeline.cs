@@ -21,7 +21,7 @@ internal sealed partial class UploadPipeline
     private readonly RetryPolicy _retry;
     private readonly PendingEvents _pending;
     private readonly AsyncSignal _signal = new();
-    private readonly ConcurrentQueue<LogEventPayload> _inbox = new();
+    private readonly Pooling.BoundedQueue<LogEventPayload> _inbox;
     private readonly ConcurrentQueue<Completion> _completions = new();
     private readonly ConcurrentQueue<FlushWaiter> _flushRequests = new();
     private readonly List<FlushWaiter> _flushWaiters = [];
@@ -34,8 +34,9 @@ internal sealed partial class UploadPipeline
     private Spool.EventSpool? _spool;
     private Task _loop = Task.CompletedTask;
 
-    private readonly long _inboxCapacity;
-    private long _accepted;
+    private long _acceptedBase;
+    private long _inboxFull;
+    private long _inboxFullReported;
     private long _taken;
     private long _resolved;
     private int _wakeRequested;
@@ -46,10 +47,11 @@ internal sealed partial class UploadPipeline
     public UploadPipeline(LogManagerOptions options, IUploadTransport transport, TimeProvider timeProvider, UploadStatistics statistics, ILogger logger, Spool.EventSpool? spool = null, Random? random = null)
     {
         _spool = spool;
+        _inbox = new Pooling.BoundedQueue<LogEventPayload>((int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(options.MaxQueuedEvents, InboxMinimumCapacity))));
         if (spool is not null)
         {
             // Replayed events take the first ordinals: a flush waits for them as for any pending event.
-            _accepted = _taken = spool.ReplayedCount;
+            _acceptedBase = _taken = spool.ReplayedCount;
             statistics.Replayed(spool.ReplayedCount);
             statistics.Spool(spool.TotalBytes, spool.CorruptBytes);
         }
@@ -64,31 +66,36 @@ internal sealed partial class UploadPipeline
         _staticContext = [.. options.Context];
         _serializer = new Utf8JsonWriter(_serializationBuffer);
         _batchLimit = options.MaxBatchSize;
-        _inboxCapacity = Math.Max(options.MaxQueuedEvents, InboxMinimumCapacity);
     }
 
     /// <summary>The hand-off holds at least this many events not yet taken by the loop.</summary>
     public const int InboxMinimumCapacity = 65_536;
 
     /// <summary>Events accepted and not yet delivered, dead-lettered or dropped.</summary>
-    public long PendingCount => Volatile.Read(ref _accepted) - Volatile.Read(ref _resolved);
+    public long PendingCount => Accepted - Volatile.Read(ref _resolved);
+
+    /// <summary>Events refused because the hand-off was full.</summary>
+    public long InboxFullCount => Volatile.Read(ref _inboxFull);
+
+    /// <summary>Events accepted so far: replayed or re-appended ones, and every one that entered the hand-off.</summary>
+    private long Accepted => Volatile.Read(ref _acceptedBase) + _inbox.EnqueuedCount;
 
     public void Start() => _loop = Task.Run(RunAsync);
 
     /// <summary>Hands an event to the loop. Called on the application's thread: never blocks, never throws.</summary>
     public bool Enqueue(LogEventPayload payload)
     {
-        if (Volatile.Read(ref _accepted) - Volatile.Read(ref _taken) >= _inboxCapacity)
+        if (!_inbox.TryEnqueue(payload))
         {
             // The loop is not keeping up with serialization: refuse the newest rather than grow without bound.
             // (Normal bursts fit: the caps, and their oldest-batch-first policy, apply once the loop takes events.)
-            _statistics.Dropped(1, "inbox_full");
+            Interlocked.Increment(ref _inboxFull);
+            payload.Release();
             return false;
         }
 
-        Interlocked.Increment(ref _accepted);
-        _inbox.Enqueue(payload);
-        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        // Only the first event after the loop went to sleep pays for the wake-up; the rest see the flag and go.
+        if (Volatile.Read(ref _wakeRequested) == 0 && Interlocked.Exchange(ref _wakeRequested, 1) == 0)
         {
             _signal.Set();
         }
@@ -99,7 +106,7 @@ internal sealed partial class UploadPipeline
     /// <summary>Sends everything accepted so far and completes when each of those events is resolved.</summary>
     public Task FlushAsync(CancellationToken cancellationToken)
     {
-        var waiter = new FlushWaiter(Volatile.Read(ref _accepted));
+        var waiter = new FlushWaiter(Accepted);
         _flushRequests.Enqueue(waiter);
         _signal.Set();
         return waiter.Completion.Task.WaitAsync(cancellationToken);
@@ -181,7 +188,15 @@ internal sealed partial class UploadPipeline
 
         while (_inbox.TryDequeue(out LogEventPayload? payload))
         {
-            Take(payload);
+            Take(payload!);
+        }
+
+        // Refusals happen on recording threads, which only bump a counter; the loop reports them.
+        long inboxFull = Volatile.Read(ref _inboxFull);
+        if (inboxFull > _inboxFullReported)
+        {
+            _statistics.Dropped((int)(inboxFull - _inboxFullReported), "inbox_full");
+            _inboxFullReported = inboxFull;
         }
 
         while (_flushRequests.TryDequeue(out FlushWaiter? waiter))
@@ -221,16 +236,25 @@ internal sealed partial class UploadPipeline
             // A hand-built payload whose writer throws cannot be sent; count it and go on.
             _statistics.Dropped(1, "serialization_failed");
             Interlocked.Increment(ref _resolved);
+            payload.Release();
             return;
         }
 
         var item = new QueuedEvent(ordinal, payload.EventId, payload.EventType, payload.Priority, json, _timeProvider.GetUtcNow());
         if (_spool is not null && TryAppendToSpool(item, payload))
         {
-            return; // it reaches the lanes through the spool (RefillFromSpool)
+            // It reaches the lanes through the spool (RefillFromSpool). A caller waiting for the disk still reads
+            // the payload, so under the Always policy it is not given back to its pool.
+            if (_options.SpoolFlushPolicy != SpoolFlushPolicy.Always)
+            {
+                payload.Release();
+            }
+
+            return;
         }
 
         payload.SpoolCommitted = true;
+        payload.Release(); // its JSON is written: the payload object can serve the next event
         Route(item);
     }
 

@@ -16,11 +16,25 @@ namespace Demo
             this.Duration = duration;
         }
 
+        private NotebookEvent()
+        {
+        }
+
+        private static readonly global::Instrumentation.Pooling.PayloadPool<NotebookEvent> __Pool = new();
+
+        internal static NotebookEvent __Rent(string? notebookId, global::System.TimeSpan duration)
+        {
+            var __payload = __Pool.Rent() ?? __Pool.Adopt(new NotebookEvent());
+            __payload.NotebookId = notebookId;
+            __payload.Duration = duration;
+            return __payload;
+        }
+
         /// <summary>The <c>notebook_id</c> value (parameter <c>notebookId</c>).</summary>
-        public string? NotebookId { get; }
+        public string? NotebookId { get; private set; }
 
         /// <summary>The <c>duration_ms</c> value (parameter <c>duration</c>).</summary>
-        public global::System.TimeSpan Duration { get; }
+        public global::System.TimeSpan Duration { get; private set; }
 
         /// <inheritdoc />
         public override string EventType => "notebook";
@@ -56,7 +70,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Instrumentation.Generator", "0.1.0")]
         public static partial void NotebookVisited(string notebookId, global::System.TimeSpan duration)
         {
-            global::Instrumentation.LogEventHub.Record(new global::Demo.NotebookEvent(notebookId, duration));
+            global::Instrumentation.LogEventHub.Record(global::Demo.NotebookEvent.__Rent(notebookId, duration));
         }
     }
 
@@ -81,23 +95,41 @@ namespace Demo
             this.Tags = global::Instrumentation.Serialization.EventDataSnapshot.Copy(tags, enumerateLazySequences: true);
         }
 
+        private CellEvent()
+        {
+        }
+
+        private static readonly global::Instrumentation.Pooling.PayloadPool<CellEvent> __Pool = new();
+
+        internal static CellEvent __Rent(string? notebookId, string? cellId, global::System.TimeSpan duration, global::Demo.CellKind kind, int? retries, global::System.Collections.Generic.IEnumerable<string?>? tags)
+        {
+            var __payload = __Pool.Rent() ?? __Pool.Adopt(new CellEvent());
+            __payload.NotebookId = notebookId;
+            __payload.CellId = cellId;
+            __payload.Duration = duration;
+            __payload.Kind = kind;
+            __payload.Retries = retries;
+            __payload.Tags = global::Instrumentation.Serialization.EventDataSnapshot.Copy(tags, enumerateLazySequences: true);
+            return __payload;
+        }
+
         /// <summary>The <c>notebook_id</c> value (parameter <c>notebookId</c>).</summary>
-        public string? NotebookId { get; }
+        public string? NotebookId { get; private set; }
 
         /// <summary>The <c>cell_id</c> value (parameter <c>cellId</c>).</summary>
-        public string? CellId { get; }
+        public string? CellId { get; private set; }
 
         /// <summary>The <c>duration_ms</c> value (parameter <c>duration</c>).</summary>
-        public global::System.TimeSpan Duration { get; }
+        public global::System.TimeSpan Duration { get; private set; }
 
         /// <summary>The <c>kind</c> value (parameter <c>kind</c>).</summary>
-        public global::Demo.CellKind Kind { get; }
+        public global::Demo.CellKind Kind { get; private set; }
 
         /// <summary>The <c>retries</c> value (parameter <c>retries</c>).</summary>
-        public int? Retries { get; }
+        public int? Retries { get; private set; }
 
         /// <summary>The <c>tags</c> value (parameter <c>tags</c>).</summary>
-        public global::System.Collections.Generic.IReadOnlyList<string?>? Tags { get; }
+        public global::System.Collections.Generic.IReadOnlyList<string?>? Tags { get; private set; }
 
         /// <inheritdoc />
         public override string EventType => "cell";
@@ -188,7 +220,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Instrumentation.Generator", "0.1.0")]
         public static partial void CellExecuted(string notebookId, string cellId, global::System.TimeSpan duration, global::Demo.CellKind kind, int? retries, global::System.Collections.Generic.IEnumerable<string> tags)
         {
-            global::Instrumentation.LogEventHub.Record(new global::Demo.CellEvent(notebookId, cellId, duration, kind, retries, tags));
+            global::Instrumentation.LogEventHub.Record(global::Demo.CellEvent.__Rent(notebookId, cellId, duration, kind, retries, tags));
         }
     }
 
@@ -207,14 +239,29 @@ namespace Demo
             this.Key = key;
         }
 
+        private CopyPasteEvent()
+        {
+        }
+
+        private static readonly global::Instrumentation.Pooling.PayloadPool<CopyPasteEvent> __Pool = new();
+
+        internal static CopyPasteEvent __Rent(string? notebookId, global::System.Uri? source, char key)
+        {
+            var __payload = __Pool.Rent() ?? __Pool.Adopt(new CopyPasteEvent());
+            __payload.NotebookId = notebookId;
+            __payload.Source = source;
+            __payload.Key = key;
+            return __payload;
+        }
+
         /// <summary>The <c>notebook_id</c> value (parameter <c>notebookId</c>).</summary>
-        public string? NotebookId { get; }
+        public string? NotebookId { get; private set; }
 
         /// <summary>The <c>source</c> value (parameter <c>source</c>).</summary>
-        public global::System.Uri? Source { get; }
+        public global::System.Uri? Source { get; private set; }
 
         /// <summary>The <c>key</c> value (parameter <c>key</c>).</summary>
-        public char Key { get; }
+        public char Key { get; private set; }
 
         /// <inheritdoc />
         public override string EventType => "copy_paste";
@@ -260,7 +307,7 @@ namespace Demo
         [global::System.CodeDom.Compiler.GeneratedCode("Instrumentation.Generator", "0.1.0")]
         internal static partial void CopyPaste(this string notebookId, object clipboard, global::System.Uri? source, char key)
         {
-            global::Instrumentation.LogEventHub.Record(new global::Demo.CopyPasteEvent(notebookId, source, key));
+            global::Instrumentation.LogEventHub.Record(global::Demo.CopyPasteEvent.__Rent(notebookId, source, key));
         }
     }
 
@@ -277,11 +324,25 @@ namespace Demo
             this.CellId = cellId;
         }
 
+        private ExecuteCellAsyncEvent()
+        {
+        }
+
+        private static readonly global::Instrumentation.Pooling.PayloadPool<ExecuteCellAsyncEvent> __Pool = new();
+
+        internal static ExecuteCellAsyncEvent __Rent(string? notebookId, string? cellId)
+        {
+            var __payload = __Pool.Rent() ?? __Pool.Adopt(new ExecuteCellAsyncEvent());
+            __payload.NotebookId = notebookId;
+            __payload.CellId = cellId;
+            return __payload;
+        }
+
         /// <summary>The <c>notebook_id</c> value (parameter <c>notebookId</c>).</summary>
-        public string? NotebookId { get; }
+        public string? NotebookId { get; private set; }
 
         /// <summary>The <c>cell_id</c> value (parameter <c>cellId</c>).</summary>
-        public string? CellId { get; }
+        public string? CellId { get; private set; }
 
         /// <inheritdoc />
         public override string EventType => "execute_cell_async";
@@ -330,8 +391,21 @@ namespace Demo
             this.ExitCode = exitCode;
         }
 
+        private ShutdownEvent()
+        {
+        }
+
+        private static readonly global::Instrumentation.Pooling.PayloadPool<ShutdownEvent> __Pool = new();
+
+        internal static ShutdownEvent __Rent(int exitCode)
+        {
+            var __payload = __Pool.Rent() ?? __Pool.Adopt(new ShutdownEvent());
+            __payload.ExitCode = exitCode;
+            return __payload;
+        }
+
         /// <summary>The <c>exit_code</c> value (parameter <c>exitCode</c>).</summary>
-        public int ExitCode { get; }
+        public int ExitCode { get; private set; }
 
         /// <inheritdoc />
         public override string EventType => "shutdown";

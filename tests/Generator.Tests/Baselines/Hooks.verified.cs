@@ -23,7 +23,7 @@ namespace Instrumentation.Generated
         [global::System.Runtime.CompilerServices.InterceptsLocation(1, "<location data>")] // /src/File1.cs(9,22)
         public static global::System.Threading.Tasks.Task<int> ExecuteCellAsync_0(this global::Demo.Kernel __self, string notebookId, string cellId)
         {
-            var __payload = new global::Demo.ExecuteCellAsyncEvent(notebookId, cellId);
+            var __payload = global::Demo.ExecuteCellAsyncEvent.__Rent(notebookId, cellId);
             long __start = global::Instrumentation.Hooks.CallHook.Start();
             global::System.Threading.Tasks.Task<int> __result;
             try
@@ -43,7 +43,7 @@ namespace Instrumentation.Generated
         [global::System.Runtime.CompilerServices.InterceptsLocation(1, "<location data>")] // /src/File1.cs(10,16)
         public static void Shutdown_1(int exitCode)
         {
-            var __payload = new global::Demo.ShutdownEvent(exitCode);
+            var __payload = global::Demo.ShutdownEvent.__Rent(exitCode);
             long __start = global::Instrumentation.Hooks.CallHook.Start();
             try
             {

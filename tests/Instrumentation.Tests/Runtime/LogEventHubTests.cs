@@ -128,6 +128,20 @@ public class LogEventHubTests
         Assert.Equal(0, LogEventHub.PendingCount);
     }
 
+    [Fact]
+    public void Payloads_kept_by_an_in_memory_sink_are_never_reused()
+    {
+        var sink = new InMemoryLogEventSink();
+        using (LogEventHub.Attach(sink))
+        {
+            NotebookEvents.WindowFocus(true, "one");
+            NotebookEvents.WindowFocus(false, "two");
+        }
+
+        Assert.Equal(["one", "two"], sink.OfType<WindowFocusEvent>().Select(e => e.Id));
+        Assert.NotSame(sink.Events[0], sink.Events[1]);
+    }
+
     private sealed class ThrowingSink : ILogEventSink
     {
         public void Write(LogEventPayload payload) => throw new InvalidOperationException("sink is broken");
