@@ -68,6 +68,9 @@ internal sealed partial class UploadPipeline
         _batchLimit = options.MaxBatchSize;
     }
 
+    /// <summary>How many events one pass of the loop takes from the hand-off before it turns to answers and uploads.</summary>
+    private const int MaxTakenPerPass = 1024;
+
     /// <summary>The hand-off holds at least this many events not yet taken by the loop.</summary>
     public const int InboxMinimumCapacity = 65_536;
 
@@ -186,7 +189,9 @@ internal sealed partial class UploadPipeline
             Apply(completion);
         }
 
-        while (_inbox.TryDequeue(out LogEventPayload? payload))
+        // A bounded share per pass: under a constant stream of events the loop must still apply answers and start
+        // uploads (an unbounded drain would starve them while the hand-off never empties).
+        for (int taken = 0; taken < MaxTakenPerPass && _inbox.TryDequeue(out LogEventPayload? payload); taken++)
         {
             Take(payload!);
         }
@@ -354,6 +359,11 @@ internal sealed partial class UploadPipeline
     /// <summary>How long the loop may sleep: until the oldest batch event is due, or the backoff ends.</summary>
     private TimeSpan? NextDeadline()
     {
+        if (_inbox.EnqueuedCount != _inbox.DequeuedCount)
+        {
+            return TimeSpan.Zero; // events are still waiting in the hand-off: another pass at once
+        }
+
         TimeSpan? batchDue = NextBatchDeadline();
         if (_spool?.NextSyncDue is not { } syncDue)
         {

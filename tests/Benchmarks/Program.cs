@@ -1,0 +1,20 @@
+using BenchmarkDotNet.Running;
+using Instrumentation.Benchmarks;
+
+// dotnet run -c Release --project tests/Benchmarks -- [BenchmarkDotNet arguments]   hot path and generator (--filter *HotPath* / *Generator*)
+// dotnet run -c Release --project tests/Benchmarks -- ship [--events 1000000]        shipping throughput
+// dotnet run -c Release --project tests/Benchmarks -- alloc                            calling-thread bytes per call, steady state
+if (args.Length > 0 && args[0] == "ship")
+{
+    int events = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(1_000_000);
+    await ShippingBenchmark.RunAsync(events);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "alloc")
+{
+    AllocationProbe.Run();
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args);

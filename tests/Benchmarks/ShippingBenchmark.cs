@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using Instrumentation.Collector.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
+using Serilog;
+
+namespace Instrumentation.Benchmarks;
+
+/// <summary>
+/// What shipping costs: N events through each whole pipeline to a server on loopback. Prints events per second, CPU
+/// seconds per million events (this process: client and in-process server together), requests and bytes on the wire.
+/// </summary>
+internal static class ShippingBenchmark
+{
+    public static async Task RunAsync(int events)
+    {
+        Console.WriteLine($"Shipping {events:N0} events per run ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
+        Console.WriteLine("| pipeline | receiver | events/s | CPU s per 1M events | requests | bytes on the wire | bytes before compression |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+
+        await using (CountingReceiver receiver = await CountingReceiver.StartAsync())
+        {
+            await RunOursAsync(events, receiver.Address, "counting receiver", gzip: true, receiver);
+            await RunOursAsync(events, receiver.Address, "counting receiver", gzip: false, receiver);
+            await RunSerilogSeqAsync(events, receiver);
+            await RunOtlpAsync(events, receiver);
+        }
+
+        string database = Path.Combine(Path.GetTempPath(), $"shipping-{Environment.ProcessId}.db");
+        await using (RunningCollector collector = await CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = database, RequestsPerSecondPerKey = 0 }))
+        {
+            await RunOursAsync(events, collector.Address, "collector + SQLite", gzip: true, receiver: null);
+        }
+
+        foreach (string file in new[] { database, database + "-wal", database + "-shm" })
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static async Task RunOursAsync(int events, Uri endpoint, string receiverName, bool gzip, CountingReceiver? receiver)
+    {
+        receiver?.Reset();
+        var options = new LogManagerOptions
+        {
+            Endpoint = endpoint,
+            EnableCompression = gzip,
+            FlushOnProcessExit = false,
+            MaxQueuedEvents = 200_000,
+            MaxQueuedBytes = 256L * 1024 * 1024,
+        };
+        Measurement measurement = Measurement.Start();
+        LogManagerStatistics statistics;
+        await using (LogManager logs = LogManager.Start(options))
+        {
+            for (int i = 0; i < events; i++)
+            {
+                BenchEvents.CellExecuted("nb-1", "c7", TimeSpan.FromMilliseconds(12.5));
+                if ((i & 0xFFFF) == 0)
+                {
+                    // Keep within the queue caps: a producer this fast would otherwise just measure the drop counter.
+                    while (logs.PendingCount > 150_000)
+                    {
+                        await Task.Delay(1);
+                    }
+                }
+            }
+
+            await logs.FlushAsync();
+            statistics = logs.GetStatistics();
+        }
+
+        (double rate, double cpu) = measurement.Stop(events);
+        long requests = receiver?.Requests ?? statistics.ImmediateRequests + statistics.BatchRequests;
+        long wire = receiver?.Bytes ?? statistics.BytesSent;
+        Console.WriteLine($"| Instrumentation LogManager{(gzip ? ", gzip" : ", no gzip")} | {receiverName} | {rate:N0} | {cpu:N2} | {requests:N0} | {wire:N0} | {statistics.BytesBeforeCompression:N0} |");
+        long lost = events - statistics.EventsUploaded;
+        if (lost != 0)
+        {
+            Console.WriteLine($"|   (not delivered: {lost:N0}; dropped {string.Join(", ", statistics.EventsDropped.Select(d => d.Key + " " + d.Value))}) | | | | | | |");
+        }
+    }
+
+    private static async Task RunSerilogSeqAsync(int events, CountingReceiver receiver)
+    {
+        receiver.Reset();
+        Measurement measurement = Measurement.Start();
+        await using (Serilog.Core.Logger log = new LoggerConfiguration().WriteTo.Seq(receiver.Address.ToString(), queueSizeLimit: 2_000_000).CreateLogger())
+        {
+            for (int i = 0; i < events; i++)
+            {
+                log.Information("cell {NotebookId} {CellId} {DurationMs}", "nb-1", "c7", 12.5);
+            }
+        }
+
+        (double rate, double cpu) = measurement.Stop(events);
+        Console.WriteLine($"| Serilog + Seq sink (CLEF) | counting receiver | {rate:N0} | {cpu:N2} | {receiver.Requests:N0} | {receiver.Bytes:N0} | n/a |");
+    }
+
+    private static async Task RunOtlpAsync(int events, CountingReceiver receiver)
+    {
+        receiver.Reset();
+        Measurement measurement = Measurement.Start();
+        using (ILoggerFactory factory = LoggerFactory.Create(builder => builder.AddOpenTelemetry(otel => otel.AddOtlpExporter((exporter, processor) =>
+        {
+            exporter.Endpoint = new Uri(receiver.Address, "v1/logs");
+            exporter.Protocol = OtlpExportProtocol.HttpProtobuf;
+            processor.BatchExportProcessorOptions.MaxQueueSize = 2_000_000;
+            processor.BatchExportProcessorOptions.MaxExportBatchSize = 512;
+        }))))
+        {
+            Microsoft.Extensions.Logging.ILogger logger = factory.CreateLogger("shipping");
+            for (int i = 0; i < events; i++)
+            {
+                PeerLog.CellExecuted(logger, "nb-1", "c7", 12.5);
+            }
+        }
+
+        await Task.Yield();
+        (double rate, double cpu) = measurement.Stop(events);
+        Console.WriteLine($"| [LoggerMessage] + OpenTelemetry OTLP/HTTP protobuf | counting receiver | {rate:N0} | {cpu:N2} | {receiver.Requests:N0} | {receiver.Bytes:N0} | n/a |");
+    }
+
+    private readonly record struct Measurement(Stopwatch Clock, TimeSpan Cpu)
+    {
+        public static Measurement Start()
+        {
+            GC.Collect();
+            return new Measurement(Stopwatch.StartNew(), Process.GetCurrentProcess().TotalProcessorTime);
+        }
+
+        public (double EventsPerSecond, double CpuSecondsPerMillion) Stop(int events)
+        {
+            double seconds = Clock.Elapsed.TotalSeconds;
+            double cpu = (Process.GetCurrentProcess().TotalProcessorTime - Cpu).TotalSeconds;
+            return (events / seconds, cpu / events * 1_000_000);
+        }
+    }
+
+    /// <summary>A Kestrel server on 127.0.0.1 that reads every request body, counts it, and answers 200.</summary>
+    private sealed class CountingReceiver : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private long _requests;
+        private long _bytes;
+
+        private CountingReceiver(WebApplication app) => _app = app;
+
+        public Uri Address { get; private set; } = null!;
+
+        public long Requests => Interlocked.Read(ref _requests);
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+
+        public static async Task<CountingReceiver> StartAsync()
+        {
+            WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+            builder.Logging.ClearProviders();
+            WebApplication app = builder.Build();
+            var receiver = new CountingReceiver(app);
+            app.Run(receiver.CountAsync);
+            await app.StartAsync();
+            receiver.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+            return receiver;
+        }
+
+        public void Reset()
+        {
+            Interlocked.Exchange(ref _requests, 0);
+            Interlocked.Exchange(ref _bytes, 0);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        private async Task CountAsync(HttpContext context)
+        {
+            byte[] buffer = new byte[64 * 1024];
+            long total = 0;
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+            {
+                total += read;
+            }
+
+            Interlocked.Increment(ref _requests);
+            Interlocked.Add(ref _bytes, total);
+            context.Response.StatusCode = 200;
+        }
+    }
+}
