@@ -6,6 +6,8 @@ using Instrumentation.Generator.Emitting;
 using Instrumentation.Generator.Model;
 using Instrumentation.Generator.Parsing;
 using Microsoft.CodeAnalysis;
+using Instrumentation.Generator.Support;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Instrumentation.Generator
@@ -33,6 +35,7 @@ namespace Instrumentation.Generator
             public const string AllEventModels = nameof(AllEventModels);
             public const string CallSites = nameof(CallSites);
             public const string HookInputs = nameof(HookInputs);
+            public const string HookedNames = nameof(HookedNames);
         }
 
         /// <inheritdoc />
@@ -52,10 +55,22 @@ namespace Instrumentation.Generator
                 .Collect()
                 .WithTrackingName(Steps.AllEventModels);
 
+            // Names of hooked methods (sorted): a cheap syntactic filter before any call site is bound.
+            IncrementalValueProvider<EquatableArray<string>> hookedNames = context.SyntaxProvider
+                .ForAttributeWithMetadataName(
+                    EventParser.LogEventAttributeName,
+                    static (node, _) => node is MethodDeclarationSyntax method && !method.Modifiers.Any(SyntaxKind.PartialKeyword),
+                    static (ctx, _) => ((MethodDeclarationSyntax)ctx.TargetNode).Identifier.ValueText)
+                .Collect()
+                .Select(static (names, _) => new EquatableArray<string>(names.Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)))
+                .WithTrackingName(Steps.HookedNames);
+
             // The tracked step keeps one entry per candidate (null for calls of other methods); the filtered list is what
             // is collected, so a file that gains or loses an unrelated call leaves the collected call sites equal.
             IncrementalValuesProvider<CallSiteParseResult?> callSites = context.SyntaxProvider
-                .CreateSyntaxProvider(CallSiteParser.IsCandidate, CallSiteParser.Parse)
+                .CreateSyntaxProvider(CallSiteParser.IsCandidate, static (ctx, _) => new CallSiteCandidate(ctx.Node, ctx.SemanticModel))
+                .Combine(hookedNames)
+                .Select(static (input, ct) => CallSiteParser.Parse(input.Left.Node, input.Left.SemanticModel, input.Right, ct))
                 .WithTrackingName(Steps.CallSites);
 
             // Diagnostics are reported from steps that also see the compilation, only to map their stored locations back
@@ -155,6 +170,14 @@ namespace Instrumentation.Generator
             {
                 context.AddSource("Instrumentation.Hooks.g.cs", HookEmitter.Emit(hooks));
             }
+        }
+
+        /// <summary>A candidate node with the semantic model of its tree; bound only if its name is a hooked method's.</summary>
+        private sealed class CallSiteCandidate(SyntaxNode node, SemanticModel semanticModel)
+        {
+            public SyntaxNode Node { get; } = node;
+
+            public SemanticModel SemanticModel { get; } = semanticModel;
         }
 
         /// <summary>The events that own their payload type: the first of each payload name (later ones get INST006).</summary>

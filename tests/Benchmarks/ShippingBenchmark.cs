@@ -29,6 +29,8 @@ internal static class ShippingBenchmark
         {
             await RunOursAsync(events, receiver.Address, "counting receiver", gzip: true, receiver);
             await RunOursAsync(events, receiver.Address, "counting receiver", gzip: false, receiver);
+            await RunOursAsync(events, receiver.Address, "counting receiver", gzip: true, receiver, batchSize: 1000);
+            await RunOursAsync(events, receiver.Address, "counting receiver", gzip: false, receiver, batchSize: 1000);
             await RunSerilogSeqAsync(events, receiver);
             await RunOtlpAsync(events, receiver);
         }
@@ -45,13 +47,14 @@ internal static class ShippingBenchmark
         }
     }
 
-    private static async Task RunOursAsync(int events, Uri endpoint, string receiverName, bool gzip, CountingReceiver? receiver)
+    private static async Task RunOursAsync(int events, Uri endpoint, string receiverName, bool gzip, CountingReceiver? receiver, int batchSize = 50)
     {
         receiver?.Reset();
         var options = new LogManagerOptions
         {
             Endpoint = endpoint,
             EnableCompression = gzip,
+            MaxBatchSize = batchSize,
             FlushOnProcessExit = false,
             MaxQueuedEvents = 200_000,
             MaxQueuedBytes = 256L * 1024 * 1024,
@@ -63,10 +66,10 @@ internal static class ShippingBenchmark
             for (int i = 0; i < events; i++)
             {
                 BenchEvents.CellExecuted("nb-1", "c7", TimeSpan.FromMilliseconds(12.5));
-                if ((i & 0xFFFF) == 0)
+                if ((i & 0xFFF) == 0)
                 {
                     // Keep within the queue caps: a producer this fast would otherwise just measure the drop counter.
-                    while (logs.PendingCount > 150_000)
+                    while (logs.PendingCount > 100_000)
                     {
                         await Task.Delay(1);
                     }
@@ -80,7 +83,7 @@ internal static class ShippingBenchmark
         (double rate, double cpu) = measurement.Stop(events);
         long requests = receiver?.Requests ?? statistics.ImmediateRequests + statistics.BatchRequests;
         long wire = receiver?.Bytes ?? statistics.BytesSent;
-        Console.WriteLine($"| Instrumentation LogManager{(gzip ? ", gzip" : ", no gzip")} | {receiverName} | {rate:N0} | {cpu:N2} | {requests:N0} | {wire:N0} | {statistics.BytesBeforeCompression:N0} |");
+        Console.WriteLine($"| Instrumentation LogManager, batches of {batchSize}{(gzip ? ", gzip" : ", no gzip")} | {receiverName} | {rate:N0} | {cpu:N2} | {requests:N0} | {wire:N0} | {statistics.BytesBeforeCompression:N0} |");
         long lost = events - statistics.EventsUploaded;
         if (lost != 0)
         {

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Threading;
 using Instrumentation.Generator.Model;
+using Instrumentation.Generator.Support;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -48,13 +49,37 @@ namespace Instrumentation.Generator.Parsing
             };
         }
 
-        public static CallSiteParseResult? Parse(GeneratorSyntaxContext context, CancellationToken cancellationToken)
+        /// <summary>The simple name a candidate calls or names (<c>Run</c> for <c>a.b.Run(x)</c>), or null.</summary>
+        public static string? CalledName(SyntaxNode node)
         {
+            ExpressionSyntax? expression = node is InvocationExpressionSyntax invocation ? invocation.Expression : node as ExpressionSyntax;
+            return expression switch
+            {
+                SimpleNameSyntax name => name.Identifier.ValueText,
+                MemberAccessExpressionSyntax access => access.Name.Identifier.ValueText,
+                MemberBindingExpressionSyntax binding => binding.Name.Identifier.ValueText,
+                _ => null,
+            };
+        }
+
+        /// <summary>
+        /// Binds a candidate whose name is the name of a hooked method. Candidates with other names are skipped
+        /// without touching the semantic model: binding is what makes this step expensive, and it runs again for every
+        /// candidate whenever the compilation changes.
+        /// </summary>
+        public static CallSiteParseResult? Parse(SyntaxNode node, SemanticModel semanticModel, EquatableArray<string> hookedNames, CancellationToken cancellationToken)
+        {
+            string? name = CalledName(node);
+            if (name is null || !Contains(hookedNames, name))
+            {
+                return null;
+            }
+
             try
             {
-                return context.Node is InvocationExpressionSyntax invocation
-                    ? ParseInvocation(context.SemanticModel, invocation, cancellationToken)
-                    : ParseMethodGroup(context.SemanticModel, (ExpressionSyntax)context.Node, cancellationToken);
+                return node is InvocationExpressionSyntax invocation
+                    ? ParseInvocation(semanticModel, invocation, cancellationToken)
+                    : ParseMethodGroup(semanticModel, (ExpressionSyntax)node, cancellationToken);
             }
             catch (OperationCanceledException)
             {
@@ -65,6 +90,31 @@ namespace Instrumentation.Generator.Parsing
                 // A call the generator cannot understand is left as it is (not hooked) rather than failing the build.
                 return null;
             }
+        }
+
+        private static bool Contains(EquatableArray<string> sortedNames, string name)
+        {
+            int low = 0, high = sortedNames.Count - 1;
+            while (low <= high)
+            {
+                int middle = (low + high) / 2;
+                int order = string.CompareOrdinal(sortedNames[middle], name);
+                if (order == 0)
+                {
+                    return true;
+                }
+
+                if (order < 0)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle - 1;
+                }
+            }
+
+            return false;
         }
 
         private static CallSiteParseResult? ParseInvocation(SemanticModel model, InvocationExpressionSyntax invocation, CancellationToken cancellationToken)
