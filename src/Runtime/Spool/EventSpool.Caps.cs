@@ -10,14 +10,16 @@ internal sealed partial class EventSpool
     /// age cap. Returns the records of those segments that had not reached the lanes yet: the pipeline drops the
     /// batch events (counted) and appends the immediate ones again, so batch events go first.
     /// </summary>
-    public List<(Upload.QueuedEvent Event, string Reason)>? EnforceCaps(DateTimeOffset now)
+    /// <param name="now">The current time (for the age cap).</param>
+    /// <param name="incomingBytes">Bytes about to be appended: room is made for them first, so the cap is never passed.</param>
+    public List<(Upload.QueuedEvent Event, string Reason)>? EnforceCaps(DateTimeOffset now, long incomingBytes = 0)
     {
         List<(Upload.QueuedEvent, string)>? removed = null;
         long oldestAllowed = (now - _options.MaxSpoolAge).ToUnixTimeMilliseconds();
         while (_segments.Count > 1)
         {
             SpoolSegment oldest = _segments[0];
-            string? reason = TotalBytes > _options.MaxSpoolBytes ? "spool_full"
+            string? reason = TotalBytes + incomingBytes > _options.MaxSpoolBytes ? "spool_full"
                 : oldest.NewestRecordUnixMs < oldestAllowed ? "spool_age"
                 : null;
             if (reason is null)

@@ -54,7 +54,19 @@ internal sealed partial class EventSpool : IDisposable
     public long CorruptBytes { get; private set; }
 
     /// <summary>Bytes of records in the spool now.</summary>
-    public long TotalBytes => _segments.Sum(s => s.Length);
+    public long TotalBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (SpoolSegment segment in _segments)
+            {
+                total += segment.Length;
+            }
+
+            return total;
+        }
+    }
 
     /// <summary>When an Interval sync is due (unsynced records exist), else null.</summary>
     public DateTimeOffset? NextSyncDue =>

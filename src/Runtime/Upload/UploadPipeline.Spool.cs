@@ -36,7 +36,13 @@ internal sealed partial class UploadPipeline
     {
         try
         {
-            _spool!.Append(item, payload.Timestamp == default ? _timeProvider.GetUtcNow() : payload.Timestamp);
+            long size = SpoolRecord.SizeOf(item.Json.Length);
+            if (_spool!.TotalBytes + size > _options.MaxSpoolBytes)
+            {
+                DropOverSpoolCaps(size); // make room first: the spool never holds more than its cap
+            }
+
+            _spool.Append(item, payload.Timestamp == default ? _timeProvider.GetUtcNow() : payload.Timestamp);
             _appendedNotDurable++;
             if (_options.SpoolFlushPolicy == SpoolFlushPolicy.Always)
             {
@@ -76,9 +82,9 @@ internal sealed partial class UploadPipeline
         _statistics.Spool(_spool!.TotalBytes, _spool.CorruptBytes);
     }
 
-    private void DropOverSpoolCaps()
+    private void DropOverSpoolCaps(long incomingBytes = 0)
     {
-        List<(QueuedEvent Event, string Reason)>? removed = _spool!.EnforceCaps(_timeProvider.GetUtcNow());
+        List<(QueuedEvent Event, string Reason)>? removed = _spool!.EnforceCaps(_timeProvider.GetUtcNow(), incomingBytes);
         if (removed is null)
         {
             return;
