@@ -26,6 +26,38 @@ public sealed class CrashTests
         }
     }
 
+    [Fact]
+    public async Task A_second_process_on_the_same_spool_directory_gets_a_clear_error()
+    {
+        Assert.True(File.Exists(Probe), "the probe was not built at " + Probe);
+        string spool = Directory.CreateTempSubdirectory("instrumentation-lock-").FullName;
+        try
+        {
+            using Process holder = Start("durable", "http://127.0.0.1:9/", spool, "10");
+            var started = new TaskCompletionSource();
+            holder.OutputDataReceived += (_, e) => started.TrySetResult();
+            holder.ErrorDataReceived += (_, _) => { };
+            holder.BeginOutputReadLine();
+            holder.BeginErrorReadLine();
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken); // it printed: it holds the spool
+
+            var error = Assert.Throws<InvalidOperationException>(() => LogManager.Start(new LogManagerOptions
+            {
+                Endpoint = new Uri("http://127.0.0.1:9/"),
+                SpoolDirectory = spool,
+                FlushOnProcessExit = false,
+            }));
+
+            Assert.Contains("in use by another process", error.Message, StringComparison.Ordinal);
+            holder.Kill();
+            await holder.WaitForExitAsync(TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(spool, recursive: true);
+        }
+    }
+
     private static async Task RunRoundAsync(int killAfterDurable, string round)
     {
         string spool = Directory.CreateTempSubdirectory("instrumentation-crash-").FullName;
