@@ -109,12 +109,10 @@ internal sealed partial class EventSpool
         }
 
         long itemOrdinal = segment.FromEarlierProcess ? ++_replayOrdinal : ordinal;
-        byte[] jsonBytes = json.ToArray();
-        return new QueuedEvent(itemOrdinal, id, TypeOf(jsonBytes), priority, jsonBytes, DateTimeOffset.FromUnixTimeMilliseconds(recordedAt))
-        {
-            Segment = segment,
-            SpoolOffset = offset,
-        };
+        QueuedEvent item = QueuedEvent.Rent(itemOrdinal, id, TypeOf(json), priority, json, DateTimeOffset.FromUnixTimeMilliseconds(recordedAt));
+        item.Segment = segment;
+        item.SpoolOffset = offset;
+        return item;
     }
 
     private long? PeekOrdinal()
@@ -141,7 +139,7 @@ internal sealed partial class EventSpool
         return segment.FromEarlierProcess ? _replayOrdinal + 1 : ReadAt(segment, offset, out _)?.Ordinal;
     }
 
-    private static string TypeOf(byte[] json)
+    private static string TypeOf(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
         try

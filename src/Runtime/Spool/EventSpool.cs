@@ -128,7 +128,7 @@ internal sealed partial class EventSpool : IDisposable
             _buffer = new byte[Math.Max(size, _buffer.Length * 2)];
         }
 
-        SpoolRecord.Write(_buffer, item.Priority, item.Id, recordedAt.ToUnixTimeMilliseconds(), item.Ordinal, item.Json);
+        SpoolRecord.Write(_buffer, item.Priority, item.Id, recordedAt.ToUnixTimeMilliseconds(), item.Ordinal, item.Json.Span);
         _writer.Write(_buffer, 0, size);
         item.Segment = _active;
         item.SpoolOffset = _active.Length;

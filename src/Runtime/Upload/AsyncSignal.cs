@@ -19,32 +19,44 @@ internal sealed class AsyncSignal
         }
     }
 
-    /// <summary>Waits until <see cref="Set"/> is called, the timeout passes, or the token is canceled.</summary>
-    public async Task WaitAsync(TimeSpan? timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
+    /// <summary>Waits until <see cref="Set"/> is called, the clock reaches <paramref name="due"/>, or the token is canceled.</summary>
+    /// <remarks>
+    /// The deadline is absolute: if the clock jumps while the timer is being set (a test advancing a fake clock), the
+    /// timer is set again from the new time, so it never fires later than <paramref name="due"/>.
+    /// </remarks>
+    public async Task WaitAsync(DateTimeOffset? due, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         Task signaled = Volatile.Read(ref _source).Task;
-        if (signaled.IsCompleted)
+        while (!signaled.IsCompleted)
         {
+            if (due is not { } deadline)
+            {
+                await signaled.WaitAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            DateTimeOffset now = timeProvider.GetUtcNow();
+            if (now >= deadline)
+            {
+                return;
+            }
+
+            using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Task delayed = Task.Delay(deadline - now, timeProvider, stopDelay.Token);
+            if (timeProvider.GetUtcNow() - now > ClockJump)
+            {
+                stopDelay.Cancel();
+                continue; // the clock moved while the timer was set: set it again from the new time
+            }
+
+            await Task.WhenAny(signaled, delayed).ConfigureAwait(false);
+            stopDelay.Cancel();
+            cancellationToken.ThrowIfCancellationRequested();
             return;
         }
-
-        if (timeout is not { } delay)
-        {
-            await signaled.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        if (delay <= TimeSpan.Zero)
-        {
-            return;
-        }
-
-        using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task delayed = Task.Delay(delay, timeProvider, stopDelay.Token);
-        await Task.WhenAny(signaled, delayed).ConfigureAwait(false);
-        stopDelay.Cancel();
-        cancellationToken.ThrowIfCancellationRequested();
     }
+
+    private static readonly TimeSpan ClockJump = TimeSpan.FromMilliseconds(5);
 
     private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -25,8 +25,8 @@ internal sealed class HttpUploadTransport(
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, kind == UploadKind.Single ? _singleUri : _batchUri);
         bool compress = options.EnableCompression && json.Length >= options.CompressionThreshold;
-        byte[] body = compress ? Gzip(json) : json.ToArray();
-        request.Content = new ByteArrayContent(body);
+        ReadOnlyMemory<byte> body = compress ? Gzip(json) : json; // uncompressed: sent straight from the caller's buffer
+        request.Content = new ReadOnlyMemoryContent(body);
         request.Content.Headers.ContentType = JsonContentType;
         if (compress)
         {

@@ -1,3 +1,5 @@
+using Instrumentation.Pooling;
+
 namespace Instrumentation.Upload;
 
 /// <summary>
@@ -11,8 +13,8 @@ namespace Instrumentation.Upload;
 /// </remarks>
 internal sealed class PendingEvents(LogManagerOptions options)
 {
-    private readonly LinkedList<QueuedEvent> _batchLane = new();
-    private readonly LinkedList<QueuedEvent> _immediateLane = new();
+    private readonly RingDeque<QueuedEvent> _batchLane = new();
+    private readonly RingDeque<QueuedEvent> _immediateLane = new();
     private long _batchLaneBytes;
     private long _immediateLaneBytes;
     private int _inFlightCount;
@@ -33,7 +35,7 @@ internal sealed class PendingEvents(LogManagerOptions options)
     public long TotalBytes => _batchLaneBytes + _immediateLaneBytes + _inFlightBytes;
 
     /// <summary>When the oldest event of the batch lane arrived, or null when the lane is empty.</summary>
-    public DateTimeOffset? OldestBatchEventAt => _batchLane.First?.Value.EnqueuedAt;
+    public DateTimeOffset? OldestBatchEventAt => _batchLane.TryPeekFirst(out QueuedEvent? first) ? first!.EnqueuedAt : null;
 
     public void AddToBatch(QueuedEvent item)
     {
@@ -50,44 +52,40 @@ internal sealed class PendingEvents(LogManagerOptions options)
     /// <summary>Takes the oldest waiting immediate event and counts it as in flight.</summary>
     public QueuedEvent? TakeImmediate()
     {
-        LinkedListNode<QueuedEvent>? first = _immediateLane.First;
-        if (first is null)
+        if (_immediateLane.Count == 0)
         {
             return null;
         }
 
-        _immediateLane.RemoveFirst();
-        _immediateLaneBytes -= first.Value.Json.Length;
-        MarkInFlight(first.Value);
-        return first.Value;
+        QueuedEvent first = _immediateLane.RemoveFirst();
+        _immediateLaneBytes -= first.Json.Length;
+        MarkInFlight(first);
+        return first;
     }
 
     /// <summary>Moves every waiting immediate event to the end of the batch lane (the circuit is open).</summary>
     public void MoveImmediateToBatch()
     {
-        while (_immediateLane.First is { } first)
+        while (_immediateLane.Count > 0)
         {
-            _immediateLane.RemoveFirst();
-            _immediateLaneBytes -= first.Value.Json.Length;
-            AddToBatch(first.Value);
+            QueuedEvent first = _immediateLane.RemoveFirst();
+            _immediateLaneBytes -= first.Json.Length;
+            AddToBatch(first);
         }
     }
 
-    /// <summary>Cuts the next batch from the front of the batch lane and counts it as in flight.</summary>
-    public List<QueuedEvent> TakeBatch(int maxCount, long maxBytes)
+    /// <summary>Cuts the next batch from the front of the batch lane into <paramref name="batch"/> and counts it as in flight.</summary>
+    public void TakeBatch(List<QueuedEvent> batch, int maxCount, long maxBytes)
     {
-        var batch = new List<QueuedEvent>(Math.Min(maxCount, _batchLane.Count));
         long bytes = 0;
-        while (_batchLane.First is { } first && batch.Count < maxCount && (batch.Count == 0 || bytes + first.Value.Json.Length <= maxBytes))
+        while (_batchLane.TryPeekFirst(out QueuedEvent? first) && batch.Count < maxCount && (batch.Count == 0 || bytes + first!.Json.Length <= maxBytes))
         {
             _batchLane.RemoveFirst();
-            Removed(first.Value);
-            bytes += first.Value.Json.Length;
-            batch.Add(first.Value);
-            MarkInFlight(first.Value);
+            Removed(first!);
+            bytes += first!.Json.Length;
+            batch.Add(first);
+            MarkInFlight(first);
         }
-
-        return batch;
     }
 
     /// <summary>An in-flight event is done (delivered, dead-lettered, or about to be requeued).</summary>
@@ -129,43 +127,29 @@ internal sealed class PendingEvents(LogManagerOptions options)
         return dropped;
     }
 
-    /// <summary>Removes everything still waiting (at shutdown).</summary>
-    public List<QueuedEvent> Clear()
-    {
-        var all = new List<QueuedEvent>(_batchLane.Count + _immediateLane.Count);
-        all.AddRange(_immediateLane);
-        all.AddRange(_batchLane);
-        _batchLane.Clear();
-        _immediateLane.Clear();
-        _batchLaneBytes = 0;
-        _immediateLaneBytes = 0;
-        _immediateInBatchLane = 0;
-        return all;
-    }
-
     private void MarkInFlight(QueuedEvent item)
     {
         _inFlightCount++;
         _inFlightBytes += item.Json.Length;
     }
 
-    private QueuedEvent? RemoveOldest(LinkedList<QueuedEvent> lane, Priority priority)
+    private QueuedEvent? RemoveOldest(RingDeque<QueuedEvent> lane, Priority priority)
     {
-        for (LinkedListNode<QueuedEvent>? node = lane.First; node is not null; node = node.Next)
+        for (int i = 0; i < lane.Count; i++)
         {
-            if (node.Value.Priority == priority)
+            if (lane[i].Priority == priority)
             {
-                lane.Remove(node);
+                QueuedEvent victim = lane.RemoveAt(i);
                 if (lane == _batchLane)
                 {
-                    Removed(node.Value);
+                    Removed(victim);
                 }
                 else
                 {
-                    _immediateLaneBytes -= node.Value.Json.Length;
+                    _immediateLaneBytes -= victim.Json.Length;
                 }
 
-                return node.Value;
+                return victim;
             }
         }
 

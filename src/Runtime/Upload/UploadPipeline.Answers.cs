@@ -14,6 +14,11 @@ internal sealed partial class UploadPipeline
 
     private void Apply(Completion completion)
     {
+        if (completion.PooledBody is { } body)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(body); // the request is over: nothing reads the body any more
+        }
+
         _statistics.Answered(completion.Kind, completion.Response.Outcome, completion.Items.Count, completion.Duration);
         if (completion.Kind == UploadKind.Single)
         {
@@ -25,6 +30,9 @@ internal sealed partial class UploadPipeline
             _batchInFlight = false;
             ApplyBatch(completion.Items, completion.Response);
         }
+
+        completion.Items.Clear();
+        _freeLists.Push(completion.Items);
     }
 
     private void ApplyImmediate(QueuedEvent item, UploadResponse response)
@@ -42,7 +50,7 @@ internal sealed partial class UploadPipeline
                     }
                     else
                     {
-                        DeadLetter([item], "rejected: " + rejected.Reason);
+                        DeadLetter([item], "rejected: " + rejected.Reason, inFlight: false);
                     }
                 }
                 else
@@ -83,6 +91,16 @@ internal sealed partial class UploadPipeline
                 if (batch[^1].Ordinal >= _splitThrough)
                 {
                     _batchLimit = _options.MaxBatchSize; // every event of the oversized request has gone through
+                }
+
+                if (response.Rejected.Count == 0)
+                {
+                    foreach (QueuedEvent item in batch)
+                    {
+                        Delivered(item);
+                    }
+
+                    break;
                 }
 
                 var requeue = new List<QueuedEvent>();
@@ -209,6 +227,8 @@ internal sealed partial class UploadPipeline
             return;
         }
 
+        // Copied before the entries go back to their pool.
+        DeadLetter[]? letters = _options.OnDeadLetter is null ? null : [.. items.Select(i => new DeadLetter(i.Id, i.Type, reason, i.Json.ToArray()))];
         foreach (QueuedEvent item in items)
         {
             if (inFlight)
@@ -225,11 +245,11 @@ internal sealed partial class UploadPipeline
             Log.DeadLettered(_logger, items.Count, reason);
         }
 
-        if (_options.OnDeadLetter is { } callback)
+        if (letters is not null)
         {
             try
             {
-                callback([.. items.Select(i => new DeadLetter(i.Id, i.Type, reason, i.Json))]);
+                _options.OnDeadLetter!(letters);
             }
             catch (Exception exception)
             {
@@ -238,10 +258,12 @@ internal sealed partial class UploadPipeline
         }
     }
 
+    /// <summary>The event is done (delivered, dead-lettered or dropped): count it and give its entry back.</summary>
     private void Resolve(QueuedEvent item)
     {
         _spool?.Resolved(item);
-        _unresolved.Remove(item.Ordinal);
+        _window.Resolve(item.Ordinal);
         Interlocked.Increment(ref _resolved);
+        item.Return();
     }
 }

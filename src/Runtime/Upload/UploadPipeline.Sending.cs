@@ -14,7 +14,9 @@ internal sealed partial class UploadPipeline
         while (_immediateInFlight < _options.MaxConcurrentImmediateUploads && _pending.TakeImmediate() is { } item)
         {
             _immediateInFlight++;
-            StartUpload(UploadKind.Single, [item], item.Json);
+            List<QueuedEvent> single = RentList();
+            single.Add(item);
+            StartUpload(UploadKind.Single, single, item.Json, pooledBody: null);
         }
     }
 
@@ -35,12 +37,15 @@ internal sealed partial class UploadPipeline
             return;
         }
 
-        List<QueuedEvent> batch = _pending.TakeBatch(_batchLimit, _options.MaxBatchBytes);
+        List<QueuedEvent> batch = RentList();
+        _pending.TakeBatch(batch, _batchLimit, _options.MaxBatchBytes);
         _batchInFlight = true;
-        StartUpload(UploadKind.Batch, batch, BatchBody(batch));
+        byte[] body = BatchBody(batch, out int length);
+        StartUpload(UploadKind.Batch, batch, body.AsMemory(0, length), body);
     }
 
-    private void StartUpload(UploadKind kind, List<QueuedEvent> items, byte[] body)
+    /// <summary>Sends on a pool thread; the answer comes back to the loop. A pooled body is returned when the answer is applied.</summary>
+    private void StartUpload(UploadKind kind, List<QueuedEvent> items, ReadOnlyMemory<byte> body, byte[]? pooledBody)
     {
         long started = _timeProvider.GetTimestamp();
         CancellationToken abort = _abortUploads.Token;
@@ -56,21 +61,25 @@ internal sealed partial class UploadPipeline
                 response = UploadResponse.Network(exception.Message);
             }
 
-            _completions.Enqueue(new Completion(kind, items, response, _timeProvider.GetElapsedTime(started)));
+            _completions.Enqueue(new Completion(kind, items, response, _timeProvider.GetElapsedTime(started), pooledBody));
             _signal.Set();
         }, CancellationToken.None);
     }
 
-    private static byte[] BatchBody(List<QueuedEvent> batch)
+    /// <summary>A list for the events of one request (lists come back in <c>Apply</c>, so steady state allocates none).</summary>
+    private List<QueuedEvent> RentList() => _freeLists.TryPop(out List<QueuedEvent>? list) ? list : new List<QueuedEvent>(_options.MaxBatchSize);
+
+    /// <summary>Writes <c>{"events":[…]}</c> into a pooled buffer (returned once the answer is applied).</summary>
+    private static byte[] BatchBody(List<QueuedEvent> batch, out int length)
     {
         // {"events":[ + items separated by commas + ]}: 13 bytes plus the items plus one comma fewer than items.
-        int length = 12;
+        length = 12;
         foreach (QueuedEvent item in batch)
         {
             length += item.Json.Length + 1;
         }
 
-        byte[] body = new byte[length];
+        byte[] body = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         int position = 0;
         Append(body, ref position, "{\"events\":["u8);
         for (int i = 0; i < batch.Count; i++)
@@ -80,7 +89,7 @@ internal sealed partial class UploadPipeline
                 body[position++] = (byte)',';
             }
 
-            Append(body, ref position, batch[i].Json);
+            Append(body, ref position, batch[i].Json.Span);
         }
 
         Append(body, ref position, "]}"u8);
@@ -93,7 +102,7 @@ internal sealed partial class UploadPipeline
         position += bytes.Length;
     }
 
-    private sealed record Completion(UploadKind Kind, List<QueuedEvent> Items, UploadResponse Response, TimeSpan Duration);
+    private sealed record Completion(UploadKind Kind, List<QueuedEvent> Items, UploadResponse Response, TimeSpan Duration, byte[]? PooledBody);
 
     private sealed class FlushWaiter(long target)
     {

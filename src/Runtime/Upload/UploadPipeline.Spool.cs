@@ -92,6 +92,7 @@ internal sealed partial class UploadPipeline
 
         foreach ((QueuedEvent item, string reason) in removed)
         {
+            _window.Resolve(item.Ordinal);
             Interlocked.Increment(ref _resolved);
             if (item.Priority == Priority.Immediate)
             {
@@ -99,7 +100,7 @@ internal sealed partial class UploadPipeline
                 Interlocked.Increment(ref _acceptedBase);
                 long ordinal = ++_taken;
                 Volatile.Write(ref _taken, ordinal);
-                var again = new QueuedEvent(ordinal, item.Id, item.Type, item.Priority, item.Json, item.EnqueuedAt);
+                QueuedEvent again = QueuedEvent.Rent(ordinal, item.Id, item.Type, item.Priority, item.Json.Span, item.EnqueuedAt);
                 if (!TryAppendToSpoolAgain(again))
                 {
                     Route(again);
@@ -109,6 +110,8 @@ internal sealed partial class UploadPipeline
             {
                 _statistics.Dropped(1, reason);
             }
+
+            item.Return();
         }
     }
 

@@ -25,7 +25,8 @@ internal sealed partial class UploadPipeline
     private readonly ConcurrentQueue<Completion> _completions = new();
     private readonly ConcurrentQueue<FlushWaiter> _flushRequests = new();
     private readonly List<FlushWaiter> _flushWaiters = [];
-    private readonly SortedSet<long> _unresolved = [];
+    private readonly ResolutionWindow _window = new();
+    private readonly Stack<List<QueuedEvent>> _freeLists = new();
     private readonly KeyValuePair<string, string>[] _staticContext;
     private readonly ArrayBufferWriter<byte> _serializationBuffer = new(1024);
     private readonly Utf8JsonWriter _serializer;
@@ -227,25 +228,25 @@ internal sealed partial class UploadPipeline
         long ordinal = ++_taken;
         Volatile.Write(ref _taken, ordinal);
         _statistics.Recorded();
-        byte[] json;
+        QueuedEvent item;
         try
         {
             _serializationBuffer.Clear();
             _serializer.Reset();
             payload.WriteTo(_serializer, _staticContext);
             _serializer.Flush();
-            json = _serializationBuffer.WrittenSpan.ToArray();
+            item = QueuedEvent.Rent(ordinal, payload.EventId, payload.EventType, payload.Priority, _serializationBuffer.WrittenSpan, _timeProvider.GetUtcNow());
         }
         catch (Exception)
         {
             // A hand-built payload whose writer throws cannot be sent; count it and go on.
             _statistics.Dropped(1, "serialization_failed");
+            _window.Resolve(ordinal);
             Interlocked.Increment(ref _resolved);
             payload.Release();
             return;
         }
 
-        var item = new QueuedEvent(ordinal, payload.EventId, payload.EventType, payload.Priority, json, _timeProvider.GetUtcNow());
         if (_spool is not null && TryAppendToSpool(item, payload))
         {
             // It reaches the lanes through the spool (RefillFromSpool). A caller waiting for the disk still reads
@@ -266,7 +267,6 @@ internal sealed partial class UploadPipeline
     /// <summary>Puts an event in its lane: immediate events on their own unless the circuit is open, else the batch.</summary>
     private void Route(QueuedEvent item)
     {
-        _unresolved.Add(item.Ordinal);
         if (item.Priority == Priority.Immediate && _retry.ImmediateMayTry)
         {
             _pending.AddToImmediate(item);
@@ -299,42 +299,34 @@ internal sealed partial class UploadPipeline
     }
 
     /// <summary>How long the loop may sleep: until the oldest batch event is due, or the backoff ends.</summary>
-    private TimeSpan? NextDeadline()
+    private DateTimeOffset? NextDeadline()
     {
         if (_inbox.EnqueuedCount != _inbox.DequeuedCount)
         {
-            return TimeSpan.Zero; // events are still waiting in the hand-off: another pass at once
+            return DateTimeOffset.MinValue; // events are still waiting in the hand-off: another pass at once
         }
 
-        TimeSpan? batchDue = NextBatchDeadline();
+        DateTimeOffset? batchDue = NextBatchDeadline();
         if (_spool?.NextSyncDue is not { } syncDue)
         {
             return batchDue;
         }
 
-        TimeSpan untilSync = syncDue - _timeProvider.GetUtcNow();
-        untilSync = untilSync > TimeSpan.Zero ? untilSync : TimeSpan.Zero;
-        return batchDue is { } due && due < untilSync ? due : untilSync;
+        return batchDue is { } due && due < syncDue ? due : syncDue;
     }
 
-    private TimeSpan? NextBatchDeadline()
+    /// <summary>When the batch lane needs the loop next: its oldest event's age limit, or the end of a backoff.</summary>
+    private DateTimeOffset? NextBatchDeadline()
     {
         if (_pending.BatchCount == 0 || _batchInFlight)
         {
             return null; // new events, answers and flushes wake the loop themselves
         }
 
-        DateTimeOffset now = _timeProvider.GetUtcNow();
         DateTimeOffset due = _pending.FallenBackCount > 0 || _flushWaiters.Count > 0
-            ? now
+            ? DateTimeOffset.MinValue
             : _pending.OldestBatchEventAt!.Value + _options.MaxWaitTime;
-        if (_retry.NotBefore > due)
-        {
-            due = _retry.NotBefore;
-        }
-
-        TimeSpan wait = due - now;
-        return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        return _retry.NotBefore > due ? _retry.NotBefore : due;
     }
 
     private void CompleteFlushWaiters()
@@ -345,12 +337,8 @@ internal sealed partial class UploadPipeline
         }
 
         long taken = Volatile.Read(ref _taken);
-        long oldestUnresolved = _unresolved.Count == 0 ? long.MaxValue : _unresolved.Min;
-        if (_spool?.NextUnloadedOrdinal() is { } oldestOnDisk && oldestOnDisk < oldestUnresolved)
-        {
-            oldestUnresolved = oldestOnDisk;
-        }
-
+        // Events on disk and not yet loaded are unresolved too: the window only moves past resolved ordinals.
+        long oldestUnresolved = _window.OldestUnresolved;
         _flushWaiters.RemoveAll(waiter =>
         {
             if (waiter.Completion.Task.IsCompleted)
