@@ -49,16 +49,38 @@ internal sealed class RingDeque<T>
         return item;
     }
 
-    /// <summary>Removes the item <paramref name="index"/> places from the front, closing the gap (O(n); for the rare cap path).</summary>
+    /// <summary>
+    /// Removes the item <paramref name="index"/> places from the front, closing the gap from the nearer end: O(1) at
+    /// the front (the usual victim of a cap), O(distance to an end) elsewhere.
+    /// </summary>
     public T RemoveAt(int index)
     {
-        T item = this[index];
-        for (int i = index; i < Count - 1; i++)
+        if (index == 0)
         {
-            _items[(_head + i) % _items.Length] = _items[(_head + i + 1) % _items.Length];
+            return RemoveFirst();
         }
 
-        _items[(_head + Count - 1) % _items.Length] = default!;
+        T item = this[index];
+        if (index < Count / 2)
+        {
+            for (int i = index; i > 0; i--)
+            {
+                _items[(_head + i) % _items.Length] = _items[(_head + i - 1) % _items.Length];
+            }
+
+            _items[_head] = default!;
+            _head = (_head + 1) % _items.Length;
+        }
+        else
+        {
+            for (int i = index; i < Count - 1; i++)
+            {
+                _items[(_head + i) % _items.Length] = _items[(_head + i + 1) % _items.Length];
+            }
+
+            _items[(_head + Count - 1) % _items.Length] = default!;
+        }
+
         Count--;
         return item;
     }

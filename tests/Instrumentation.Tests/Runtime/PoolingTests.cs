@@ -72,4 +72,23 @@ public class PoolingTests
         Assert.Same(payload, again);
         Assert.False(again!.IsRecorded);
     }
+
+    [Fact]
+    public void Ring_deque_keeps_order_at_both_ends_and_removes_from_the_middle()
+    {
+        var deque = new RingDeque<int>();
+        for (int i = 1; i <= 100; i++)
+        {
+            deque.AddLast(i); // grows past its first 64 slots
+        }
+
+        deque.AddFirst(0);
+        Assert.Equal(0, deque.RemoveFirst());
+        Assert.Equal(10, deque.RemoveAt(9));   // nearer the front
+        Assert.Equal(90, deque.RemoveAt(88));  // nearer the back
+        Assert.Equal(1, deque.RemoveAt(0));
+
+        int[] rest = [.. Enumerable.Range(0, deque.Count).Select(i => deque[i])];
+        Assert.Equal(Enumerable.Range(2, 99).Where(i => i is not 10 and not 90), rest);
+    }
 }
