@@ -12,6 +12,13 @@ internal sealed class QueuedEvent
 {
     private static readonly BoundedQueue<QueuedEvent> s_free = new(16 * 1024);
 
+    /// <summary>
+    /// The JSON buffers' own pool: with up to <c>MaxQueuedEvents</c> events pending, <c>ArrayPool.Shared</c> (a few
+    /// dozen arrays per size) would run dry and every event would allocate again. Only upload loops rent and
+    /// return, so its locks are rarely contended.
+    /// </summary>
+    private static readonly ArrayPool<byte> s_buffers = ArrayPool<byte>.Create(maxArrayLength: 1024 * 1024, maxArraysPerBucket: 16 * 1024);
+
     private byte[] _buffer = [];
     private int _length;
 
@@ -47,7 +54,7 @@ internal sealed class QueuedEvent
     public static QueuedEvent Rent(long ordinal, Guid id, string type, Priority priority, ReadOnlySpan<byte> json, DateTimeOffset enqueuedAt)
     {
         QueuedEvent entry = s_free.TryDequeue(out QueuedEvent? free) ? free! : new QueuedEvent();
-        entry._buffer = ArrayPool<byte>.Shared.Rent(json.Length);
+        entry._buffer = s_buffers.Rent(json.Length);
         json.CopyTo(entry._buffer);
         entry._length = json.Length;
         entry.Ordinal = ordinal;
@@ -61,7 +68,7 @@ internal sealed class QueuedEvent
     /// <summary>Gives the buffer and the entry back. Nothing may read the entry afterwards.</summary>
     public void Return()
     {
-        ArrayPool<byte>.Shared.Return(_buffer);
+        s_buffers.Return(_buffer);
         _buffer = [];
         _length = 0;
         Type = string.Empty;
