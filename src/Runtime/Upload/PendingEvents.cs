@@ -106,9 +106,12 @@ internal sealed class PendingEvents(LogManagerOptions options)
         }
     }
 
-    /// <summary>Drops events until both caps hold; returns what was dropped and why.</summary>
+    private readonly List<(QueuedEvent, string)> _dropped = [];
+
+    /// <summary>Drops events until both caps hold; returns what was dropped and why (a list reused by the next call).</summary>
     public List<(QueuedEvent Event, string Reason)>? EnforceCaps()
     {
+        _dropped.Clear();
         List<(QueuedEvent, string)>? dropped = null;
         while (TotalCount > options.MaxQueuedEvents || TotalBytes > options.MaxQueuedBytes)
         {
@@ -121,7 +124,7 @@ internal sealed class PendingEvents(LogManagerOptions options)
                 break; // only in-flight events are left; they are not dropped
             }
 
-            (dropped ??= []).Add((victim, reason));
+            (dropped ??= _dropped).Add((victim, reason));
         }
 
         return dropped;
