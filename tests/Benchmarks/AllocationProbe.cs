@@ -1,5 +1,3 @@
-using Instrumentation.Upload;
-
 namespace Instrumentation.Benchmarks;
 
 /// <summary>
@@ -55,12 +53,5 @@ internal static class AllocationProbe
         long calls = Rounds / 2 * PerRound;
         long dropped = logs.GetStatistics().EventsDropped.Values.Sum() - dropsBefore;
         Console.WriteLine($"| {name} | {ticks * 1e9 / System.Diagnostics.Stopwatch.Frequency / calls:F1} ns | {(double)allocated / calls:F2} B | {dropped} |");
-    }
-
-    private sealed class DiscardingTransport : IUploadTransport
-    {
-        private static readonly Task<UploadResponse> Accepted = Task.FromResult(new UploadResponse(UploadOutcome.Accepted, 200, null, [], null));
-
-        public Task<UploadResponse> SendAsync(UploadKind kind, ReadOnlyMemory<byte> json, CancellationToken cancellationToken) => Accepted;
     }
 }

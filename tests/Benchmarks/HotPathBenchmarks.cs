@@ -92,13 +92,6 @@ public class HotPathBenchmarks
     [Benchmark(Baseline = true, Description = "[LoggerMessage], no providers")]
     public void NoProviders() => PeerLog.CellExecuted(_nothing, "nb-1", "c7", 12.5);
 
-    private sealed class DiscardingTransport : IUploadTransport
-    {
-        private static readonly Task<UploadResponse> Accepted = Task.FromResult(new UploadResponse(UploadOutcome.Accepted, 200, null, [], null));
-
-        public Task<UploadResponse> SendAsync(UploadKind kind, ReadOnlyMemory<byte> json, CancellationToken cancellationToken) => Accepted;
-    }
-
     private sealed class DiscardingBatchedSink : IBatchedLogEventSink
     {
         public Task EmitBatchAsync(IReadOnlyCollection<LogEvent> batch) => Task.CompletedTask;
@@ -139,4 +132,12 @@ public static partial class PeerLog
 
     [ZLoggerMessage(LogLevel.Information, "cell {notebookId} {cellId} {durationMs}")]
     public static partial void ZCellExecuted(this ILogger logger, string notebookId, string cellId, double durationMs);
+}
+
+/// <summary>The network replaced by a transport that accepts every request at once (hot path and allocation probe).</summary>
+internal sealed class DiscardingTransport : IUploadTransport
+{
+    private static readonly Task<UploadResponse> Accepted = Task.FromResult(new UploadResponse(UploadOutcome.Accepted, 200, null, [], null));
+
+    public Task<UploadResponse> SendAsync(UploadKind kind, ReadOnlyMemory<byte> json, CancellationToken cancellationToken) => Accepted;
 }
