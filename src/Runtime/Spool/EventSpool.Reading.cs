@@ -115,30 +115,6 @@ internal sealed partial class EventSpool
         return item;
     }
 
-    private long? PeekOrdinal()
-    {
-        SpoolSegment? segment = _cursorSegment;
-        long offset = _cursorOffset;
-        while (segment is not null && offset >= segment.Length)
-        {
-            if (segment == _active)
-            {
-                return null;
-            }
-
-            segment = NextSegment(segment);
-            offset = 0;
-        }
-
-        if (segment is null)
-        {
-            return null;
-        }
-
-        // Replayed segments are numbered in read order; this process's records carry their ordinal.
-        return segment.FromEarlierProcess ? _replayOrdinal + 1 : ReadAt(segment, offset, out _)?.Ordinal;
-    }
-
     private static string TypeOf(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);

@@ -183,17 +183,6 @@ internal sealed partial class EventSpool : IDisposable
         return durable;
     }
 
-    /// <summary>The ordinal of the oldest record not yet handed to the lanes, or null when there is none.</summary>
-    public long? NextUnloadedOrdinal()
-    {
-        if (_tailComplete)
-        {
-            return _tail.TryPeek(out QueuedEvent? next) ? next.Ordinal : null;
-        }
-
-        return _cursorSegment is null || (_cursorSegment == _active && _cursorOffset >= _active.Length) ? null : PeekOrdinal();
-    }
-
     /// <summary>Hands over the oldest record not yet in the lanes, or null when all are.</summary>
     public QueuedEvent? TakeNext()
     {

@@ -25,8 +25,6 @@ internal sealed class PendingEvents(LogManagerOptions options)
 
     public long BatchBytes => _batchLaneBytes;
 
-    public int ImmediateCount => _immediateLane.Count;
-
     /// <summary>Immediate events in the batch lane (their own upload failed): they make the next batch due at once.</summary>
     public int FallenBackCount => _immediateInBatchLane;
 

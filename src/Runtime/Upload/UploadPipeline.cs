@@ -78,9 +78,6 @@ internal sealed partial class UploadPipeline
     /// <summary>Events accepted and not yet delivered, dead-lettered or dropped.</summary>
     public long PendingCount => Accepted - Volatile.Read(ref _resolved);
 
-    /// <summary>Events refused because the hand-off was full.</summary>
-    public long InboxFullCount => Volatile.Read(ref _inboxFull);
-
     /// <summary>Events accepted so far: replayed or re-appended ones, and every one that entered the hand-off.</summary>
     private long Accepted => Volatile.Read(ref _acceptedBase) + _inbox.EnqueuedCount;
 
