@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis;
 
@@ -43,8 +43,10 @@ public partial class BaselineTests
     private static string Scrub(string generated) =>
         InterceptsLocationData().Replace(generated, "InterceptsLocation($1, \"<location data>\")");
 
-    private static string BaselineDirectory([CallerFilePath] string thisFile = "") =>
-        Path.Combine(Path.GetDirectoryName(thisFile)!, "Baselines");
+    /// <summary>The source directory of the baselines, stamped into the assembly at build time (see the project file).</summary>
+    private static string BaselineDirectory() =>
+        typeof(BaselineTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "BaselineDirectory").Value!;
 
     [GeneratedRegex("""InterceptsLocation\((\d+), "[^"]*"\)""")]
     private static partial Regex InterceptsLocationData();
