@@ -161,9 +161,11 @@ internal sealed partial class UploadPipeline
             try
             {
                 // Order matters: re-arm the signal before clearing the flag, so a producer that sees the flag clear
-                // sets the new signal, not the old one.
+                // sets the new signal, not the old one. Both are full fences: were the clearing ordered after the
+                // look into the inbox below, a producer could enqueue, still see the flag up, skip the wake-up, and
+                // its event would wait for the next one.
                 _signal.Reset();
-                Volatile.Write(ref _wakeRequested, 0);
+                Interlocked.Exchange(ref _wakeRequested, 0);
                 RunOnce();
                 await _signal.WaitAsync(NextDeadline(), _timeProvider, _stop.Token).ConfigureAwait(false);
             }
