@@ -13,8 +13,8 @@ namespace Instrumentation.Generator
 
         public static readonly DiagnosticDescriptor GeneratorFailure = Create(
             "INST000",
-            "The Instrumentation generator failed on this method",
-            "The Instrumentation generator could not process this [LogEvent] method ({0}); no event code was generated for it. Please report this with the method's declaration.",
+            "The Instrumentation generator failed on this method or call",
+            "The Instrumentation generator could not process {0} ({2}); {1}. Please report this with the code at this location.",
             DiagnosticSeverity.Warning);
 
         public static readonly DiagnosticDescriptor PartialMethodMustReturnVoid = Create(

@@ -75,20 +75,37 @@ namespace Instrumentation.Generator.Parsing
                 return null;
             }
 
+            return Guarded(
+                name,
+                LocationInfo.From(node),
+                () => node is InvocationExpressionSyntax invocation
+                    ? ParseInvocation(semanticModel, invocation, cancellationToken)
+                    : ParseMethodGroup(semanticModel, (ExpressionSyntax)node, cancellationToken),
+                cancellationToken);
+        }
+
+        /// <summary>
+        /// Runs <paramref name="parse"/>; an unexpected exception leaves the call as it is (not hooked) and says so with
+        /// INST000 at the call, rather than failing the build or silently losing its events.
+        /// </summary>
+        internal static CallSiteParseResult? Guarded(string calledName, LocationInfo? location, Func<CallSiteParseResult?> parse, CancellationToken cancellationToken)
+        {
             try
             {
-                return node is InvocationExpressionSyntax invocation
-                    ? ParseInvocation(semanticModel, invocation, cancellationToken)
-                    : ParseMethodGroup(semanticModel, (ExpressionSyntax)node, cancellationToken);
+                return parse();
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 throw;
             }
-            catch (Exception)
+            catch (Exception exception)
             {
-                // A call the generator cannot understand is left as it is (not hooked) rather than failing the build.
-                return null;
+                return new CallSiteParseResult(null, DiagnosticInfo.Create(
+                    DiagnosticDescriptors.GeneratorFailure,
+                    location,
+                    "this call of '" + calledName + "'",
+                    "it is not hooked and records no event",
+                    exception.GetType().Name + ": " + exception.Message));
             }
         }
 

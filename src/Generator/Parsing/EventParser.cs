@@ -35,18 +35,35 @@ namespace Instrumentation.Generator.Parsing
             var syntax = (MethodDeclarationSyntax)context.TargetNode;
             string display = method.ContainingType.Name + "." + method.Name;
             LocationInfo? location = LocationInfo.From(syntax.Identifier);
+            return Guarded(
+                display,
+                location,
+                () => ParseCore(method, syntax, context.Attributes, display, location, cancellationToken),
+                cancellationToken);
+        }
+
+        /// <summary>
+        /// Runs <paramref name="parse"/>; an unexpected exception becomes INST000 on the method instead of escaping. The
+        /// generator must never throw: users would see CS8785 and lose every event, not just this one.
+        /// </summary>
+        internal static EventParseResult Guarded(string display, LocationInfo? location, Func<EventParseResult> parse, CancellationToken cancellationToken)
+        {
             try
             {
-                return ParseCore(method, syntax, context.Attributes, display, location, cancellationToken);
+                return parse();
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 throw;
             }
             catch (Exception exception)
             {
-                // The generator must never throw (users would see CS8785 and lose every event): report and move on.
-                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.GeneratorFailure, location, exception.GetType().Name + ": " + exception.Message));
+                return Failed(display, location, DiagnosticInfo.Create(
+                    DiagnosticDescriptors.GeneratorFailure,
+                    location,
+                    "the [LogEvent] method '" + display + "'",
+                    "no event code was generated for it",
+                    exception.GetType().Name + ": " + exception.Message));
             }
         }
 
