@@ -122,11 +122,8 @@ public static class CallHook
             TaskScheduler.Default);
     }
 
-    private static void Record(MethodCallPayload payload, long startTimestamp, string? error)
-    {
-        payload.Complete(LogEventHub.GetElapsedTime(startTimestamp), error);
-        LogEventHub.Record(payload);
-    }
+    private static void Record(MethodCallPayload payload, long startTimestamp, string? error) =>
+        LogEventHub.RecordCall(payload, startTimestamp, error);
 
     private static string? ErrorName(Task task) =>
         task.IsCanceled ? CanceledError

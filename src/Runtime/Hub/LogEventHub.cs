@@ -58,7 +58,25 @@ public static class LogEventHub
         }
 
         Attachment current = Current;
-        payload.TryStamp(current.TimeProvider.GetUtcNow(), Activity.Current);
+        RecordStamped(payload, current, current.TimeProvider.GetUtcNow());
+    }
+
+    /// <summary>
+    /// Records the event of a hooked call that has just returned, thrown or completed: its duration and its timestamp
+    /// come from one clock reading (the wall-clock time is derived from it, not read again).
+    /// </summary>
+    internal static void RecordCall(MethodCallPayload payload, long startTimestamp, string? error)
+    {
+        Attachment current = Current;
+        long end = current.TimeProvider.GetTimestamp();
+        TimeSpan elapsed = current.TimeProvider.GetElapsedTime(startTimestamp, end);
+        payload.Complete(elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed, error);
+        RecordStamped(payload, current, current.Clock.UtcAt(end));
+    }
+
+    private static void RecordStamped(LogEventPayload payload, Attachment current, DateTimeOffset timestamp)
+    {
+        payload.TryStamp(timestamp, Activity.Current);
         if (current.Sink is not null)
         {
             WriteToSink(current.Sink, payload);
@@ -138,6 +156,8 @@ public static class LogEventHub
         public ILogEventSink? Sink { get; } = sink;
 
         public TimeProvider TimeProvider { get; } = timeProvider;
+
+        public WallClock Clock { get; } = new(timeProvider);
 
         public void Dispose() => Interlocked.CompareExchange(ref s_current, s_detached, this);
     }
