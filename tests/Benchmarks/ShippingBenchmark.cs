@@ -25,8 +25,16 @@ internal static class ShippingBenchmark
         Console.WriteLine("| pipeline | receiver | events/s | CPU s per 1M events | requests | bytes on the wire | bytes before compression |");
         Console.WriteLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
 
+        int warmUp = Math.Min(events, 50_000);
         await using (CountingReceiver receiver = await CountingReceiver.StartAsync())
         {
+            // Not printed: JIT, first connections, gzip and Kestrel start-up would otherwise land on the first row only.
+            await WarmUpAsync(async () =>
+            {
+                await RunOursAsync(warmUp, receiver.Address, "counting receiver", gzip: true, receiver);
+                await RunSerilogSeqAsync(warmUp, receiver);
+                await RunOtlpAsync(warmUp, receiver);
+            });
             await RunOursAsync(events, receiver.Address, "counting receiver", gzip: true, receiver);
             await RunOursAsync(events, receiver.Address, "counting receiver", gzip: false, receiver);
             await RunOursAsync(events, receiver.Address, "counting receiver", gzip: true, receiver, batchSize: 1000);
@@ -38,12 +46,27 @@ internal static class ShippingBenchmark
         string database = Path.Combine(Path.GetTempPath(), $"shipping-{Environment.ProcessId}.db");
         await using (RunningCollector collector = await CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = database, RequestsPerSecondPerKey = 0 }))
         {
+            await WarmUpAsync(() => RunOursAsync(warmUp, collector.Address, "collector + SQLite", gzip: true, receiver: null));
             await RunOursAsync(events, collector.Address, "collector + SQLite", gzip: true, receiver: null);
         }
 
         foreach (string file in new[] { database, database + "-wal", database + "-shm" })
         {
             File.Delete(file);
+        }
+    }
+
+    private static async Task WarmUpAsync(Func<Task> run)
+    {
+        TextWriter console = Console.Out;
+        Console.SetOut(TextWriter.Null);
+        try
+        {
+            await run();
+        }
+        finally
+        {
+            Console.SetOut(console);
         }
     }
 
