@@ -54,9 +54,10 @@ public class GeneratorFailureTests
         InvocationExpressionSyntax call = Tree.GetRoot(TestContext.Current.CancellationToken).DescendantNodes().OfType<InvocationExpressionSyntax>().Single();
 
         CallSiteParseResult? result = CallSiteParser.Guarded(
+            call,
+            SemanticModel(),
+            (_, _, _) => throw new NullReferenceException("no symbol"),
             "Run",
-            LocationInfo.From(call),
-            () => throw new NullReferenceException("no symbol"),
             TestContext.Current.CancellationToken);
 
         Assert.NotNull(result);
@@ -75,7 +76,8 @@ public class GeneratorFailureTests
         canceled.Cancel();
 
         Assert.Throws<OperationCanceledException>(() => EventParser.Guarded("Kernel.Run", null, () => throw new OperationCanceledException(canceled.Token), canceled.Token));
-        Assert.Throws<OperationCanceledException>(() => CallSiteParser.Guarded("Run", null, () => throw new OperationCanceledException(canceled.Token), canceled.Token));
+        InvocationExpressionSyntax call = Tree.GetRoot(TestContext.Current.CancellationToken).DescendantNodes().OfType<InvocationExpressionSyntax>().Single();
+        Assert.Throws<OperationCanceledException>(() => CallSiteParser.Guarded(call, SemanticModel(), (_, _, _) => throw new OperationCanceledException(canceled.Token), "Run", canceled.Token));
     }
 
     [Fact]
@@ -85,6 +87,8 @@ public class GeneratorFailureTests
 
         Assert.Equal("INST000", Assert.Single(result.Diagnostics).Descriptor.Id);
     }
+
+    private static SemanticModel SemanticModel() => CSharpCompilation.Create("Failure", [Tree]).GetSemanticModel(Tree);
 
     private static void AssertFailure(Diagnostic diagnostic, Microsoft.CodeAnalysis.Text.TextSpan expectedSpan)
     {

@@ -75,12 +75,14 @@ namespace Instrumentation.Generator.Parsing
                 return null;
             }
 
+            // A static lambda: this runs for every candidate after every edit, so no closure is made per call.
             return Guarded(
+                node,
+                semanticModel,
+                static (candidate, model, ct) => candidate is InvocationExpressionSyntax invocation
+                    ? ParseInvocation(model, invocation, ct)
+                    : ParseMethodGroup(model, (ExpressionSyntax)candidate, ct),
                 name,
-                LocationInfo.From(node),
-                () => node is InvocationExpressionSyntax invocation
-                    ? ParseInvocation(semanticModel, invocation, cancellationToken)
-                    : ParseMethodGroup(semanticModel, (ExpressionSyntax)node, cancellationToken),
                 cancellationToken);
         }
 
@@ -88,11 +90,16 @@ namespace Instrumentation.Generator.Parsing
         /// Runs <paramref name="parse"/>; an unexpected exception leaves the call as it is (not hooked) and says so with
         /// INST000 at the call, rather than failing the build or silently losing its events.
         /// </summary>
-        internal static CallSiteParseResult? Guarded(string calledName, LocationInfo? location, Func<CallSiteParseResult?> parse, CancellationToken cancellationToken)
+        internal static CallSiteParseResult? Guarded(
+            SyntaxNode node,
+            SemanticModel semanticModel,
+            Func<SyntaxNode, SemanticModel, CancellationToken, CallSiteParseResult?> parse,
+            string calledName,
+            CancellationToken cancellationToken)
         {
             try
             {
-                return parse();
+                return parse(node, semanticModel, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -102,7 +109,7 @@ namespace Instrumentation.Generator.Parsing
             {
                 return new CallSiteParseResult(null, DiagnosticInfo.Create(
                     DiagnosticDescriptors.GeneratorFailure,
-                    location,
+                    LocationInfo.From(node),
                     "this call of '" + calledName + "'",
                     "it is not hooked and records no event",
                     exception.GetType().Name + ": " + exception.Message));
