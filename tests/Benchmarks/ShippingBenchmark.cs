@@ -25,7 +25,7 @@ internal static class ShippingBenchmark
         Console.WriteLine("| pipeline | receiver | events/s | CPU s per 1M events | requests | bytes on the wire | bytes before compression |");
         Console.WriteLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
 
-        int warmUp = Math.Min(events, 50_000);
+        int warmUp = Math.Min(events, 250_000);
         await using (CountingReceiver receiver = await CountingReceiver.StartAsync())
         {
             // Not printed: JIT, first connections, gzip and Kestrel start-up would otherwise land on the first row only.
