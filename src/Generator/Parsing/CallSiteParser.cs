@@ -189,25 +189,39 @@ namespace Instrumentation.Generator.Parsing
         }
 
         /// <summary>The hooked method a call resolves to: a <c>[LogEvent]</c> method with a body, declared in this compilation.</summary>
+        /// <remarks>
+        /// Runs for every call of a method with a hooked name after every edit, so it allocates nothing: the attribute
+        /// is matched by name parts rather than by a display string, and "has a body" is read from the symbol (a
+        /// source method that is not partial, abstract or extern has one) rather than from its syntax.
+        /// </remarks>
         private static IMethodSymbol? HookTarget(IMethodSymbol called, Compilation compilation)
         {
             IMethodSymbol method = (called.ReducedFrom ?? called).OriginalDefinition;
             if (method.MethodKind != MethodKind.Ordinary
                 || method.IsPartialDefinition
                 || method.PartialDefinitionPart is not null
-                || !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, compilation.Assembly)
-                || !method.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == EventParser.LogEventAttributeName))
+                || method.IsAbstract
+                || method.IsExtern
+                || !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, compilation.Assembly))
             {
                 return null;
             }
 
-            return method.DeclaringSyntaxReferences
-                .Select(r => r.GetSyntax())
-                .OfType<MethodDeclarationSyntax>()
-                .Any(m => m.Body is not null || m.ExpressionBody is not null)
-                ? method
-                : null;
+            foreach (AttributeData attribute in method.GetAttributes())
+            {
+                if (IsLogEventAttribute(attribute.AttributeClass))
+                {
+                    return method;
+                }
+            }
+
+            return null;
         }
+
+        /// <summary>Whether <paramref name="type"/> is <c>Instrumentation.LogEventAttribute</c> (a top-level type in a top-level namespace).</summary>
+        private static bool IsLogEventAttribute(INamedTypeSymbol? type) =>
+            type is { Name: "LogEventAttribute", ContainingType: null, ContainingNamespace: { Name: "Instrumentation" } ns }
+            && ns.ContainingNamespace is { IsGlobalNamespace: true };
 
         private static bool IsInExpressionTree(SemanticModel model, SyntaxNode node, CancellationToken cancellationToken)
         {
