@@ -98,15 +98,6 @@ public static class LogEventHub
     /// <returns>The current timestamp.</returns>
     public static long GetTimestamp() => Current.TimeProvider.GetTimestamp();
 
-    /// <summary>The time elapsed since <paramref name="startTimestamp"/>, never negative.</summary>
-    /// <param name="startTimestamp">A value returned by <see cref="GetTimestamp"/>.</param>
-    /// <returns>The elapsed time.</returns>
-    public static TimeSpan GetElapsedTime(long startTimestamp)
-    {
-        TimeSpan elapsed = Current.TimeProvider.GetElapsedTime(startTimestamp);
-        return elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed;
-    }
-
     /// <summary>
     /// Makes <paramref name="sink"/> the target of every recorded event and hands it the events that were
     /// recorded while none was attached.
