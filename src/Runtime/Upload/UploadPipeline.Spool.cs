@@ -67,9 +67,11 @@ internal sealed partial class UploadPipeline
         }
         catch (IOException exception)
         {
-            // The records of this commit did not reach the file; their events are still in memory and are uploaded.
+            // The records of this commit did not reach the disk. Their events are still in memory and are uploaded, but
+            // they are not durable and are not counted so (SpoolFailed releases any caller waiting for the commit).
             SpoolFailed(exception);
-            durable = true;
+            _appendedNotDurable = 0;
+            durable = false;
         }
 
         if (durable && _appendedNotDurable > 0)
