@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using Instrumentation.Generator.Support;
 using Microsoft.CodeAnalysis;
@@ -37,6 +38,10 @@ namespace Instrumentation.Generator.Model
     {
         public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] messageArgs) =>
             new(descriptor, location, new EquatableArray<string>(messageArgs));
+
+        /// <summary>INST000: the generator failed on <paramref name="subject"/>; says what that cost and which exception it was.</summary>
+        public static DiagnosticInfo GeneratorFailure(LocationInfo? location, string subject, string consequence, Exception exception) =>
+            Create(DiagnosticDescriptors.GeneratorFailure, location, subject, consequence, exception.GetType().Name + ": " + exception.Message);
 
         public Diagnostic ToDiagnostic(IReadOnlyDictionary<string, SyntaxTree>? trees = null) =>
             Diagnostic.Create(Descriptor, Location?.ToLocation(trees), MessageArgs.ToArrayOfObjects());

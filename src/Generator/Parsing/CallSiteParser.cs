@@ -107,12 +107,8 @@ namespace Instrumentation.Generator.Parsing
             }
             catch (Exception exception)
             {
-                return new CallSiteParseResult(null, DiagnosticInfo.Create(
-                    DiagnosticDescriptors.GeneratorFailure,
-                    LocationInfo.From(node),
-                    "this call of '" + calledName + "'",
-                    "it is not hooked and records no event",
-                    exception.GetType().Name + ": " + exception.Message));
+                return new CallSiteParseResult(null, DiagnosticInfo.GeneratorFailure(
+                    LocationInfo.From(node), "this call of '" + calledName + "'", "it is not hooked and records no event", exception));
             }
         }
 

@@ -58,12 +58,8 @@ namespace Instrumentation.Generator.Parsing
             }
             catch (Exception exception)
             {
-                return Failed(display, location, DiagnosticInfo.Create(
-                    DiagnosticDescriptors.GeneratorFailure,
-                    location,
-                    "the [LogEvent] method '" + display + "'",
-                    "no event code was generated for it",
-                    exception.GetType().Name + ": " + exception.Message));
+                return Failed(display, location, DiagnosticInfo.GeneratorFailure(
+                    location, "the [LogEvent] method '" + display + "'", "no event code was generated for it", exception));
             }
         }
 
