@@ -6,7 +6,7 @@ using NotebookActivity;
 // A student's session in a notebook, recorded with both event forms and uploaded through LogManager: window focus
 // and notebook visits go up immediately, cell runs and copy/paste in batches of 50 (or every 30 s).
 // By default the reference collector runs embedded in this process on 127.0.0.1 (a free port) with a temporary
-// SQLite file; pass --endpoint http://127.0.0.1:5080 to send to a collector started with `dotnet run --project samples/Collector`.
+// SQLite file; pass --endpoint http://127.0.0.1:5080 to send to a collector started with `dotnet run --project src/Collector`.
 string? external = args.SkipWhile(a => a != "--endpoint").Skip(1).FirstOrDefault();
 string database = Path.Combine(Path.GetTempPath(), $"notebook-activity-{Environment.ProcessId}.db");
 RunningCollector? embedded = external is null

@@ -1,7 +1,7 @@
 using Instrumentation.Collector.Hosting;
 using Microsoft.Extensions.Configuration;
 
-// dotnet run --project samples/Collector [--Collector:Url=http://127.0.0.1:5080] [--Collector:DatabasePath=collector.db]
+// dotnet run --project src/Collector [--Collector:Url=http://127.0.0.1:5080] [--Collector:DatabasePath=collector.db]
 IConfiguration configuration = new ConfigurationBuilder()
     .AddEnvironmentVariables()
     .AddCommandLine(args)
