@@ -59,6 +59,7 @@ public static class InstrumentationServiceCollectionExtensions
             provider.GetRequiredService<TimeProvider>(),
             provider.GetService<IMeterFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, InstrumentationHostedService>());
-        return services.AddHttpClient(HttpClientName);
+        // Uploads never follow redirects (a captive portal answers a POST with 302 to its login page).
+        return services.AddHttpClient(HttpClientName).ConfigurePrimaryHttpMessageHandler(static () => Instrumentation.Upload.HttpUploadTransport.CreateHandler());
     }
 }

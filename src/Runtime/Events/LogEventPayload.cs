@@ -73,9 +73,6 @@ public abstract class LogEventPayload
     /// <summary>Returns this payload to <see cref="Pool"/> (set by the pool that adopted it).</summary>
     internal Action<object, LogEventPayload>? ReturnAction;
 
-    /// <summary>Set once the event's spool record is durable (durable mode with <see cref="SpoolFlushPolicy.Always"/>).</summary>
-    internal volatile bool SpoolCommitted;
-
     /// <summary>Position in recording order within this process (the id's monotonic counter).</summary>
     internal long Sequence { get; private set; }
 
@@ -103,7 +100,6 @@ public abstract class LogEventPayload
         SpanId = default;
         ScopedContext = null;
         Sequence = 0;
-        SpoolCommitted = false;
     }
 
     /// <summary>Stamps the envelope once; a payload recorded again keeps its first id and timestamp.</summary>

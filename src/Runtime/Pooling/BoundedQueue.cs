@@ -40,9 +40,14 @@ internal sealed class BoundedQueue<T>
     public long DequeuedCount => Volatile.Read(ref _dequeuePosition.Value);
 
     /// <summary>Adds an item; returns false, without waiting, when the queue is full.</summary>
-    public bool TryEnqueue(T item)
+    public bool TryEnqueue(T item) => TryEnqueue(item, out _);
+
+    /// <summary>Adds an item; returns false, without waiting, when the queue is full.</summary>
+    /// <param name="item">The item.</param>
+    /// <param name="position">Where it went: the count of items enqueued before it (a single consumer dequeues in this order).</param>
+    public bool TryEnqueue(T item, out long position)
     {
-        long position = Volatile.Read(ref _enqueuePosition.Value);
+        position = Volatile.Read(ref _enqueuePosition.Value);
         while (true)
         {
             ref Slot slot = ref _slots[position & _mask];

@@ -1,33 +1,36 @@
+using System.Buffers.Binary;
 using System.Text.Json;
-using Instrumentation.Upload;
 using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Spool;
 
 /// <summary>
-/// The spool stage of durable mode: every event is appended to a segment file before the uploader takes it, and a
-/// segment is deleted only when every event in it has been delivered or dead-lettered. At start, what an earlier
-/// process left is replayed oldest first; a torn or corrupt tail is cut off and counted.
+/// The spool of durable mode, a <see cref="IDurableQueue"/> on segment files: every event is appended before the
+/// uploader reads it back, and a segment is deleted only when every record in it has been acknowledged. At open,
+/// what an earlier process left is replayed oldest first; a torn or corrupt tail is cut off and counted.
 /// </summary>
 /// <remarks>
-/// One cursor marks the oldest record not yet handed to the upload lanes. Records appended while the lanes keep up
-/// are also kept in a small in-memory tail, so they are not read back from disk; when the lanes fall behind (an
-/// outage), the tail is dropped and records are read from the files as the lanes drain, so memory stays bounded while
-/// the spool grows to its cap. Used only by the pipeline's loop, one thread at a time.
+/// One cursor marks the oldest record not yet read. Records appended while the uploader keeps up are also kept in a
+/// <see cref="SpoolTail"/>, so they are not read back from disk. Receipts are segment numbers: a segment counts the
+/// records read from it and not yet acknowledged.
 /// </remarks>
-internal sealed partial class EventSpool : IDisposable
+internal sealed class EventSpool : IDurableQueue
 {
     private const string LockFileName = "spool.lock";
-    private const int TailCacheLimit = 4096;
 
     private readonly LogManagerOptions _options;
     private readonly string _directory;
     private readonly FileStream _lock;
-    private readonly List<SpoolSegment> _segments = [];
-    private readonly Queue<QueuedEvent> _tail = new();
+    private readonly ILogger _logger;
+    private readonly List<SpoolSegment> _segments;
+    private readonly SpoolTail _tail = new();
+    private readonly List<SpoolDrop> _dropped = [];
+    private readonly object _commitGate = new();
     private FileStream _writer;
     private SpoolSegment _active;
     private byte[] _buffer = new byte[8192];
+    private byte[] _readBuffer = new byte[8192];
+    private TailRecord? _lent;
     private SpoolSegment? _cursorSegment;
     private long _cursorOffset;
     private bool _tailComplete;
@@ -37,23 +40,32 @@ internal sealed partial class EventSpool : IDisposable
     private int _unflushedRecords;
     private int _unsyncedRecords;
     private DateTimeOffset _lastSync;
+    private long _committedThrough;
+    private bool _closed;
+    private bool _loggedFailure;
 
-    private EventSpool(LogManagerOptions options, string directory, FileStream lockFile, DateTimeOffset now)
+    private EventSpool(LogManagerOptions options, string directory, FileStream lockFile, DateTimeOffset now, ILogger logger)
     {
         _options = options;
         _directory = directory;
         _lock = lockFile;
         _lastSync = now;
-        (_active, _writer) = (null!, null!);
+        _logger = logger;
+        (List<SpoolSegment> segments, long replayed, long corrupt, long lastNumber) = SpoolRecovery.Recover(directory, logger);
+        _segments = segments;
+        ReplayedCount = replayed;
+        CorruptBytes = corrupt;
+        _active = new SpoolSegment(lastNumber + 1, SegmentPath(lastNumber + 1), fromEarlierProcess: false);
+        _writer = CreateSegmentFile(_active.Path);
+        _segments.Add(_active);
+        _cursorSegment = _segments[0];
+        _tailComplete = replayed == 0;
     }
 
-    /// <summary>Events found in the spool at start (replayed with their ids).</summary>
-    public long ReplayedCount { get; private set; }
+    public long ReplayedCount { get; }
 
-    /// <summary>Bytes of torn or corrupt records cut off at start.</summary>
     public long CorruptBytes { get; private set; }
 
-    /// <summary>Bytes of records in the spool now.</summary>
     public long TotalBytes
     {
         get
@@ -68,9 +80,10 @@ internal sealed partial class EventSpool : IDisposable
         }
     }
 
-    /// <summary>When an Interval sync is due (unsynced records exist), else null.</summary>
     public DateTimeOffset? NextSyncDue =>
         _options.SpoolFlushPolicy == SpoolFlushPolicy.Interval && _unsyncedRecords > 0 ? _lastSync + _options.SpoolFlushInterval : null;
+
+    public long CommittedThrough => Volatile.Read(ref _committedThrough);
 
     /// <summary>Opens (creating it when missing) and locks the directory, checks and truncates what an earlier process left, and starts a new segment.</summary>
     /// <exception cref="InvalidOperationException">The directory cannot be created or used, or another process holds it.</exception>
@@ -101,101 +114,124 @@ internal sealed partial class EventSpool : IDisposable
             throw new InvalidOperationException($"The spool directory '{directory}' is not writable: {exception.Message}", exception);
         }
 
-        var spool = new EventSpool(options, directory, lockFile, now);
         try
         {
-            spool.Recover(logger);
-            return spool;
+            return new EventSpool(options, directory, lockFile, now, logger);
         }
         catch
         {
-            spool.Dispose();
+            lockFile.Dispose();
             throw;
         }
     }
 
-    /// <summary>Appends a serialized event. Returns false (and the caller keeps it in memory) when the write fails.</summary>
-    public bool Append(QueuedEvent item, DateTimeOffset recordedAt)
+    public long Append(in SpoolEntry entry)
     {
-        int size = SpoolRecord.SizeOf(item.Json.Length);
-        if (_active.Length > 0 && _active.Length + size > _options.SpoolSegmentBytes)
+        try
         {
-            Rotate();
-        }
-
-        if (_buffer.Length < size)
-        {
-            _buffer = new byte[Math.Max(size, _buffer.Length * 2)];
-        }
-
-        SpoolRecord.Write(_buffer, item.Priority, item.Id, recordedAt.ToUnixTimeMilliseconds(), item.Ordinal, item.Json.Span);
-        _writer.Write(_buffer, 0, size);
-        item.Segment = _active;
-        item.SpoolOffset = _active.Length;
-        _active.Length += size;
-        _active.NewestRecordUnixMs = recordedAt.ToUnixTimeMilliseconds();
-        _unflushedRecords++;
-        _unsyncedRecords++;
-        if (_tailComplete)
-        {
-            if (_tail.Count < TailCacheLimit)
+            int size = SpoolRecord.SizeOf(entry.Json.Length);
+            if (_active.Length > 0 && _active.Length + size > _options.SpoolSegmentBytes)
             {
-                _tail.Enqueue(item);
+                Rotate();
             }
-            else
+
+            if (_buffer.Length < size)
             {
-                _tailComplete = false; // the lanes are behind: read these records back from disk later
+                _buffer = new byte[Math.Max(size, _buffer.Length * 2)];
+            }
+
+            SpoolRecord.Write(_buffer, entry.Priority, entry.Id, entry.RecordedAt.ToUnixTimeMilliseconds(), entry.Ordinal, entry.Json);
+            _writer.Write(_buffer, 0, size);
+            long offset = _active.Length;
+            _active.Length += size;
+            _active.NewestRecordUnixMs = entry.RecordedAt.ToUnixTimeMilliseconds();
+            _unflushedRecords++;
+            _unsyncedRecords++;
+            if (_tailComplete && !_tail.TryAdd(entry, _active, offset))
+            {
+                _tailComplete = false; // the uploader is behind: read these records back from disk later
                 _tail.Clear();
             }
-        }
 
-        return true;
+            return entry.Ordinal;
+        }
+        catch (IOException exception)
+        {
+            Failed(exception);
+            return 0;
+        }
     }
 
-    /// <summary>Writes appended records to the OS and, as the policy says, forces them to disk.</summary>
-    /// <returns>Whether the records appended so far are now durable (per the policy).</returns>
-    public bool Commit(DateTimeOffset now)
+    public CommitResult Commit(DateTimeOffset now)
     {
-        if (_unflushedRecords > 0)
+        bool durable;
+        try
         {
-            _writer.Flush();
-            _unflushedRecords = 0;
-        }
-
-        bool sync = _unsyncedRecords > 0 && _options.SpoolFlushPolicy switch
-        {
-            SpoolFlushPolicy.Always => true,
-            SpoolFlushPolicy.Interval => now >= _lastSync + _options.SpoolFlushInterval,
-            _ => false,
-        };
-        if (sync)
-        {
-            _writer.Flush(flushToDisk: true);
-            _lastSync = now;
-        }
-
-        bool durable = _options.SpoolFlushPolicy == SpoolFlushPolicy.None || sync || _unsyncedRecords == 0;
-        if (durable)
-        {
-            _unsyncedRecords = 0;
-        }
-
-        return durable;
-    }
-
-    /// <summary>Hands over the oldest record not yet in the lanes, or null when all are.</summary>
-    public QueuedEvent? TakeNext()
-    {
-        if (_tailComplete)
-        {
-            if (!_tail.TryDequeue(out QueuedEvent? cached))
+            if (_unflushedRecords > 0)
             {
-                return null;
+                _writer.Flush();
+                _unflushedRecords = 0;
             }
 
-            MoveCursor(cached.Segment!, cached.SpoolOffset + SpoolRecord.SizeOf(cached.Json.Length));
-            cached.Segment!.LoadedUnresolved++;
-            return cached;
+            bool sync = _unsyncedRecords > 0 && _options.SpoolFlushPolicy switch
+            {
+                SpoolFlushPolicy.Always => true,
+                SpoolFlushPolicy.Interval => now >= _lastSync + _options.SpoolFlushInterval,
+                _ => false,
+            };
+            if (sync)
+            {
+                _writer.Flush(flushToDisk: true);
+                _lastSync = now;
+            }
+
+            durable = _options.SpoolFlushPolicy == SpoolFlushPolicy.None || sync || _unsyncedRecords == 0;
+            if (durable)
+            {
+                _unsyncedRecords = 0;
+            }
+        }
+        catch (IOException exception)
+        {
+            // The records of this commit did not reach the disk: they are uploaded from memory, but not durable.
+            Failed(exception);
+            _unsyncedRecords = 0;
+            return CommitResult.Failed;
+        }
+
+        return durable ? CommitResult.Durable : CommitResult.Pending;
+    }
+
+    public void WaitForCommit(long commitNumber)
+    {
+        lock (_commitGate)
+        {
+            while (Volatile.Read(ref _committedThrough) < commitNumber && !_closed)
+            {
+                Monitor.Wait(_commitGate);
+            }
+        }
+    }
+
+    public bool TryReadNext(out SpoolEntry entry, out long receipt)
+    {
+        _lent?.Release();
+        _lent = null;
+        if (_tailComplete)
+        {
+            if (_tail.Count == 0)
+            {
+                entry = default;
+                receipt = 0;
+                return false;
+            }
+
+            TailRecord cached = _tail.Take();
+            _lent = cached;
+            MoveCursor(cached.Segment, cached.Offset + SpoolRecord.SizeOf(cached.Length));
+            entry = new SpoolEntry(cached.Ordinal, cached.Id, cached.Type, cached.Priority, cached.RecordedAt, cached.Json);
+            receipt = Loaded(cached.Segment);
+            return true;
         }
 
         while (_cursorSegment is not null)
@@ -205,54 +241,264 @@ internal sealed partial class EventSpool : IDisposable
                 if (_cursorSegment == _active)
                 {
                     _tailComplete = true; // caught up with the writer: new records come from the tail again
-                    return null;
+                    break;
                 }
 
                 MoveCursor(NextSegment(_cursorSegment), 0);
                 continue;
             }
 
-            QueuedEvent? item = ReadAt(_cursorSegment, _cursorOffset, out int size);
-            if (item is null)
+            SpoolSegment segment = _cursorSegment;
+            if (!TryReadAt(segment, _cursorOffset, out entry, out int size))
             {
                 // Unreadable here although it was checked or written by us: keep the good part, count the rest.
-                CorruptBytes += _cursorSegment.Length - _cursorOffset;
-                _cursorSegment.Length = _cursorOffset;
+                CorruptBytes += segment.Length - _cursorOffset;
+                segment.Length = _cursorOffset;
                 continue;
             }
 
-            MoveCursor(_cursorSegment, _cursorOffset + size);
-            item.Segment!.LoadedUnresolved++;
-            return item;
+            MoveCursor(segment, _cursorOffset + size);
+            receipt = Loaded(segment);
+            return true;
         }
 
-        return null;
+        entry = default;
+        receipt = 0;
+        return false;
     }
 
-    /// <summary>An event from the spool was delivered or dead-lettered: its segment may now go.</summary>
-    public void Resolved(QueuedEvent item)
+    public void Acknowledge(long receipt)
     {
-        if (item.Segment is { } segment)
+        foreach (SpoolSegment segment in _segments)
         {
-            segment.LoadedUnresolved--;
-            DeleteIfDone(segment);
+            if (segment.Number == receipt)
+            {
+                segment.LoadedUnresolved--;
+                DeleteIfDone(segment);
+                return;
+            }
         }
+
+        // Its segment is gone already (removed by a cap while the record was with the uploader).
+    }
+
+    public IReadOnlyList<SpoolDrop> Trim(DateTimeOffset now, long incomingBytes)
+    {
+        _dropped.Clear();
+        List<(long Ordinal, Guid Id, string Type, DateTimeOffset RecordedAt, byte[] Json)>? keep = null;
+        long oldestAllowed = (now - _options.MaxSpoolAge).ToUnixTimeMilliseconds();
+        while (_segments.Count > 1)
+        {
+            SpoolSegment oldest = _segments[0];
+            string? reason = TotalBytes + incomingBytes > _options.MaxSpoolBytes ? "spool_full"
+                : oldest.NewestRecordUnixMs < oldestAllowed ? "spool_age"
+                : null;
+            if (reason is null)
+            {
+                break;
+            }
+
+            foreach ((long ordinal, Guid id, string type, Priority priority, DateTimeOffset recordedAt, byte[] json) in TakeUnread(oldest))
+            {
+                if (priority == Priority.Immediate)
+                {
+                    (keep ??= []).Add((ordinal, id, type, recordedAt, json)); // immediate events go last: appended again below
+                }
+                else
+                {
+                    _dropped.Add(new SpoolDrop(ordinal, reason));
+                }
+            }
+
+            Delete(oldest); // records of it already read stay with the uploader (in memory) and are still uploaded
+        }
+
+        foreach ((long ordinal, Guid id, string type, DateTimeOffset recordedAt, byte[] json) in keep ?? [])
+        {
+            if (Append(new SpoolEntry(ordinal, id, type, Priority.Immediate, recordedAt, json)) == 0)
+            {
+                _dropped.Add(new SpoolDrop(ordinal, "spool_full")); // the disk refuses it: nowhere left to keep it
+            }
+        }
+
+        return _dropped;
     }
 
     public void Dispose()
     {
-        if (_writer is not null)
+        try
         {
             _writer.Flush(flushToDisk: true);
             _writer.Dispose();
-            if (_active.Length == 0 || (_active.LoadedUnresolved == 0 && _cursorSegment == _active && _cursorOffset >= _active.Length && !_tail.Any()))
+            if (_active.Length == 0 || (_active.LoadedUnresolved == 0 && _cursorSegment == _active && _cursorOffset >= _active.Length && _tail.Count == 0))
             {
                 File.Delete(_active.Path); // a clean shutdown with everything delivered leaves no segment behind
             }
         }
+        catch (IOException exception)
+        {
+            Failed(exception);
+        }
+        finally
+        {
+            _lent?.Release();
+            _lent = null;
+            _tail.Clear();
+            _reader?.Dispose();
+            _lock.Dispose();
+            lock (_commitGate)
+            {
+                _closed = true; // nobody waits for a commit that will not come
+                Monitor.PulseAll(_commitGate);
+            }
+        }
+    }
 
-        _reader?.Dispose();
-        _lock.Dispose();
+    public void Publish(long through)
+    {
+        if (through <= Volatile.Read(ref _committedThrough))
+        {
+            return;
+        }
+
+        lock (_commitGate)
+        {
+            Volatile.Write(ref _committedThrough, through);
+            Monitor.PulseAll(_commitGate);
+        }
+    }
+
+    /// <summary>After a failed write or flush: log once, and start a new segment, so nothing more is appended after a torn record.</summary>
+    private void Failed(IOException exception)
+    {
+        if (!_loggedFailure)
+        {
+            _loggedFailure = true;
+            SpoolLog.WriteFailed(_logger, exception);
+        }
+
+        try
+        {
+            _writer.Dispose();
+        }
+        catch (IOException)
+        {
+            // The buffered bytes that failed are gone; recovery at the next start cuts the torn record off.
+        }
+
+        _unflushedRecords = 0;
+        try
+        {
+            var next = new SpoolSegment(_active.Number + 1, SegmentPath(_active.Number + 1), fromEarlierProcess: false);
+            _writer = CreateSegmentFile(next.Path);
+            _active = next;
+            _segments.Add(next);
+        }
+        catch (IOException)
+        {
+            // The disk refuses even a new file: the next append fails too and its event stays in memory.
+        }
+    }
+
+    private long Loaded(SpoolSegment segment)
+    {
+        segment.LoadedUnresolved++;
+        return segment.Number;
+    }
+
+    /// <summary>Takes the records of <paramref name="segment"/> that the cursor has not passed (copies), and moves the cursor beyond it.</summary>
+    private List<(long, Guid, string, Priority, DateTimeOffset, byte[])> TakeUnread(SpoolSegment segment)
+    {
+        var unread = new List<(long, Guid, string, Priority, DateTimeOffset, byte[])>();
+        if (_tailComplete)
+        {
+            while (_tail.TryPeek(out TailRecord? cached) && cached!.Segment == segment)
+            {
+                TailRecord taken = _tail.Take();
+                unread.Add((taken.Ordinal, taken.Id, taken.Type, taken.Priority, taken.RecordedAt, taken.Json.ToArray()));
+                taken.Release();
+            }
+        }
+        else if (_cursorSegment == segment)
+        {
+            while (_cursorOffset < segment.Length && TryReadAt(segment, _cursorOffset, out SpoolEntry entry, out int size))
+            {
+                unread.Add((entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.RecordedAt, entry.Json.ToArray()));
+                _cursorOffset += size;
+            }
+        }
+
+        if (_cursorSegment == segment)
+        {
+            _cursorSegment = NextSegment(segment);
+            _cursorOffset = 0;
+        }
+
+        return unread;
+    }
+
+    private bool TryReadAt(SpoolSegment segment, long offset, out SpoolEntry entry, out int size)
+    {
+        entry = default;
+        size = 0;
+        if (segment == _active && _unflushedRecords > 0)
+        {
+            _writer.Flush();
+            _unflushedRecords = 0;
+        }
+
+        if (_reader is null || _readerSegment != segment)
+        {
+            _reader?.Dispose();
+            _reader = new FileStream(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            _readerSegment = segment;
+        }
+
+        Span<byte> header = stackalloc byte[SpoolRecord.HeaderBytes];
+        _reader.Position = offset;
+        if (_reader.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
+        {
+            return false;
+        }
+
+        int length = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(header), SpoolRecord.MaxPayloadBytes);
+        if (_readBuffer.Length < SpoolRecord.HeaderBytes + length)
+        {
+            _readBuffer = new byte[Math.Max(SpoolRecord.HeaderBytes + length, _readBuffer.Length * 2)];
+        }
+
+        header.CopyTo(_readBuffer);
+        _reader.ReadAtLeast(_readBuffer.AsSpan(SpoolRecord.HeaderBytes, length), length, throwOnEndOfStream: false);
+        size = SpoolRecord.TryRead(_readBuffer.AsSpan(0, SpoolRecord.HeaderBytes + length), out Priority priority, out Guid id, out long recordedAt, out long ordinal, out ReadOnlySpan<byte> json);
+        if (size <= 0)
+        {
+            return false;
+        }
+
+        long itemOrdinal = segment.FromEarlierProcess ? ++_replayOrdinal : ordinal;
+        entry = new SpoolEntry(itemOrdinal, id, TypeOf(json), priority, DateTimeOffset.FromUnixTimeMilliseconds(recordedAt), json);
+        return true;
+    }
+
+    private static string TypeOf(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("type"u8) && reader.Read())
+                {
+                    return reader.GetString() ?? string.Empty;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // A record whose JSON cannot be read still uploads; the collector judges it.
+        }
+
+        return string.Empty;
     }
 
     private void MoveCursor(SpoolSegment? segment, long offset)
@@ -302,13 +548,15 @@ internal sealed partial class EventSpool : IDisposable
         _writer.Flush(flushToDisk: true);
         _writer.Dispose();
         _unflushedRecords = 0;
-        var next = new SpoolSegment(_active.Number + 1, Path.Combine(_directory, SpoolSegment.FileName(_active.Number + 1)), fromEarlierProcess: false);
+        var next = new SpoolSegment(_active.Number + 1, SegmentPath(_active.Number + 1), fromEarlierProcess: false);
         _writer = CreateSegmentFile(next.Path);
         SpoolSegment previous = _active;
         _active = next;
         _segments.Add(next);
         DeleteIfDone(previous);
     }
+
+    private string SegmentPath(long number) => Path.Combine(_directory, SpoolSegment.FileName(number));
 
     private static FileStream CreateSegmentFile(string path) =>
         new(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 64 * 1024);

@@ -14,8 +14,8 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Error, "The collector refused the API key (HTTP {StatusCode}). Uploads are paused and retried every {Delay}; events are kept (up to the queue caps) until a valid key is configured.")]
     public static partial void Unauthorized(ILogger logger, int statusCode, TimeSpan delay);
 
-    [LoggerMessage(4, LogLevel.Warning, "{Count} events were dead-lettered ({Reason}). Further dead letters for this reason are counted on the 'instrumentation.events.dead_lettered' metric without another log line.")]
-    public static partial void DeadLettered(ILogger logger, int count, string reason);
+    [LoggerMessage(4, LogLevel.Warning, "{Count} events were dead-lettered ({Reason}; the server said: {Detail}). Further dead letters for this reason are counted on the 'instrumentation.events.dead_lettered' metric without another log line.")]
+    public static partial void DeadLettered(ILogger logger, int count, string reason, string? detail);
 
     [LoggerMessage(5, LogLevel.Warning, "The event queue is full ({Reason}): the oldest batch events are being dropped. Further drops are counted on the 'instrumentation.events.dropped' metric.")]
     public static partial void Dropping(ILogger logger, string reason);
@@ -37,4 +37,10 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Error, "The upload loop failed unexpectedly and restarts.")]
     public static partial void LoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Warning, "The endpoint gave an answer that is not the collector's (HTTP {StatusCode}: {Detail}), as a captive portal or a proxy does; nothing counts as delivered and the events are retried (reason unexpected_response). Logged again only after the collector has answered properly.")]
+    public static partial void UnexpectedResponse(ILogger logger, int statusCode, string? detail);
+
+    [LoggerMessage(13, LogLevel.Warning, "The collector's answer named {Count} rejected items whose index was out of range or repeated (the request had {Events} events); they were ignored. Logged once.")]
+    public static partial void IgnoredRejections(ILogger logger, int count, int events);
 }

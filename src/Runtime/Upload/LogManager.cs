@@ -30,7 +30,6 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     private readonly UploadPipeline _pipeline;
     private readonly HttpClient? _ownedHttpClient;
     private readonly Uri _endpoint;
-    private readonly bool _waitForDisk;
     private IDisposable? _hubAttachment;
     private EventHandler? _processExitHandler;
     private int _started;
@@ -59,24 +58,14 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
         _statistics = new UploadStatistics(meterFactory, () => PendingCount);
         if (httpClient is null && transport is null)
         {
-            // Without a factory, one long-lived client whose connections are recycled (DNS changes are picked up).
-            _ownedHttpClient = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) });
+            // Without a factory, one long-lived client whose connections are recycled (DNS changes are picked up), and
+            // which never follows redirects (a captive portal's 302 must not turn an upload into a GET of its login page).
+            _ownedHttpClient = new HttpClient(HttpUploadTransport.CreateHandler());
             httpClient = () => _ownedHttpClient;
         }
 
         transport ??= new HttpUploadTransport(httpClient!, options, _endpoint, _timeProvider, _statistics);
-        Spool.EventSpool? spool = null;
-        if (options.SpoolDirectory is not null)
-        {
-            spool = Spool.EventSpool.Open(options, _timeProvider.GetUtcNow(), _logger);
-            if (spool.ReplayedCount > 0)
-            {
-                Spool.SpoolLog.Replaying(_logger, spool.ReplayedCount, options.SpoolDirectory);
-            }
-        }
-
-        _waitForDisk = spool is not null && options.SpoolFlushPolicy == SpoolFlushPolicy.Always;
-        _pipeline = new UploadPipeline(options, transport, _timeProvider, _statistics, _logger, spool, random);
+        _pipeline = new UploadPipeline(options, transport, _timeProvider, _statistics, _logger, random);
     }
 
     /// <summary>
@@ -120,7 +109,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
 
     private void Write(LogEventPayload payload)
     {
-        if (_waitForDisk)
+        if (_pipeline.WaitsForDisk)
         {
             _pipeline.EnqueueAndWaitDurable(payload);
         }
@@ -151,6 +140,10 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     public ValueTask DisposeAsync() => new(StopAsync());
 
     /// <summary>Like <see cref="DisposeAsync"/>, blocking until it completes (at most about <see cref="LogManagerOptions.ShutdownTimeout"/>).</summary>
+    /// <remarks>
+    /// Safe on a single-threaded <see cref="SynchronizationContext"/> (WPF, WinForms): the shutdown runs on the thread
+    /// pool and never posts back to the thread that blocks here.
+    /// </remarks>
     public void Dispose() => StopAsync().GetAwaiter().GetResult();
 
     /// <summary>Starts the upload loop and attaches to the hub (used by <see cref="Start"/> and the hosted service).</summary>
@@ -180,13 +173,14 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     {
         lock (_pipeline)
         {
-            return _stopping ??= StopCoreAsync();
+            // On the thread pool, not the caller's context: Dispose blocks the caller's thread, so no part of the
+            // shutdown may need that thread (a single-threaded SynchronizationContext would deadlock).
+            return _stopping ??= Task.Run(StopCoreAsync);
         }
     }
 
     private async Task StopCoreAsync()
     {
-        await Task.Yield(); // leave the caller's lock and context before waiting
         _hubAttachment?.Dispose();
         if (_processExitHandler is not null)
         {

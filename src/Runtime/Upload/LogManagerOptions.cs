@@ -107,6 +107,19 @@ public sealed class LogManagerOptions
     /// <summary>Called (on a background thread) with events the server refused for good or that ran out of retries.</summary>
     public Action<IReadOnlyList<DeadLetter>>? OnDeadLetter { get; set; }
 
+    /// <summary>
+    /// When more than <see cref="MaxBatchSize"/> batch events already wait (after an outage, a burst, a spool
+    /// replay), one request carries up to this many, so a backlog drains in few requests. Never more than
+    /// <see cref="MaxBatchBytes"/> of request body, nor the collector's limit of 1,000 events per batch. Default 1,000.
+    /// </summary>
+    public int MaxBacklogBatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// How many batch requests may be in flight at once. Upload order is then not event order (the collector orders
+    /// by timestamp and id). While the circuit is open, one probe at a time. Default 4.
+    /// </summary>
+    public int MaxConcurrentBatchUploads { get; set; } = 4;
+
     /// <summary>The endpoint, or the one the environment variable names.</summary>
     internal Uri? ResolveEndpoint()
     {

@@ -26,6 +26,17 @@ public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOpti
         Positive(failures, nameof(options.MaxQueuedBytes), options.MaxQueuedBytes);
         Positive(failures, nameof(options.MaxConcurrentImmediateUploads), options.MaxConcurrentImmediateUploads);
         Positive(failures, nameof(options.CircuitBreakerThreshold), options.CircuitBreakerThreshold);
+        Positive(failures, nameof(options.MaxConcurrentBatchUploads), options.MaxConcurrentBatchUploads);
+        if (options.MaxBacklogBatchSize < 1 || options.MaxBacklogBatchSize > Upload.UploadPipeline.CollectorMaxEventsPerBatch)
+        {
+            failures.Add($"MaxBacklogBatchSize must be between 1 and {Upload.UploadPipeline.CollectorMaxEventsPerBatch} (the collector's limit of events per batch); it is {options.MaxBacklogBatchSize}.");
+        }
+
+        if (options.MaxBatchBytes > Upload.UploadPipeline.CollectorMaxRequestBytes)
+        {
+            failures.Add($"MaxBatchBytes must not exceed {Upload.UploadPipeline.CollectorMaxRequestBytes} (the collector's limit of 1 MiB per request body); it is {options.MaxBatchBytes}.");
+        }
+
         Positive(failures, nameof(options.MaxWaitTime), options.MaxWaitTime);
         Positive(failures, nameof(options.RequestTimeout), options.RequestTimeout);
         Positive(failures, nameof(options.RetryBaseDelay), options.RetryBaseDelay);

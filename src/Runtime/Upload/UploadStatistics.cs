@@ -134,6 +134,7 @@ internal sealed class UploadStatistics : IDisposable
         UploadOutcome.NetworkError => "network_error",
         UploadOutcome.TooLarge => "too_large",
         UploadOutcome.BadRequest => "bad_request",
+        UploadOutcome.UnexpectedResponse => "unexpected_response",
         _ => "unauthorized",
     };
 }

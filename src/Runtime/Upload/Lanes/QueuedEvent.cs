@@ -41,11 +41,11 @@ internal sealed class QueuedEvent
     /// <summary>When it entered the pipeline: a batch is due <c>MaxWaitTime</c> after its oldest event's.</summary>
     public DateTimeOffset EnqueuedAt { get; private set; }
 
-    /// <summary>The spool segment holding it (durable mode), or null.</summary>
-    public Spool.SpoolSegment? Segment { get; set; }
-
-    /// <summary>Where its record starts in <see cref="Segment"/>.</summary>
-    public long SpoolOffset { get; set; }
+    /// <summary>
+    /// Durable mode: the receipt the spool gave when it handed the event over, given back to the spool
+    /// (<c>Acknowledge</c>) once the event is resolved; 0 when the event is not in the spool. Opaque to the uploader.
+    /// </summary>
+    public long SpoolReceipt { get; set; }
 
     /// <summary>How many times it was sent and answered with a server error (the retry budget).</summary>
     public int ServerErrorAttempts { get; set; }
@@ -72,8 +72,7 @@ internal sealed class QueuedEvent
         _buffer = [];
         _length = 0;
         Type = string.Empty;
-        Segment = null;
-        SpoolOffset = 0;
+        SpoolReceipt = 0;
         ServerErrorAttempts = 0;
         s_free.TryEnqueue(this);
     }

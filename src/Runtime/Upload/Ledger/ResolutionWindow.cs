@@ -3,7 +3,7 @@ namespace Instrumentation.Upload;
 /// <summary>
 /// Which ordinals are resolved, as a sliding window of flags from the oldest unresolved ordinal on: flushes ask for
 /// that oldest one. Events resolve mostly in order, so the window stays short; it grows (doubling, never per event)
-/// only while old events are still pending. Used only by the pipeline's loop.
+/// only while old events are still pending. Used only by the ledger, on the loop.
 /// </summary>
 internal sealed class ResolutionWindow
 {

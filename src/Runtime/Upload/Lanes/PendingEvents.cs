@@ -72,19 +72,38 @@ internal sealed class PendingEvents(LogManagerOptions options)
         }
     }
 
-    /// <summary>Cuts the next batch from the front of the batch lane into <paramref name="batch"/> and counts it as in flight.</summary>
-    public void TakeBatch(List<QueuedEvent> batch, int maxCount, long maxBytes)
+    /// <summary>
+    /// Cuts the next batch from the front of the batch lane into <paramref name="batch"/> and counts it as in flight:
+    /// at most <paramref name="maxCount"/> events whose request body (<c>{"events":[…]}</c>) stays within
+    /// <paramref name="maxBodyBytes"/>; the first event always goes (alone, if it is larger). Events already in
+    /// <paramref name="batch"/> (a held batch being topped up) count toward both limits.
+    /// </summary>
+    public void TakeBatch(List<QueuedEvent> batch, int maxCount, long maxBodyBytes)
     {
-        long bytes = 0;
-        while (_batchLane.TryPeekFirst(out QueuedEvent? first) && batch.Count < maxCount && (batch.Count == 0 || bytes + first!.Json.Length <= maxBytes))
+        long body = BatchBodyOverhead + Math.Max(0, batch.Count - 1);
+        foreach (QueuedEvent item in batch)
         {
+            body += item.Json.Length;
+        }
+
+        while (_batchLane.TryPeekFirst(out QueuedEvent? first) && batch.Count < maxCount)
+        {
+            long withIt = body + first!.Json.Length + (batch.Count == 0 ? 0 : 1);
+            if (batch.Count > 0 && withIt > maxBodyBytes)
+            {
+                break;
+            }
+
             _batchLane.RemoveFirst();
-            Removed(first!);
-            bytes += first!.Json.Length;
+            Removed(first);
+            body = withIt;
             batch.Add(first);
             MarkInFlight(first);
         }
     }
+
+    /// <summary>The bytes of <c>{"events":[</c> and <c>]}</c> around a batch's events.</summary>
+    public const int BatchBodyOverhead = 13;
 
     /// <summary>An in-flight event is done (delivered, dead-lettered, or about to be requeued).</summary>
     public void Release(QueuedEvent item)

@@ -1,0 +1,92 @@
+using Instrumentation.Spool;
+
+namespace Instrumentation.Upload;
+
+/// <summary>
+/// Durable mode's stage of the loop: events go into the durable queue (append, group commit, caps) and come back out
+/// as the lanes have room; a resolved event is acknowledged so its segment can go. Used only by the pipeline's loop,
+/// except <see cref="WaitForCommit"/>, which recording threads call under <see cref="SpoolFlushPolicy.Always"/>.
+/// </summary>
+internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions options, UploadLedger ledger, UploadStatistics statistics, TimeProvider timeProvider)
+{
+    private long _appendedNotDurable;
+
+    /// <summary>When the queue needs a commit to keep the flush policy's promise.</summary>
+    public DateTimeOffset? NextSyncDue => queue.NextSyncDue;
+
+    /// <summary>Appends a serialized event; false when the write failed (the caller keeps the event in memory).</summary>
+    public bool TryAppend(long ordinal, Guid id, string type, Priority priority, DateTimeOffset recordedAt, ReadOnlySpan<byte> json)
+    {
+        long size = SpoolRecord.SizeOf(json.Length);
+        if (queue.TotalBytes + size > options.MaxSpoolBytes)
+        {
+            Trim(size); // make room first: the spool never holds more than its cap
+        }
+
+        if (queue.Append(new SpoolEntry(ordinal, id, type, priority, recordedAt, json)) == 0)
+        {
+            return false;
+        }
+
+        _appendedNotDurable++;
+        return true;
+    }
+
+    /// <summary>Commits what was appended; every ordinal up to <paramref name="through"/> is then settled for waiters.</summary>
+    public void Commit(long through)
+    {
+        switch (queue.Commit(timeProvider.GetUtcNow()))
+        {
+            case CommitResult.Durable:
+                statistics.Durable(_appendedNotDurable); // counted before the waiters are woken
+                _appendedNotDurable = 0;
+                queue.Publish(through);
+                break;
+            case CommitResult.Failed:
+                _appendedNotDurable = 0; // uploaded from memory, but not durable, and not counted so
+                queue.Publish(through); // settled for good: nobody may wait for them
+                break;
+        }
+
+        statistics.Spool(queue.TotalBytes, queue.CorruptBytes);
+    }
+
+    /// <summary>Applies the spool's caps: batch events it removed before they were read are dropped.</summary>
+    public void Trim(long incomingBytes = 0)
+    {
+        foreach (SpoolDrop drop in queue.Trim(timeProvider.GetUtcNow(), incomingBytes))
+        {
+            ledger.Resolve(drop.Ordinal, Resolution.Dropped, drop.Reason);
+        }
+    }
+
+    /// <summary>Reads events back while <paramref name="hasRoom"/> says the lanes can take them.</summary>
+    public void Refill(Func<bool> hasRoom, Action<QueuedEvent> route)
+    {
+        while (hasRoom() && queue.TryReadNext(out SpoolEntry entry, out long receipt))
+        {
+            QueuedEvent item = QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt);
+            item.SpoolReceipt = receipt;
+            route(item);
+        }
+    }
+
+    /// <summary>The event is resolved: its record may be deleted.</summary>
+    public void Acknowledge(QueuedEvent item)
+    {
+        if (item.SpoolReceipt != 0)
+        {
+            queue.Acknowledge(item.SpoolReceipt);
+        }
+    }
+
+    /// <summary>Blocks a recording thread until the event with <paramref name="ordinal"/> is committed (or the spool is closed).</summary>
+    public void WaitForCommit(long ordinal) => queue.WaitForCommit(ordinal);
+
+    /// <summary>Commits what is left and closes the queue (releasing every waiter).</summary>
+    public void Stop(long through)
+    {
+        Commit(through);
+        queue.Dispose();
+    }
+}

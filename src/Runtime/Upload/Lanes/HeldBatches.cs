@@ -1,0 +1,67 @@
+namespace Instrumentation.Upload;
+
+/// <summary>
+/// Batches whose request failed, each waiting for its own backoff to end: a failure delays only its own events. Their
+/// events still count as in flight for the caps (they are not dropped while they wait), and their number is bounded:
+/// while the circuit is open the next probe is always the oldest held batch.
+/// </summary>
+/// <remarks>Used only by the pipeline's loop, one thread at a time.</remarks>
+internal sealed class HeldBatches
+{
+    private readonly List<HeldBatch> _batches = [];
+
+    public int Count => _batches.Count;
+
+    /// <summary>When the earliest held batch may go again, or null when none waits.</summary>
+    public DateTimeOffset? NextDue
+    {
+        get
+        {
+            DateTimeOffset? next = null;
+            foreach (HeldBatch batch in _batches)
+            {
+                if (next is null || batch.Due < next)
+                {
+                    next = batch.Due;
+                }
+            }
+
+            return next;
+        }
+    }
+
+    public void Hold(List<QueuedEvent> items, int attempts, DateTimeOffset due) => _batches.Add(new HeldBatch(items, attempts, due));
+
+    /// <summary>Takes the held batch due first, if it is due at <paramref name="now"/> (or, with <paramref name="ignoreDue"/>, in any case).</summary>
+    public HeldBatch? TakeDue(DateTimeOffset now, bool ignoreDue)
+    {
+        int best = -1;
+        for (int i = 0; i < _batches.Count; i++)
+        {
+            if (best < 0 || _batches[i].Due < _batches[best].Due)
+            {
+                best = i;
+            }
+        }
+
+        if (best < 0 || (!ignoreDue && _batches[best].Due > now))
+        {
+            return null;
+        }
+
+        HeldBatch taken = _batches[best];
+        _batches.RemoveAt(best);
+        return taken;
+    }
+
+    /// <summary>Takes every held batch (shutdown, or a split that sends their events again in smaller requests).</summary>
+    public List<HeldBatch> TakeAll()
+    {
+        List<HeldBatch> all = [.. _batches];
+        _batches.Clear();
+        return all;
+    }
+}
+
+/// <summary>The events of one failed request, how many times they failed together, and when they may go again.</summary>
+internal sealed record HeldBatch(List<QueuedEvent> Items, int Attempts, DateTimeOffset Due);

@@ -1,0 +1,419 @@
+using System.Buffers;
+using System.Text.Json;
+using Instrumentation.Pooling;
+using Microsoft.Extensions.Logging;
+
+namespace Instrumentation.Upload;
+
+/// <summary>
+/// The batcher: one background loop that owns every piece of upload state, through parts with one job each. Producers
+/// only hand events over (an in-memory enqueue); the loop serializes them (<see cref="UploadLedger"/> gives each an
+/// ordinal), passes them through the spool in durable mode (<see cref="DurableStage"/>), routes immediate events to
+/// their own uploads and batch events to the batch lane (<see cref="PendingEvents"/>), cuts batches on size, bytes or
+/// age, starts as many requests as the <see cref="UploadScheduler"/> allows (<see cref="InFlightRequests"/>), and
+/// applies each answer (<see cref="AnswerApplier"/>). Because only the loop touches the state, none of it needs a lock.
+/// </summary>
+internal sealed class UploadPipeline
+{
+    /// <summary>How many events one pass of the loop takes from the hand-off before it turns to answers and uploads.</summary>
+    private const int MaxTakenPerPass = 1024;
+
+    /// <summary>The most events per batch the collector takes (docs/protocol.md, "Limits").</summary>
+    public const int CollectorMaxEventsPerBatch = 1000;
+
+    /// <summary>The largest request body the collector takes, after decompression (docs/protocol.md, "Limits").</summary>
+    public const int CollectorMaxRequestBytes = 1024 * 1024;
+
+    /// <summary>The hand-off holds at least this many events not yet taken by the loop.</summary>
+    public const int InboxMinimumCapacity = 65_536;
+
+    private readonly LogManagerOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly UploadStatistics _statistics;
+    private readonly ILogger _logger;
+    private readonly UploadLedger _ledger;
+    private readonly UploadScheduler _scheduler;
+    private readonly PendingEvents _lanes;
+    private readonly HeldBatches _held = new();
+    private readonly InFlightRequests _requests;
+    private readonly AnswerApplier _answers;
+    private readonly DurableStage? _durable;
+    private readonly AsyncSignal _signal = new();
+    private readonly BoundedQueue<LogEventPayload> _inbox;
+    private readonly KeyValuePair<string, string>[] _staticContext;
+    private readonly ArrayBufferWriter<byte> _serializationBuffer = new(1024);
+    private readonly Utf8JsonWriter _serializer;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Func<bool> _lanesHaveRoom;
+    private readonly Action<QueuedEvent> _route;
+    private Task _loop = Task.CompletedTask;
+    private long _inboxFull;
+    private long _inboxFullReported;
+    private int _wakeRequested;
+    private bool _loggedDropping;
+
+    /// <summary>Builds the loop's parts; in durable mode opens the spool (which the pipeline then owns and closes).</summary>
+    /// <exception cref="InvalidOperationException">The spool directory cannot be used.</exception>
+    public UploadPipeline(LogManagerOptions options, IUploadTransport transport, TimeProvider timeProvider, UploadStatistics statistics, ILogger logger, Random? random = null)
+    {
+        _options = options;
+        _timeProvider = timeProvider;
+        _statistics = statistics;
+        _logger = logger;
+        Spool.IDurableQueue? spool = null;
+        if (options.SpoolDirectory is not null)
+        {
+            spool = Spool.EventSpool.Open(options, timeProvider.GetUtcNow(), logger);
+            if (spool.ReplayedCount > 0)
+            {
+                Spool.SpoolLog.Replaying(logger, spool.ReplayedCount, options.SpoolDirectory);
+            }
+
+            statistics.Spool(spool.TotalBytes, spool.CorruptBytes);
+        }
+
+        _ledger = new UploadLedger(statistics, spool?.ReplayedCount ?? 0);
+        _inbox = new BoundedQueue<LogEventPayload>((int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(options.MaxQueuedEvents, InboxMinimumCapacity))));
+        _scheduler = new UploadScheduler(options, timeProvider, random ?? Random.Shared);
+        _lanes = new PendingEvents(options);
+        _requests = new InFlightRequests(transport, timeProvider, _signal);
+        _durable = spool is null ? null : new DurableStage(spool, options, _ledger, statistics, timeProvider);
+        _answers = new AnswerApplier(options, timeProvider, logger, statistics, _ledger, _scheduler, _lanes, _held, _requests, _durable);
+        _staticContext = [.. options.Context];
+        _serializer = new Utf8JsonWriter(_serializationBuffer);
+        _lanesHaveRoom = () => _lanes.TotalCount < _options.MaxQueuedEvents && _lanes.TotalBytes < _options.MaxQueuedBytes;
+        _route = Route;
+    }
+
+    /// <summary>Whether recording waits for the disk (<see cref="SpoolFlushPolicy.Always"/> with a spool).</summary>
+    public bool WaitsForDisk => _durable is not null && _options.SpoolFlushPolicy == SpoolFlushPolicy.Always;
+
+    /// <summary>Events accepted and not yet delivered, dead-lettered or dropped.</summary>
+    public long PendingCount => Accepted - _ledger.ResolvedCount;
+
+    /// <summary>Events accepted so far: replayed ones, and every one that entered the hand-off.</summary>
+    private long Accepted => _ledger.Replayed + _inbox.EnqueuedCount;
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Hands an event to the loop. Called on the application's thread: never blocks, never throws.</summary>
+    public bool Enqueue(LogEventPayload payload) => Enqueue(payload, out _);
+
+    /// <summary>
+    /// <see cref="SpoolFlushPolicy.Always"/>: hands the event over, then waits until the spool has committed its
+    /// ordinal (the loop's group commit; concurrent callers share one fsync). A serialization or spool failure
+    /// settles the ordinal too, and so does shutdown: the caller never waits for a commit that cannot come.
+    /// </summary>
+    public void EnqueueAndWaitDurable(LogEventPayload payload)
+    {
+        if (Enqueue(payload, out long ordinal))
+        {
+            _durable!.WaitForCommit(ordinal);
+        }
+    }
+
+    private bool Enqueue(LogEventPayload payload, out long ordinal)
+    {
+        if (!_inbox.TryEnqueue(payload, out long position))
+        {
+            // The loop is not keeping up with serialization: refuse the newest rather than grow without bound.
+            // (Normal bursts fit: the caps, and their oldest-batch-first policy, apply once the loop takes events.)
+            Interlocked.Increment(ref _inboxFull);
+            payload.Release();
+            ordinal = 0;
+            return false;
+        }
+
+        // The loop is the hand-off's only consumer, so it takes events, and numbers them, in this order.
+        ordinal = _ledger.Replayed + position + 1;
+
+        // Only the first event after the loop went to sleep pays for the wake-up; the rest see the flag and go.
+        if (Volatile.Read(ref _wakeRequested) == 0 && Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        {
+            _signal.Set();
+        }
+
+        return true;
+    }
+
+    /// <summary>Sends everything accepted so far and completes when each of those events is resolved.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken)
+    {
+        Task flushed = _ledger.WaitForAsync(Accepted, cancellationToken);
+        _signal.Set();
+        return flushed;
+    }
+
+    /// <summary>Flushes within <paramref name="timeout"/>, stops the loop, and counts what is left as dropped.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        using (var deadline = new CancellationTokenSource(timeout, _timeProvider))
+        {
+            try
+            {
+                await FlushAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Reported below with the count of what is left.
+            }
+        }
+
+        _stop.Cancel();
+        _requests.Abort();
+        await _loop.ConfigureAwait(false);
+        _durable?.Stop(_ledger.Taken);
+
+        long left = PendingCount;
+        if (left > 0 && _durable is not null)
+        {
+            Log.LeftInSpool(_logger, left, _options.SpoolDirectory!);
+        }
+        else if (left > 0)
+        {
+            _statistics.Dropped((int)Math.Min(left, int.MaxValue), "shutdown");
+            Log.ShutdownIncomplete(_logger, left, timeout);
+        }
+
+        _ledger.CancelFlushWaiters();
+        _serializer.Dispose();
+        _stop.Dispose();
+        _requests.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                // Order matters: re-arm the signal before clearing the flag, so a producer that sees the flag clear
+                // sets the new signal, not the old one. Both are full fences: were the clearing ordered after the
+                // look into the inbox below, a producer could enqueue, still see the flag up, skip the wake-up, and
+                // its event would wait for the next one.
+                _signal.Reset();
+                Interlocked.Exchange(ref _wakeRequested, 0);
+                RunOnce();
+                await _signal.WaitAsync(NextDeadline(), _timeProvider, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception)
+            {
+                Log.LoopFailed(_logger, exception);
+                await Task.Delay(TimeSpan.FromSeconds(1), _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>One pass: apply answers, take new events, honour caps, start what may start, complete flushes.</summary>
+    private void RunOnce()
+    {
+        while (_requests.TryTakeCompletion(out Completion? completion))
+        {
+            _answers.Apply(completion!);
+        }
+
+        // A bounded share per pass: under a constant stream of events the loop must still apply answers and start
+        // uploads (an unbounded drain would starve them while the hand-off never empties).
+        for (int taken = 0; taken < MaxTakenPerPass && _inbox.TryDequeue(out LogEventPayload? payload); taken++)
+        {
+            Take(payload!);
+        }
+
+        // Refusals happen on recording threads, which only bump a counter; the loop reports them.
+        long inboxFull = Volatile.Read(ref _inboxFull);
+        if (inboxFull > _inboxFullReported)
+        {
+            _ledger.Refused((int)(inboxFull - _inboxFullReported));
+            _inboxFullReported = inboxFull;
+        }
+
+        _ledger.CollectFlushRequests();
+        if (_durable is not null)
+        {
+            // Every ordinal taken so far is appended, kept in memory after a failed write, or dropped: all settled.
+            _durable.Commit(_ledger.Taken);
+            _durable.Trim();
+            _durable.Refill(_lanesHaveRoom, _route);
+        }
+
+        DropOverCaps();
+        StartImmediateUploads();
+        StartBatchUploads();
+        _ledger.CompleteFlushWaiters();
+    }
+
+    private void Take(LogEventPayload payload)
+    {
+        long ordinal = _ledger.Take();
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        try
+        {
+            _serializationBuffer.Clear();
+            _serializer.Reset();
+            payload.WriteTo(_serializer, _staticContext);
+            _serializer.Flush();
+        }
+        catch (Exception)
+        {
+            // A hand-built payload whose writer throws cannot be sent; count it and go on.
+            _ledger.Resolve(ordinal, Resolution.Dropped, "serialization_failed");
+            payload.Release();
+            return;
+        }
+
+        ReadOnlySpan<byte> json = _serializationBuffer.WrittenSpan;
+        DateTimeOffset recordedAt = payload.Timestamp == default ? now : payload.Timestamp;
+        if (_durable is not null && _durable.TryAppend(ordinal, payload.EventId, payload.EventType, payload.Priority, recordedAt, json))
+        {
+            payload.Release(); // it reaches the lanes through the spool (Refill)
+            return;
+        }
+
+        QueuedEvent item = QueuedEvent.Rent(ordinal, payload.EventId, payload.EventType, payload.Priority, json, now);
+        payload.Release(); // its JSON is written: the payload object can serve the next event
+        Route(item);
+    }
+
+    /// <summary>Puts an event in its lane: immediate events on their own unless they may not try now, else the batch.</summary>
+    private void Route(QueuedEvent item)
+    {
+        if (item.Priority == Priority.Immediate && _scheduler.ImmediateMayTry)
+        {
+            _lanes.AddToImmediate(item);
+        }
+        else
+        {
+            _lanes.AddToBatch(item);
+        }
+    }
+
+    private void DropOverCaps()
+    {
+        List<(QueuedEvent Event, string Reason)>? dropped = _lanes.EnforceCaps();
+        if (dropped is null)
+        {
+            return;
+        }
+
+        if (!_loggedDropping)
+        {
+            _loggedDropping = true;
+            Log.Dropping(_logger, dropped[0].Reason);
+        }
+
+        foreach ((QueuedEvent item, string reason) in dropped)
+        {
+            _answers.Resolve(item, Resolution.Dropped, reason);
+        }
+    }
+
+    private void StartImmediateUploads()
+    {
+        if (!_scheduler.ImmediateMayTry)
+        {
+            _lanes.MoveImmediateToBatch();
+            return;
+        }
+
+        while (_scheduler.CanStartImmediate && _lanes.TakeImmediate() is { } item)
+        {
+            List<QueuedEvent> single = _requests.RentList(1);
+            single.Add(item);
+            Send(UploadKind.Single, single, attempts: 0);
+        }
+    }
+
+    /// <summary>Starts batch requests while a slot is free: held batches whose backoff ended first, then new batches when due.</summary>
+    private void StartBatchUploads()
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        while (_scheduler.CanStartBatch)
+        {
+            // While the circuit is open the probe is the oldest held batch, whatever its own backoff: the probe's wait governs.
+            if (_held.TakeDue(now, ignoreDue: _scheduler.IsOpen) is { } again)
+            {
+                if (_answers.SplitLimit > 0 && again.Items.Count > _answers.SplitLimit)
+                {
+                    _lanes.ReturnToFront(again.Items); // a 413 since: these go again in smaller requests
+                    _requests.Recycle(again.Items);
+                    continue;
+                }
+
+                // The retry is a request anyway: it carries waiting events along, due or not (no request more).
+                _lanes.TakeBatch(again.Items, BatchLimit(), _options.MaxBatchBytes);
+
+                Send(UploadKind.Batch, again.Items, again.Attempts);
+                continue;
+            }
+
+            if (_lanes.BatchCount == 0 || NewBatchDueAt() > now)
+            {
+                break;
+            }
+
+            List<QueuedEvent> batch = _requests.RentList(_options.MaxBatchSize);
+            _lanes.TakeBatch(batch, BatchLimit(), _options.MaxBatchBytes);
+            Send(UploadKind.Batch, batch, attempts: 0);
+        }
+    }
+
+    private void Send(UploadKind kind, List<QueuedEvent> items, int attempts)
+    {
+        _scheduler.Started(kind);
+        _requests.Start(kind, items, attempts);
+    }
+
+    /// <summary>
+    /// How many events the next batch may carry: <see cref="LogManagerOptions.MaxBatchSize"/>, or, when more than that
+    /// already wait (an outage, a burst, a spool replay), up to <see cref="LogManagerOptions.MaxBacklogBatchSize"/>
+    /// (never more than the collector takes); after a 413, at most the split size.
+    /// </summary>
+    private int BatchLimit()
+    {
+        int limit = _lanes.BatchCount > _options.MaxBatchSize
+            ? Math.Max(_options.MaxBatchSize, Math.Min(_options.MaxBacklogBatchSize, CollectorMaxEventsPerBatch))
+            : _options.MaxBatchSize;
+        return _answers.SplitLimit > 0 ? Math.Min(limit, _answers.SplitLimit) : limit;
+    }
+
+    /// <summary>When the batch lane's next batch is due: at once when full (count or bytes), after a fallback or with a flush waiting, else its oldest event's age limit.</summary>
+    private DateTimeOffset NewBatchDueAt() =>
+        _lanes.BatchCount >= _options.MaxBatchSize || _lanes.BatchBytes >= _options.MaxBatchBytes || _lanes.FallenBackCount > 0 || _ledger.HasFlushWaiters
+            ? DateTimeOffset.MinValue
+            : _lanes.OldestBatchEventAt!.Value + _options.MaxWaitTime;
+
+    /// <summary>How long the loop may sleep: until a batch or a held batch is due, the endpoint is ready, or the spool needs a sync.</summary>
+    private DateTimeOffset? NextDeadline()
+    {
+        if (_inbox.EnqueuedCount != _inbox.DequeuedCount)
+        {
+            return DateTimeOffset.MinValue; // events are still waiting in the hand-off: another pass at once
+        }
+
+        DateTimeOffset? next = _durable?.NextSyncDue;
+        if (_scheduler.BatchSlotFree)
+        {
+            // Answers, new events and flushes wake the loop themselves; only the clock's own deadlines are set here.
+            DateTimeOffset ready = _scheduler.ReadyAt;
+            if (_held.NextDue is { } heldDue)
+            {
+                next = Earliest(next, Latest(_scheduler.IsOpen ? ready : heldDue, ready));
+            }
+
+            if (_lanes.BatchCount > 0)
+            {
+                next = Earliest(next, Latest(NewBatchDueAt(), ready));
+            }
+        }
+
+        return next;
+    }
+
+    private static DateTimeOffset Latest(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private static DateTimeOffset Earliest(DateTimeOffset? a, DateTimeOffset b) => a is { } value && value < b ? value : b;
+}

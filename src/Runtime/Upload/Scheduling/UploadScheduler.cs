@@ -1,0 +1,133 @@
+namespace Instrumentation.Upload;
+
+/// <summary>
+/// Which requests may start now: the concurrency limits, the circuit breaker, and the waits the server asked for.
+/// </summary>
+/// <remarks>
+/// <para>A failure delays only the events of the failed request (exponential backoff with full jitter, from that
+/// request's own attempts); other requests go on. The whole endpoint waits only when the server says so
+/// (<c>Retry-After</c> on 429/503, clamped) or refuses the API key (<see cref="LogManagerOptions.RetryMaxDelay"/>).</para>
+/// <para>After <see cref="LogManagerOptions.CircuitBreakerThreshold"/> failures in a row the circuit opens: immediate
+/// events join the batch lane, and one request at a time (a probe) goes out, each after a backoff. The first success
+/// closes it, and full concurrency returns at once.</para>
+/// Used only by the pipeline's loop, one thread at a time.
+/// </remarks>
+internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider timeProvider, Random random)
+{
+    private int _consecutiveFailures;
+
+    /// <summary>No request may start before this time (the server asked us to wait, or refused the key).</summary>
+    public DateTimeOffset EndpointNotBefore { get; private set; } = DateTimeOffset.MinValue;
+
+    /// <summary>While the circuit is open: the next probe may not start before this time.</summary>
+    public DateTimeOffset ProbeNotBefore { get; private set; } = DateTimeOffset.MinValue;
+
+    /// <summary>Batch requests in flight.</summary>
+    public int BatchesInFlight { get; private set; }
+
+    /// <summary>Immediate requests in flight.</summary>
+    public int ImmediatesInFlight { get; private set; }
+
+    /// <summary>Whether the circuit is open: too many failures in a row, only probes go out.</summary>
+    public bool IsOpen => _consecutiveFailures >= options.CircuitBreakerThreshold;
+
+    /// <summary>The number of failures in a row (0 after a success).</summary>
+    public int ConsecutiveFailures => _consecutiveFailures;
+
+    /// <summary>When the endpoint takes requests again (the later of the server's wait and, while open, the next probe).</summary>
+    public DateTimeOffset ReadyAt => IsOpen && ProbeNotBefore > EndpointNotBefore ? ProbeNotBefore : EndpointNotBefore;
+
+    /// <summary>Whether an immediate event may go on its own now (else it joins the batch lane).</summary>
+    public bool ImmediateMayTry => !IsOpen && timeProvider.GetUtcNow() >= EndpointNotBefore;
+
+    /// <summary>Whether another immediate request may start now.</summary>
+    public bool CanStartImmediate => ImmediateMayTry && ImmediatesInFlight < options.MaxConcurrentImmediateUploads;
+
+    /// <summary>Whether a batch slot is free (while open: only when nothing at all is in flight).</summary>
+    public bool BatchSlotFree => IsOpen
+        ? BatchesInFlight + ImmediatesInFlight == 0
+        : BatchesInFlight < options.MaxConcurrentBatchUploads;
+
+    /// <summary>Whether a batch request may start now.</summary>
+    public bool CanStartBatch => BatchSlotFree && timeProvider.GetUtcNow() >= ReadyAt;
+
+    public void Started(UploadKind kind)
+    {
+        if (kind == UploadKind.Single)
+        {
+            ImmediatesInFlight++;
+        }
+        else
+        {
+            BatchesInFlight++;
+        }
+    }
+
+    public void Finished(UploadKind kind)
+    {
+        if (kind == UploadKind.Single)
+        {
+            ImmediatesInFlight--;
+        }
+        else
+        {
+            BatchesInFlight--;
+        }
+    }
+
+    /// <summary>A request was answered as it should: close the circuit.</summary>
+    /// <returns>Whether the circuit was open (it has just closed).</returns>
+    public bool OnSuccess()
+    {
+        bool wasOpen = IsOpen;
+        _consecutiveFailures = 0;
+        ProbeNotBefore = DateTimeOffset.MinValue;
+        return wasOpen;
+    }
+
+    /// <summary>A request failed: decides when its events may go again, and whether the endpoint waits.</summary>
+    /// <param name="effect"><see cref="RequestEffect.RetryLater"/> or <see cref="RequestEffect.PauseEndpoint"/>.</param>
+    /// <param name="response">The answer (its outcome and <c>Retry-After</c>).</param>
+    /// <param name="attempts">How many times this request's events have now failed together (1 for the first failure).</param>
+    /// <returns>How long the request's events wait.</returns>
+    public TimeSpan OnFailure(RequestEffect effect, UploadResponse response, int attempts)
+    {
+        _consecutiveFailures++;
+        DateTimeOffset now = timeProvider.GetUtcNow();
+        TimeSpan delay;
+        if (effect == RequestEffect.PauseEndpoint)
+        {
+            delay = response.Outcome == UploadOutcome.Unauthorized
+                ? options.RetryMaxDelay
+                : Clamp(response.RetryAfter ?? TimeSpan.Zero, options.MinRetryAfter, options.MaxRetryAfter);
+            if (now + delay > EndpointNotBefore)
+            {
+                EndpointNotBefore = now + delay;
+            }
+        }
+        else
+        {
+            delay = Backoff(attempts);
+        }
+
+        if (IsOpen)
+        {
+            // One probe at a time, each after a backoff that grows with the failures in a row.
+            DateTimeOffset probe = now + Backoff(_consecutiveFailures - options.CircuitBreakerThreshold + 1);
+            ProbeNotBefore = probe > now + delay ? probe : now + delay;
+        }
+
+        return delay;
+    }
+
+    /// <summary>Full jitter: a random wait between zero and <c>min(cap, base × 2^(attempt-1))</c>.</summary>
+    public TimeSpan Backoff(int attempt)
+    {
+        double exponent = Math.Clamp(attempt - 1, 0, 30);
+        double ceiling = Math.Min(options.RetryMaxDelay.Ticks, options.RetryBaseDelay.Ticks * Math.Pow(2, exponent));
+        return TimeSpan.FromTicks((long)(random.NextDouble() * ceiling));
+    }
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) =>
+        value < min ? min : value > max ? max : value;
+}
