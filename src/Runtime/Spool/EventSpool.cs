@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Spool;
@@ -16,8 +14,6 @@ namespace Instrumentation.Spool;
 /// </remarks>
 internal sealed class EventSpool : IDurableQueue
 {
-    private const string LockFileName = "spool.lock";
-
     private readonly LogManagerOptions _options;
     private readonly string _directory;
     private readonly FileStream _lock;
@@ -25,26 +21,23 @@ internal sealed class EventSpool : IDurableQueue
     private readonly List<SpoolSegment> _segments;
     private readonly SpoolTail _tail = new();
     private readonly List<SpoolDrop> _dropped = [];
-    private readonly object _commitGate = new();
+    private readonly CommitWatermark _committed = new();
     private FileStream _writer;
     private SpoolSegment _active;
     private byte[] _buffer = new byte[8192];
-    private byte[] _readBuffer = new byte[8192];
     private TailRecord? _lent;
     private SpoolSegment? _cursorSegment;
     private long _cursorOffset;
     private bool _tailComplete;
     private long _replayOrdinal;
-    private FileStream? _reader;
-    private SpoolSegment? _readerSegment;
+    private readonly SpoolReader _reader = new();
     private int _unflushedRecords;
     private int _unsyncedRecords;
     private DateTimeOffset _lastSync;
-    private long _committedThrough;
-    private bool _closed;
     private bool _loggedFailure;
 
-    private EventSpool(LogManagerOptions options, string directory, FileStream lockFile, DateTimeOffset now, ILogger logger)
+    /// <summary>Checks what an earlier process left in the (locked) directory and starts a new segment; use <see cref="SpoolDirectory.Open"/>.</summary>
+    internal EventSpool(LogManagerOptions options, string directory, FileStream lockFile, DateTimeOffset now, ILogger logger)
     {
         _options = options;
         _directory = directory;
@@ -83,47 +76,7 @@ internal sealed class EventSpool : IDurableQueue
     public DateTimeOffset? NextSyncDue =>
         _options.SpoolFlushPolicy == SpoolFlushPolicy.Interval && _unsyncedRecords > 0 ? _lastSync + _options.SpoolFlushInterval : null;
 
-    public long CommittedThrough => Volatile.Read(ref _committedThrough);
-
-    /// <summary>Opens (creating it when missing) and locks the directory, checks and truncates what an earlier process left, and starts a new segment.</summary>
-    /// <exception cref="InvalidOperationException">The directory cannot be created or used, or another process holds it.</exception>
-    public static EventSpool Open(LogManagerOptions options, DateTimeOffset now, ILogger logger)
-    {
-        string directory = Path.GetFullPath(options.SpoolDirectory!);
-        try
-        {
-            Directory.CreateDirectory(directory);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new InvalidOperationException($"The spool directory '{directory}' cannot be created or used: {exception.Message} Set SpoolDirectory to a writable folder.", exception);
-        }
-
-        FileStream lockFile;
-        try
-        {
-            // FileShare.None: a second process (or manager) pointing here fails instead of interleaving writes.
-            lockFile = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException exception)
-        {
-            throw new InvalidOperationException($"The spool directory '{directory}' is in use by another process or LogManager. Give each process its own SpoolDirectory (e.g. a sub-directory per process).", exception);
-        }
-        catch (UnauthorizedAccessException exception)
-        {
-            throw new InvalidOperationException($"The spool directory '{directory}' is not writable: {exception.Message}", exception);
-        }
-
-        try
-        {
-            return new EventSpool(options, directory, lockFile, now, logger);
-        }
-        catch
-        {
-            lockFile.Dispose();
-            throw;
-        }
-    }
+    public long CommittedThrough => _committed.Value;
 
     public long Append(in SpoolEntry entry)
     {
@@ -202,16 +155,7 @@ internal sealed class EventSpool : IDurableQueue
         return durable ? CommitResult.Durable : CommitResult.Pending;
     }
 
-    public void WaitForCommit(long commitNumber)
-    {
-        lock (_commitGate)
-        {
-            while (Volatile.Read(ref _committedThrough) < commitNumber && !_closed)
-            {
-                Monitor.Wait(_commitGate);
-            }
-        }
-    }
+    public void WaitForCommit(long commitNumber) => _committed.WaitFor(commitNumber);
 
     public bool TryReadNext(out SpoolEntry entry, out long receipt)
     {
@@ -344,29 +288,13 @@ internal sealed class EventSpool : IDurableQueue
             _lent?.Release();
             _lent = null;
             _tail.Clear();
-            _reader?.Dispose();
+            _reader.Dispose();
             _lock.Dispose();
-            lock (_commitGate)
-            {
-                _closed = true; // nobody waits for a commit that will not come
-                Monitor.PulseAll(_commitGate);
-            }
+            _committed.Close(); // nobody waits for a commit that will not come
         }
     }
 
-    public void Publish(long through)
-    {
-        if (through <= Volatile.Read(ref _committedThrough))
-        {
-            return;
-        }
-
-        lock (_commitGate)
-        {
-            Volatile.Write(ref _committedThrough, through);
-            Monitor.PulseAll(_commitGate);
-        }
-    }
+    public void Publish(long through) => _committed.Publish(through);
 
     /// <summary>After a failed write or flush: log once, and start a new segment, so nothing more is appended after a torn record.</summary>
     private void Failed(IOException exception)
@@ -439,66 +367,24 @@ internal sealed class EventSpool : IDurableQueue
 
     private bool TryReadAt(SpoolSegment segment, long offset, out SpoolEntry entry, out int size)
     {
-        entry = default;
-        size = 0;
         if (segment == _active && _unflushedRecords > 0)
         {
-            _writer.Flush();
+            _writer.Flush(); // the reader sees the file, not the writer's buffer
             _unflushedRecords = 0;
         }
 
-        if (_reader is null || _readerSegment != segment)
-        {
-            _reader?.Dispose();
-            _reader = new FileStream(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            _readerSegment = segment;
-        }
-
-        Span<byte> header = stackalloc byte[SpoolRecord.HeaderBytes];
-        _reader.Position = offset;
-        if (_reader.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length)
+        if (!_reader.TryRead(segment, offset, out entry, out size))
         {
             return false;
         }
 
-        int length = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(header), SpoolRecord.MaxPayloadBytes);
-        if (_readBuffer.Length < SpoolRecord.HeaderBytes + length)
+        if (segment.FromEarlierProcess)
         {
-            _readBuffer = new byte[Math.Max(SpoolRecord.HeaderBytes + length, _readBuffer.Length * 2)];
+            // Records of an earlier process are numbered in the order they are read: 1…ReplayedCount.
+            entry = new SpoolEntry(++_replayOrdinal, entry.Id, entry.Type, entry.Priority, entry.RecordedAt, entry.Json);
         }
 
-        header.CopyTo(_readBuffer);
-        _reader.ReadAtLeast(_readBuffer.AsSpan(SpoolRecord.HeaderBytes, length), length, throwOnEndOfStream: false);
-        size = SpoolRecord.TryRead(_readBuffer.AsSpan(0, SpoolRecord.HeaderBytes + length), out Priority priority, out Guid id, out long recordedAt, out long ordinal, out ReadOnlySpan<byte> json);
-        if (size <= 0)
-        {
-            return false;
-        }
-
-        long itemOrdinal = segment.FromEarlierProcess ? ++_replayOrdinal : ordinal;
-        entry = new SpoolEntry(itemOrdinal, id, TypeOf(json), priority, DateTimeOffset.FromUnixTimeMilliseconds(recordedAt), json);
         return true;
-    }
-
-    private static string TypeOf(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json);
-        try
-        {
-            while (reader.Read())
-            {
-                if (reader.CurrentDepth == 1 && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("type"u8) && reader.Read())
-                {
-                    return reader.GetString() ?? string.Empty;
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            // A record whose JSON cannot be read still uploads; the collector judges it.
-        }
-
-        return string.Empty;
     }
 
     private void MoveCursor(SpoolSegment? segment, long offset)
@@ -531,13 +417,7 @@ internal sealed class EventSpool : IDurableQueue
 
     private void Delete(SpoolSegment segment)
     {
-        if (_readerSegment == segment)
-        {
-            _reader!.Dispose();
-            _reader = null;
-            _readerSegment = null;
-        }
-
+        _reader.Forget(segment);
         File.Delete(segment.Path);
         segment.Deleted = true;
         _segments.Remove(segment);

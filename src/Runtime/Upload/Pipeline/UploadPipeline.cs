@@ -63,7 +63,7 @@ internal sealed class UploadPipeline
         Spool.IDurableQueue? spool = null;
         if (options.SpoolDirectory is not null)
         {
-            spool = Spool.EventSpool.Open(options, timeProvider.GetUtcNow(), logger);
+            spool = Spool.SpoolDirectory.Open(options, timeProvider.GetUtcNow(), logger);
             if (spool.ReplayedCount > 0)
             {
                 Spool.SpoolLog.Replaying(logger, spool.ReplayedCount, options.SpoolDirectory);
