@@ -42,7 +42,8 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
         TimeProvider? timeProvider,
         IMeterFactory? meterFactory,
         IUploadTransport? transport = null,
-        Random? random = null)
+        Random? random = null,
+        Spool.IDurableQueue? spool = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ValidateOptionsResult validation = new LogManagerOptionsValidator().Validate(Options.DefaultName, options);
@@ -65,7 +66,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
         }
 
         transport ??= new HttpUploadTransport(httpClient!, options, _endpoint, _timeProvider, _statistics);
-        _pipeline = new UploadPipeline(options, transport, _timeProvider, _statistics, _logger, random);
+        _pipeline = new UploadPipeline(options, transport, _timeProvider, _statistics, _logger, random, spool);
     }
 
     /// <summary>

@@ -27,6 +27,8 @@ internal sealed class ScriptedCollector : IAsyncDisposable
     private readonly ConcurrentQueue<Func<HttpContext, ReceivedRequest, Task<bool>>> _script = new();
     private readonly ConcurrentQueue<ReceivedRequest> _received = new();
     private readonly ConcurrentDictionary<Guid, int> _stored = new();
+    private int _inFlight;
+    private int _maxInFlight;
 
     private ScriptedCollector(WebApplication app)
     {
@@ -40,6 +42,18 @@ internal sealed class ScriptedCollector : IAsyncDisposable
 
     /// <summary>How many times each event id was in a request answered with success.</summary>
     public IReadOnlyDictionary<Guid, int> Stored => _stored;
+
+    /// <summary>Upload requests being handled now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>The most upload requests that were ever handled at the same time.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
+    /// <summary>Answers GET requests (a captive portal's login page); 404 when null.</summary>
+    public Func<HttpContext, Task>? OnGet { get; set; }
+
+    /// <summary>Forgets the highest concurrency seen so far.</summary>
+    public void ResetMaxInFlight() => Interlocked.Exchange(ref _maxInFlight, InFlight);
 
     /// <summary>What the server does when the script is empty; by default it accepts everything.</summary>
     public Func<HttpContext, ReceivedRequest, Task<bool>>? Default { get; set; }
@@ -94,15 +108,34 @@ internal sealed class ScriptedCollector : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        ReceivedRequest request = await ReadAsync(context.Request);
-        _received.Enqueue(request);
-        Func<HttpContext, ReceivedRequest, Task<bool>> answer = _script.TryDequeue(out var scripted) ? scripted : Default ?? AcceptAll;
-        if (await answer(context, request))
+        if (HttpMethods.IsGet(context.Request.Method))
         {
-            foreach (Guid id in request.EventIds)
+            await (OnGet?.Invoke(context) ?? Task.Run(() => context.Response.StatusCode = 404));
+            return;
+        }
+
+        int inFlight = Interlocked.Increment(ref _inFlight);
+        for (int seen = Volatile.Read(ref _maxInFlight); inFlight > seen; seen = Volatile.Read(ref _maxInFlight))
+        {
+            Interlocked.CompareExchange(ref _maxInFlight, inFlight, seen);
+        }
+
+        try
+        {
+            ReceivedRequest request = await ReadAsync(context.Request);
+            _received.Enqueue(request);
+            Func<HttpContext, ReceivedRequest, Task<bool>> answer = _script.TryDequeue(out var scripted) ? scripted : Default ?? AcceptAll;
+            if (await answer(context, request))
             {
-                _stored.AddOrUpdate(id, 1, (_, n) => n + 1);
+                foreach (Guid id in request.EventIds)
+                {
+                    _stored.AddOrUpdate(id, 1, (_, n) => n + 1);
+                }
             }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
         }
     }
 

@@ -1,4 +1,6 @@
 using Instrumentation.Upload;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Instrumentation.Tests.Upload;
@@ -8,8 +10,9 @@ internal sealed class UploadHarness : IAsyncDisposable
 {
     public static readonly DateTimeOffset Start = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
 
-    private UploadHarness(ScriptedCollector collector, FakeTimeProvider time, LogManager manager, List<DeadLetter> deadLetters)
+    private UploadHarness(ScriptedCollector collector, FakeTimeProvider time, LogManager manager, List<DeadLetter> deadLetters, FakeLogCollector logs)
     {
+        Logs = logs;
         Collector = collector;
         Time = time;
         Manager = manager;
@@ -24,7 +27,14 @@ internal sealed class UploadHarness : IAsyncDisposable
 
     public List<DeadLetter> DeadLetters { get; }
 
-    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true)
+    /// <summary>What the uploader logged.</summary>
+    public FakeLogCollector Logs { get; }
+
+    /// <param name="configure">Changes to the options.</param>
+    /// <param name="start">Whether to start the manager now.</param>
+    /// <param name="client">The HttpClient to upload with; a plain shared client (which follows redirects) when null.</param>
+    /// <param name="spool">A durable queue to use instead of opening the configured spool directory.</param>
+    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true, HttpClient? client = null, Func<LogManagerOptions, Spool.IDurableQueue>? spool = null)
     {
         ScriptedCollector collector = await ScriptedCollector.StartAsync();
         var time = new FakeTimeProvider(Start);
@@ -39,13 +49,16 @@ internal sealed class UploadHarness : IAsyncDisposable
             OnDeadLetter = letters => { lock (deadLetters) { deadLetters.AddRange(letters); } },
         };
         configure?.Invoke(options);
-        var manager = new LogManager(options, () => SharedClient, null, time, null, random: new Random(42));
+        HttpClient uploadClient = client ?? SharedClient;
+        var logs = new FakeLogCollector();
+        var loggerFactory = new LoggerFactory([new FakeLoggerProvider(logs)]);
+        var manager = new LogManager(options, () => uploadClient, loggerFactory, time, null, random: new Random(42), spool: spool?.Invoke(options));
         if (start)
         {
             manager.StartCore(attachToHub: false, registerProcessExit: false);
         }
 
-        return new UploadHarness(collector, time, manager, deadLetters);
+        return new UploadHarness(collector, time, manager, deadLetters, logs);
     }
 
     private static readonly HttpClient SharedClient = new();
@@ -66,6 +79,25 @@ internal sealed class UploadHarness : IAsyncDisposable
     }
 
     public Task WaitForRequests(int count) => WaitUntil(() => Collector.Received.Count >= count, $"the collector has {count} requests");
+
+    /// <summary>Flushes, advancing the fake clock while it waits (retries and backoffs need the clock to move).</summary>
+    public async Task FlushAdvancingAsync(TimeSpan step)
+    {
+        Task flushed = Manager.FlushAsync(TestContext.Current.CancellationToken);
+        var limit = DateTime.UtcNow.AddSeconds(60);
+        while (!flushed.IsCompleted)
+        {
+            if (DateTime.UtcNow > limit)
+            {
+                Assert.Fail($"Timed out flushing; {Manager.PendingCount} events pending");
+            }
+
+            Time.Advance(step);
+            await Task.WhenAny(flushed, Task.Delay(5, TestContext.Current.CancellationToken));
+        }
+
+        await flushed;
+    }
 
     public Task WaitForRetried(long count) => WaitUntil(() => Manager.GetStatistics().EventsRetried >= count, $"{count} events were requeued");
 

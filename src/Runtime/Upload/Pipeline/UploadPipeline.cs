@@ -52,23 +52,28 @@ internal sealed class UploadPipeline
     private int _wakeRequested;
     private bool _loggedDropping;
 
-    /// <summary>Builds the loop's parts; in durable mode opens the spool (which the pipeline then owns and closes).</summary>
+    /// <summary>
+    /// Builds the loop's parts; in durable mode opens the spool (which the pipeline then owns and closes). Tests may
+    /// pass a durable queue to use instead of opening <see cref="LogManagerOptions.SpoolDirectory"/>.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The spool directory cannot be used.</exception>
-    public UploadPipeline(LogManagerOptions options, IUploadTransport transport, TimeProvider timeProvider, UploadStatistics statistics, ILogger logger, Random? random = null)
+    public UploadPipeline(LogManagerOptions options, IUploadTransport transport, TimeProvider timeProvider, UploadStatistics statistics, ILogger logger, Random? random = null, Spool.IDurableQueue? spool = null)
     {
         _options = options;
         _timeProvider = timeProvider;
         _statistics = statistics;
         _logger = logger;
-        Spool.IDurableQueue? spool = null;
-        if (options.SpoolDirectory is not null)
+        if (spool is null && options.SpoolDirectory is not null)
         {
             spool = Spool.SpoolDirectory.Open(options, timeProvider.GetUtcNow(), logger);
             if (spool.ReplayedCount > 0)
             {
                 Spool.SpoolLog.Replaying(logger, spool.ReplayedCount, options.SpoolDirectory);
             }
+        }
 
+        if (spool is not null)
+        {
             statistics.Spool(spool.TotalBytes, spool.CorruptBytes);
         }
 
