@@ -46,6 +46,10 @@ internal sealed class UploadHarness : IAsyncDisposable
             RetryMaxDelay = TimeSpan.FromSeconds(10),
             FlushOnProcessExit = false,
             ShutdownTimeout = TimeSpan.FromSeconds(5),
+
+            // Tests move the fake clock fast while requests run in real time: a request must not time out on the
+            // fake clock while the collector is still answering (its events would be sent again, and stored twice).
+            RequestTimeout = TimeSpan.FromDays(1),
             OnDeadLetter = letters => { lock (deadLetters) { deadLetters.AddRange(letters); } },
         };
         configure?.Invoke(options);
