@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Upload;
 
-/// <summary>The uploader's diagnostics, as source-generated log methods (the seed's console lines, structured).</summary>
+/// <summary>The uploader's diagnostics, as source-generated log methods.</summary>
 internal static partial class Log
 {
     [LoggerMessage(1, LogLevel.Information, "Instrumentation uploader started: sending to {Endpoint} (batches of {MaxBatchSize} events or every {MaxWaitTime}).")]

@@ -87,7 +87,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
         return manager;
     }
 
-    /// <summary>Events accepted and not yet delivered, dead-lettered or dropped (the seed's <c>getBatchSize()</c>).</summary>
+    /// <summary>Events accepted and not yet delivered, dead-lettered or dropped.</summary>
     public long PendingCount => _pipeline.PendingCount;
 
     /// <summary>The meter this manager's instruments live on (named <c>Instrumentation</c>).</summary>

@@ -21,7 +21,7 @@ public sealed class LogManagerOptions
     /// <summary>An API key sent as <c>Authorization: Bearer {ApiKey}</c>; none when null.</summary>
     public string? ApiKey { get; set; }
 
-    /// <summary>Fields every event carries in its <c>context</c> (the seed's <c>net_id</c>, <c>course_id</c>).</summary>
+    /// <summary>Fields every event carries in its <c>context</c> (for example <c>net_id</c>, <c>course_id</c>).</summary>
     public Dictionary<string, string> Context { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>A batch is sent when it holds this many events. Default 50.</summary>

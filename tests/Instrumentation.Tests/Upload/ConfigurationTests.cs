@@ -21,6 +21,27 @@ public class ConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.ShutdownTimeout);
         Assert.Equal(1024, options.CompressionThreshold);
         Assert.True(options.EnableCompression);
+        Assert.Equal(1000, options.MaxBacklogBatchSize);
+        Assert.Equal(4, options.MaxConcurrentBatchUploads);
+    }
+
+    [Fact]
+    public void Batch_limits_beyond_the_collector_s_fail_with_the_limit_named()
+    {
+        var options = new LogManagerOptions
+        {
+            Endpoint = new Uri("http://127.0.0.1:5080"),
+            MaxBacklogBatchSize = 5_000,
+            MaxConcurrentBatchUploads = 0,
+            MaxBatchBytes = 2 * 1024 * 1024,
+            MaxQueuedBytes = 64L * 1024 * 1024,
+        };
+
+        ValidateOptionsResult result = new LogManagerOptionsValidator().Validate(null, options);
+
+        Assert.Contains(result.Failures!, f => f.Contains("MaxBacklogBatchSize must be between 1 and 1000", StringComparison.Ordinal));
+        Assert.Contains(result.Failures!, f => f.Contains("MaxConcurrentBatchUploads must be greater than 0", StringComparison.Ordinal));
+        Assert.Contains(result.Failures!, f => f.Contains("MaxBatchBytes must not exceed 1048576", StringComparison.Ordinal));
     }
 
     [Fact]
