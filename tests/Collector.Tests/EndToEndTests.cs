@@ -102,7 +102,8 @@ public class EndToEndTests
     {
         await using TestCollector collector = await TestCollector.StartAsync();
         var time = new FakeTimeProvider(Start);
-        await using LogManager logs = LogManager.Start(Options(collector, o => o.MaxBatchSize = 10), timeProvider: time);
+        // Batches of exactly 10, even for the burst below (a backlog would otherwise go in one larger batch).
+        await using LogManager logs = LogManager.Start(Options(collector, o => { o.MaxBatchSize = 10; o.MaxBacklogBatchSize = 10; }), timeProvider: time);
 
         for (int i = 0; i < 25; i++)
         {

@@ -121,8 +121,8 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Sends everything pending now, ignoring the batch size and wait time (but not a server's request to wait), and
-    /// completes when the collector has answered for each of those events.
+    /// Sends everything pending now, ignoring the batch size and wait time (but not a server's request to wait, nor the
+    /// backoff of a request that failed), and completes when the collector has answered for each of those events.
     /// </summary>
     /// <param name="cancellationToken">Stops waiting (the events stay queued).</param>
     /// <returns>A task that completes when every event pending at the call is delivered, dead-lettered or dropped.</returns>

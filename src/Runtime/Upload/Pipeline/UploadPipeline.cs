@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Json;
 using Instrumentation.Pooling;
 using Microsoft.Extensions.Logging;
 
@@ -40,9 +38,7 @@ internal sealed class UploadPipeline
     private readonly DurableStage? _durable;
     private readonly AsyncSignal _signal = new();
     private readonly BoundedQueue<LogEventPayload> _inbox;
-    private readonly KeyValuePair<string, string>[] _staticContext;
-    private readonly ArrayBufferWriter<byte> _serializationBuffer = new(1024);
-    private readonly Utf8JsonWriter _serializer;
+    private readonly EventSerializer _serializer;
     private readonly CancellationTokenSource _stop = new();
     private readonly Func<bool> _lanesHaveRoom;
     private readonly Action<QueuedEvent> _route;
@@ -84,8 +80,7 @@ internal sealed class UploadPipeline
         _requests = new InFlightRequests(transport, timeProvider, _signal);
         _durable = spool is null ? null : new DurableStage(spool, options, _ledger, statistics, timeProvider);
         _answers = new AnswerApplier(options, timeProvider, logger, statistics, _ledger, _scheduler, _lanes, _held, _requests, _durable);
-        _staticContext = [.. options.Context];
-        _serializer = new Utf8JsonWriter(_serializationBuffer);
+        _serializer = new EventSerializer(options);
         _lanesHaveRoom = () => _lanes.TotalCount < _options.MaxQueuedEvents && _lanes.TotalBytes < _options.MaxQueuedBytes;
         _route = Route;
     }
@@ -255,22 +250,13 @@ internal sealed class UploadPipeline
     {
         long ordinal = _ledger.Take();
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        try
+        if (!_serializer.TryWrite(payload, out ReadOnlySpan<byte> json))
         {
-            _serializationBuffer.Clear();
-            _serializer.Reset();
-            payload.WriteTo(_serializer, _staticContext);
-            _serializer.Flush();
-        }
-        catch (Exception)
-        {
-            // A hand-built payload whose writer throws cannot be sent; count it and go on.
-            _ledger.Resolve(ordinal, Resolution.Dropped, "serialization_failed");
+            _ledger.Resolve(ordinal, Resolution.Dropped, "serialization_failed"); // counted; the loop goes on
             payload.Release();
             return;
         }
 
-        ReadOnlySpan<byte> json = _serializationBuffer.WrittenSpan;
         DateTimeOffset recordedAt = payload.Timestamp == default ? now : payload.Timestamp;
         if (_durable is not null && _durable.TryAppend(ordinal, payload.EventId, payload.EventType, payload.Priority, recordedAt, json))
         {
