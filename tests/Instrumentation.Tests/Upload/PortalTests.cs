@@ -70,6 +70,24 @@ public class PortalTests
         Assert.Equal(1, harness.Manager.GetStatistics().EventsRetried);
     }
 
+    [Fact]
+    public async Task A_511_network_authentication_required_keeps_the_events_without_using_the_retry_budget()
+    {
+        await using var harness = await UploadHarness.StartAsync(o => o.MaxRetryAttempts = 1);
+        for (int i = 0; i < 3; i++)
+        {
+            harness.Collector.ThenStatus(StatusCodes.Status511NetworkAuthenticationRequired);
+        }
+
+        CustomLogEvent e = UploadHarness.Batch(index: 1);
+        harness.Manager.AddLog(e);
+        await harness.FlushAdvancingAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(4, harness.Collector.Received.Count);
+        Assert.Equal(1, harness.Collector.Stored[e.EventId]);
+        Assert.Empty(harness.DeadLetters);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)] // chunked: no Content-Length, the read stops at the cap

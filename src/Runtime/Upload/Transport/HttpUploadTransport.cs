@@ -109,6 +109,12 @@ internal sealed class HttpUploadTransport(
                 return new UploadResponse(UploadOutcome.Unauthorized, status, null, [], detail);
         }
 
+        if (status == 511)
+        {
+            // 511 Network Authentication Required: a captive portal's own status (RFC 6585), not the collector's.
+            return UploadResponse.Unexpected(status, "HTTP 511 Network Authentication Required (a captive portal)");
+        }
+
         if (status >= 300 && status < 400)
         {
             string location = response.Headers.Location is { } to ? $" to {to}" : string.Empty;
