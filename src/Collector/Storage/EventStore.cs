@@ -195,6 +195,17 @@ public sealed class EventStore : IDisposable
         return new EventPage(events, more ? last.ToString() : null);
     }
 
+    /// <summary>Answers when the database can be opened and read (the readiness check).</summary>
+    /// <param name="cancellationToken">Stops the check.</param>
+    /// <returns>A task that fails when the database does not answer.</returns>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM events LIMIT 1;";
+        await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Every stored id with how many rows hold it (always one; for tests that check exactly-once).</summary>
     /// <returns>The ids.</returns>
     public IReadOnlyDictionary<Guid, long> CountById()
