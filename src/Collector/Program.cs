@@ -23,9 +23,10 @@ catch (OptionsValidationException exception)
 
     return 2;
 }
-catch (IOException exception)
+catch (Exception exception) when (exception is not OperationCanceledException)
 {
-    Console.Error.WriteLine("The collector could not listen: " + exception.Message);
+    // An address in use, a certificate that cannot be read, a database that does not answer: the message says which.
+    Console.Error.WriteLine("The collector could not start: " + exception.Message);
     return 1;
 }
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Instrumentation.Collector.Health;
 
 /// <summary>Readiness: the store answers a query. A collector whose database is gone should get no traffic.</summary>
-internal sealed class StoreHealthCheck(EventStore store) : IHealthCheck
+internal sealed class StoreHealthCheck(IEventStore store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

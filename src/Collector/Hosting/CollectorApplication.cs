@@ -86,7 +86,12 @@ public static class CollectorApplication
         });
 
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(provider => new EventStore(provider.GetRequiredService<IOptions<CollectorOptions>>().Value.DatabasePath));
+        services.TryAddSingleton(provider =>
+        {
+            CollectorOptions collector = provider.GetRequiredService<IOptions<CollectorOptions>>().Value;
+            return EventStoreFactory.Create(collector.Storage, collector.DatabasePath); // disposed with the container: the database closes cleanly
+        });
+        services.AddHostedService<StoreInitializer>();
         services.TryAddSingleton<ApiKeyCheck>();
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
@@ -126,7 +131,7 @@ public static class CollectorApplication
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) }).AllowAnonymous().DisableRateLimiting();
 
         CollectorOptions options = app.Services.GetRequiredService<IOptions<CollectorOptions>>().Value;
-        EventStore store = app.Services.GetRequiredService<EventStore>();
+        IEventStore store = app.Services.GetRequiredService<IEventStore>();
         app.MapGroup(string.Empty).RequireAuthorization(CollectorPolicies.Ingest).MapIngest(options, store);
         app.MapGroup(string.Empty).RequireAuthorization(CollectorPolicies.Read).MapQueries(options, store);
 

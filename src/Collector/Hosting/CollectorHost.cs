@@ -62,7 +62,7 @@ public static class CollectorHost
         }
 
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new RunningCollector(app, app.Services.GetRequiredService<EventStore>(), new Uri(address));
+        return new RunningCollector(app, app.Services.GetRequiredService<IEventStore>(), new Uri(address));
     }
 
     /// <summary>Every settable property, so that options added later are carried over without a change here.</summary>
@@ -84,7 +84,7 @@ public sealed class RunningCollector : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    internal RunningCollector(WebApplication app, EventStore store, Uri address)
+    internal RunningCollector(WebApplication app, IEventStore store, Uri address)
     {
         _app = app;
         Store = store;
@@ -95,7 +95,7 @@ public sealed class RunningCollector : IAsyncDisposable
     public Uri Address { get; }
 
     /// <summary>The store behind it (for reading what was stored).</summary>
-    public EventStore Store { get; }
+    public IEventStore Store { get; }
 
     /// <summary>The application's services.</summary>
     public IServiceProvider Services => _app.Services;

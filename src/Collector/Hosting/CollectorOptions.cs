@@ -1,3 +1,5 @@
+using Instrumentation.Collector.Storage;
+
 namespace Instrumentation.Collector.Hosting;
 
 /// <summary>
@@ -11,8 +13,11 @@ public sealed class CollectorOptions
     /// <summary>The configuration section the options are read from.</summary>
     public const string SectionName = "Collector";
 
-    /// <summary>The SQLite database file; created when missing. Default <c>collector.db</c> in the working directory.</summary>
+    /// <summary>The SQLite database file when <see cref="Storage"/> names no connection string; created when missing. Default <c>collector.db</c> in the working directory.</summary>
     public string DatabasePath { get; set; } = "collector.db";
+
+    /// <summary>Where events are stored: SQLite (default) or PostgreSQL (section <c>Collector:Storage</c>).</summary>
+    public StorageOptions Storage { get; set; } = new();
 
     /// <summary>
     /// Keys accepted as <c>Authorization: Bearer …</c> for everything: uploads and reads. When this,

@@ -21,6 +21,7 @@ public sealed class CollectorOptionsValidator : IValidateOptions<CollectorOption
             failures.Add("Collector:DatabasePath must name the SQLite file (for example collector.db).");
         }
 
+        failures.AddRange(options.Storage?.Validate() ?? ["Collector:Storage must not be null."]);
         Range(failures, nameof(CollectorOptions.MaxRequestBytes), options.MaxRequestBytes, 1024, 256 * 1024 * 1024);
         Range(failures, nameof(CollectorOptions.MaxEventsPerBatch), options.MaxEventsPerBatch, 1, 100_000);
         Range(failures, nameof(CollectorOptions.MaxEventBytes), options.MaxEventBytes, 256, int.MaxValue);

@@ -13,7 +13,7 @@ namespace Instrumentation.Collector.Ingest;
 /// </summary>
 internal static class IngestEndpoints
 {
-    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store)
+    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store)
     {
         // Typed as Func so they bind as route handlers (whose IResult is written), not as plain RequestDelegates.
         Func<HttpContext, Task<IResult>> ingestOne = context => IngestAsync(context, options, store, isBatch: false);
@@ -22,7 +22,7 @@ internal static class IngestEndpoints
         routes.MapPost("/logs/batch", ingestBatch);
     }
 
-    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, EventStore store, bool isBatch)
+    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, IEventStore store, bool isBatch)
     {
         HttpRequest request = context.Request;
         if (!IsJson(request.ContentType))
@@ -99,7 +99,7 @@ internal static class IngestEndpoints
                 }
             }
 
-            await store.AddAsync(valid, context.RequestAborted);
+            await store.InsertAsync(valid, context.RequestAborted);
             return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
         }
     }
