@@ -39,7 +39,7 @@ public sealed class SqliteEventStore : IEventStore
         DatabasePath = Path.GetFullPath(builder.DataSource);
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
-        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit);
+        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
     }
 
     /// <summary>A store over the file at <paramref name="path"/> (created when missing).</summary>
