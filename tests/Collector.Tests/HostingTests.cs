@@ -40,6 +40,21 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task Kestrel_limits_are_read_from_configuration()
+    {
+        await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(ServiceUnderTest.NewFolder(), ["--urls", "http://127.0.0.1:0", "--Kestrel:Limits:MaxRequestHeaderCount=4"]);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health/live");
+        for (int i = 0; i < 6; i++)
+        {
+            request.Headers.Add("X-Extra-" + i, "1");
+        }
+
+        using HttpResponseMessage response = await service.Client.SendAsync(request, Cancel);
+
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Kestrel_endpoints_serve_HTTPS_with_a_configured_certificate()
     {
         string folder = ServiceUnderTest.NewFolder();
