@@ -137,6 +137,20 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task An_upload_the_store_cannot_take_is_503_with_Retry_After_so_the_uploader_keeps_its_events()
+    {
+        await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(
+            ServiceUnderTest.NewFolder(),
+            ["--urls", "http://127.0.0.1:0"],
+            builder => builder.Services.Replace(ServiceDescriptor.Singleton<IEventStore>(new UnreachableStore())));
+
+        using HttpResponseMessage upload = await service.Client.PostAsync("/logs", Json(TestCollector.Event(Guid.CreateVersion7(), priority: "immediate")), Cancel);
+
+        await InputTests.AssertProblemAsync(upload, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(TimeSpan.FromSeconds(5), upload.Headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
     public async Task Readiness_answers_when_the_store_does()
     {
         await using TestCollector collector = await TestCollector.StartAsync(o => o.ApiKeys = ["a-key-that-is-long-enough"]);
