@@ -13,11 +13,15 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
 
     protected override IEventStore CreateStore(StorageOptions options) => new PostgreSqlEventStore(_connectionString!, options);
 
-    protected override async Task SetSchemaVersionAsync(int version)
+    protected override Task SetSchemaVersionAsync(int version) => ExecuteAsync($"INSERT INTO instrumentation_schema (version) VALUES ({version});");
+
+    protected override Task DeleteEventRowsAsync() => ExecuteAsync("DELETE FROM events;");
+
+    private async Task ExecuteAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync(Token);
-        await using var command = new NpgsqlCommand($"INSERT INTO instrumentation_schema (version) VALUES ({version});", connection);
+        await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(Token);
     }
 
