@@ -26,6 +26,23 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     }
 
     [Fact]
+    public async Task Two_instances_inserting_the_same_ids_in_opposite_orders_neither_deadlock_nor_duplicate()
+    {
+        IEventStore first = await OpenAsync();
+        IEventStore second = await OpenAsync();
+        for (int round = 0; round < 5; round++)
+        {
+            StoredEvent[] events = [.. Enumerable.Range(0, 2000).Select(_ => Event())];
+            InsertResult[] results = await Task.WhenAll(
+                Task.Run(() => first.InsertAsync(events, Token)),
+                Task.Run(() => second.InsertAsync([.. events.Reverse()], Token)));
+            Assert.Equal(events.Length, results.Sum(r => r.NewCount));
+        }
+
+        Assert.Equal(10_000, (await first.GetStatisticsAsync(Token)).Total);
+    }
+
+    [Fact]
     public async Task Ping_fails_when_the_server_does_not_answer()
     {
         int unusedPort = new NpgsqlConnectionStringBuilder(_connectionString).Port;
