@@ -119,6 +119,30 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task Requests_without_a_key_to_endpoints_that_need_none_are_not_counted_as_failed_authentications()
+    {
+        await using TestCollector collector = await TestCollector.StartAsync(o =>
+        {
+            o.ApiKeys = [BothKey];
+            o.FailedAuthenticationsPerMinute = 1;
+        });
+
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 5; i++)
+        {
+            using HttpResponseMessage response = await collector.Client.GetAsync("/no-such-page", Cancel); // a dashboard's asset would be the same
+            statuses.Add(response.StatusCode);
+        }
+
+        using HttpResponseMessage firstGuess = await Upload(collector, "guess-0123456789-abcdef");
+        using HttpResponseMessage secondGuess = await Upload(collector, "guess-0123456789-ghijkl");
+
+        Assert.All(statuses, status => Assert.Equal(HttpStatusCode.NotFound, status));
+        Assert.Equal(HttpStatusCode.Unauthorized, firstGuess.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, secondGuess.StatusCode);
+    }
+
+    [Fact]
     public async Task Each_key_has_its_own_bucket_and_reads_count_too()
     {
         await using TestCollector collector = await TestCollector.StartAsync(o =>
