@@ -18,20 +18,7 @@ public static class EventStoreFactory
     /// <exception cref="ArgumentException">The settings are invalid (the message says which and how to fix them).</exception>
     public static async Task<IEventStore> OpenAsync(StorageOptions options, string defaultSqlitePath, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        IReadOnlyList<string> errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
-
-        IEventStore store = options.Provider switch
-        {
-            StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options),
-            _ => new SqliteEventStore(
-                string.IsNullOrWhiteSpace(options.ConnectionString) ? new SqliteConnectionStringBuilder { DataSource = defaultSqlitePath }.ToString() : options.ConnectionString,
-                options),
-        };
+        IEventStore store = Create(options, defaultSqlitePath);
         try
         {
             await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -42,5 +29,31 @@ public static class EventStoreFactory
             await store.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Validates <paramref name="options"/> and creates the store they name without touching the database (for a DI
+    /// registration; call <see cref="IEventStore.InitializeAsync"/> before use, e.g. from a hosted service at start).
+    /// </summary>
+    /// <param name="options">The storage settings.</param>
+    /// <param name="defaultSqlitePath">The SQLite file used when <see cref="StorageOptions.ConnectionString"/> is empty.</param>
+    /// <returns>The store, not yet initialized.</returns>
+    /// <exception cref="ArgumentException">The settings are invalid (the message says which and how to fix them).</exception>
+    public static IEventStore Create(StorageOptions options, string defaultSqlitePath)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        }
+
+        return options.Provider switch
+        {
+            StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options),
+            _ => new SqliteEventStore(
+                string.IsNullOrWhiteSpace(options.ConnectionString) ? new SqliteConnectionStringBuilder { DataSource = defaultSqlitePath }.ToString() : options.ConnectionString,
+                options),
+        };
     }
 }
