@@ -10,7 +10,7 @@ using NotebookActivity;
 string? external = args.SkipWhile(a => a != "--endpoint").Skip(1).FirstOrDefault();
 string database = Path.Combine(Path.GetTempPath(), $"notebook-activity-{Environment.ProcessId}.db");
 RunningCollector? embedded = external is null
-    ? await CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = database })
+    ? await CollectorHost.StartAsync(new CollectorOptions { DatabasePath = database }, "http://127.0.0.1:0")
     : null;
 Uri endpoint = embedded?.Address ?? new Uri(external!);
 
@@ -55,7 +55,7 @@ Console.WriteLine($"  requests: {sent.ImmediateRequests} immediate (POST /logs),
 Console.WriteLine($"  bytes: {sent.BytesBeforeCompression:N0} before compression, {sent.BytesSent:N0} on the wire");
 if (embedded is not null)
 {
-    StoreStatistics stored = embedded.Store.GetStatistics();
+    StoreStatistics stored = await embedded.Store.GetStatisticsAsync(CancellationToken.None);
     Console.WriteLine($"The collector stored {stored.Total} events in {database}:");
     foreach ((string type, long count) in stored.ByType)
     {

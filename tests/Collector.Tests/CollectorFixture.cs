@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Instrumentation.Collector.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Instrumentation.Collector.Tests;
 
@@ -23,6 +25,16 @@ internal sealed class TestCollector : IAsyncDisposable
 
     public CollectorOptions Options { get; }
 
+    /// <summary>What the server logged (a 500 would log an error).</summary>
+    public FakeLoggerProvider Logs { get; private init; } = new();
+
+    /// <summary>Fails when the server logged an error (an unhandled exception, a 5xx).</summary>
+    public void AssertNoErrorsLogged()
+    {
+        string[] errors = [.. Logs.Collector.GetSnapshot().Where(r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Error).Select(r => r.Category + ": " + r.Message + " " + r.Exception)];
+        Assert.True(errors.Length == 0, "the server logged errors: " + string.Join(Environment.NewLine, errors));
+    }
+
     public HttpClient Client { get; private set; }
 
     public string DatabasePath => Options.DatabasePath;
@@ -30,10 +42,11 @@ internal sealed class TestCollector : IAsyncDisposable
     public static async Task<TestCollector> StartAsync(Action<CollectorOptions>? configure = null)
     {
         string folder = Directory.CreateTempSubdirectory("instrumentation-collector-").FullName;
-        var options = new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = Path.Combine(folder, "events.db") };
+        var options = new CollectorOptions { DatabasePath = Path.Combine(folder, "events.db") };
         configure?.Invoke(options);
-        RunningCollector running = await CollectorHost.StartAsync(options, logging => { });
-        return new TestCollector(folder, running, options);
+        var logs = new FakeLoggerProvider();
+        RunningCollector running = await CollectorHost.StartAsync(options, configureLogging: logging => logging.AddProvider(logs));
+        return new TestCollector(folder, running, options) { Logs = logs };
     }
 
     /// <summary>Stops the server (the database stays) and starts it again on the same port.</summary>
@@ -41,8 +54,7 @@ internal sealed class TestCollector : IAsyncDisposable
 
     public async Task RestartAsync()
     {
-        Options.Url = Running.Address.ToString();
-        Running = await CollectorHost.StartAsync(Options, logging => { });
+        Running = await CollectorHost.StartAsync(Options, Running.Address.ToString(), logging => { });
         Client.Dispose();
         Client = new HttpClient { BaseAddress = Running.Address };
     }

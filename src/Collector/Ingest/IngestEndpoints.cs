@@ -4,6 +4,8 @@ using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Collector.Ingest;
 
@@ -13,21 +15,16 @@ namespace Instrumentation.Collector.Ingest;
 /// </summary>
 internal static class IngestEndpoints
 {
-    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store, string? rateLimitPolicy)
+    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store)
     {
         // Typed as Func so they bind as route handlers (whose IResult is written), not as plain RequestDelegates.
         Func<HttpContext, Task<IResult>> ingestOne = context => IngestAsync(context, options, store, isBatch: false);
         Func<HttpContext, Task<IResult>> ingestBatch = context => IngestAsync(context, options, store, isBatch: true);
-        RouteHandlerBuilder single = routes.MapPost("/logs", ingestOne);
-        RouteHandlerBuilder batch = routes.MapPost("/logs/batch", ingestBatch);
-        if (rateLimitPolicy is not null)
-        {
-            single.RequireRateLimiting(rateLimitPolicy);
-            batch.RequireRateLimiting(rateLimitPolicy);
-        }
+        routes.MapPost("/logs", ingestOne);
+        routes.MapPost("/logs/batch", ingestBatch);
     }
 
-    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, EventStore store, bool isBatch)
+    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, IEventStore store, bool isBatch)
     {
         HttpRequest request = context.Request;
         if (!IsJson(request.ContentType))
@@ -35,13 +32,17 @@ internal static class IngestEndpoints
             return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type", $"Send 'Content-Type: application/json'; got '{request.ContentType}'.");
         }
 
-        (RequestBodyReader.Status status, byte[] body) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
+        (RequestBodyReader.Status status, byte[] body, string? unreadable) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
         switch (status)
         {
             case RequestBodyReader.Status.TooLarge:
-                return Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The body is larger than {options.MaxRequestBytes} bytes after decompression; send smaller batches.");
+                // The rest of the body is not read: close the connection after the answer rather than drain an unbounded body.
+                context.Response.Headers.Connection = "close";
+                return Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The body is larger than {options.MaxRequestBytes} bytes (as sent, or after decompression); send smaller batches.");
             case RequestBodyReader.Status.BadEncoding:
                 return Problem(StatusCodes.Status400BadRequest, "Bad gzip body", "The body is marked 'Content-Encoding: gzip' but is not a valid gzip stream.");
+            case RequestBodyReader.Status.Unreadable:
+                return Problem(StatusCodes.Status400BadRequest, "Bad request", "The body could not be read: " + unreadable);
             case RequestBodyReader.Status.UnsupportedEncoding:
                 return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content encoding", "Only 'gzip' (or no Content-Encoding) is accepted.");
         }
@@ -49,11 +50,12 @@ internal static class IngestEndpoints
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body);
+            // Deeper than an event may be, so that a too-deep event is rejected alone and its batch's others are kept.
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException exception)
         {
-            return Problem(StatusCodes.Status400BadRequest, "Body is not JSON", exception.Message);
+            return Problem(StatusCodes.Status400BadRequest, "Body is not JSON", "The body is not valid JSON (or nests deeper than 256 levels): " + exception.Message);
         }
 
         using (document)
@@ -91,26 +93,39 @@ internal static class IngestEndpoints
 
             var valid = new List<StoredEvent>(items.Count);
             var rejected = new List<Rejection>();
-            string defaultPriority = isBatch ? "batch" : "immediate";
             for (int i = 0; i < items.Count; i++)
             {
-                if (EventValidator.TryValidate(items[i], defaultPriority, options.MaxEventBytes, out StoredEvent? stored, out string? reason))
+                if (EventValidator.TryValidate(items[i], options.MaxEventBytes, options.MaxEventDepth, out StoredEvent? stored, out string? reason))
                 {
                     valid.Add(stored!);
                 }
                 else
                 {
-                    rejected.Add(new Rejection(i, IdOf(items[i]), reason!, false));
+                    rejected.Add(new Rejection(i, EventValidator.ReadableId(items[i]), reason!, false));
                 }
             }
 
-            await store.AddAsync(valid, context.RequestAborted);
+            try
+            {
+                await store.InsertAsync(valid, context.RequestAborted);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                throw; // the client went away: nobody reads an answer
+            }
+            catch (Exception exception)
+            {
+                // The database is down, full or shutting down. 503 (not 500) keeps the uploader from spending its retry
+                // budget and dead-lettering the events: it keeps them and sends them again, here or to another instance.
+                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IngestEndpoints))
+                    .LogError(exception, "The store did not take {Count} events; answered 503 so that the client sends them again", valid.Count);
+                context.Response.Headers.RetryAfter = "5";
+                return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The events were not stored; send them again after the time in Retry-After.");
+            }
+
             return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
         }
     }
-
-    private static string? IdOf(JsonElement item) =>
-        item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out JsonElement id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
 
     private static bool IsJson(string? contentType) =>
         contentType is not null

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Instrumentation.Collector.Hosting;
 using Instrumentation.Collector.Storage;
@@ -9,15 +8,14 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Instrumentation.Collector.Ingest;
 
-/// <summary>The read side: <c>GET /logs</c> (newest first, paged), <c>GET /stats</c> and <c>GET /health</c>.</summary>
+/// <summary>The read side: <c>GET /logs</c> (newest first, paged), and <c>GET /stats</c> (health checks are mapped with the host).</summary>
 internal static class QueryEndpoints
 {
-    public static void MapQueries(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store)
+    public static void MapQueries(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store)
     {
-        routes.MapGet("/health", () => Results.Text("ok"));
-        routes.MapGet("/stats", () =>
+        routes.MapGet("/stats", async (CancellationToken cancellationToken) =>
         {
-            StoreStatistics statistics = store.GetStatistics();
+            StoreStatistics statistics = await store.GetStatisticsAsync(cancellationToken);
             return Results.Json(
                 new StatsAnswer(statistics.Total, statistics.ByType, statistics.ByPriority, statistics.FirstTimestamp, statistics.LastTimestamp),
                 CollectorJsonContext.Default.StatsAnswer);
@@ -26,7 +24,7 @@ internal static class QueryEndpoints
         {
             if (!TryParseTime(since, out DateTimeOffset? from) || !TryParseTime(until, out DateTimeOffset? to))
             {
-                return IngestEndpoints.Problem(StatusCodes.Status400BadRequest, "Bad time", "'since' and 'until' must be ISO 8601 timestamps.");
+                return IngestEndpoints.Problem(StatusCodes.Status400BadRequest, "Bad time", "'since' and 'until' must be ISO 8601 date-times with an offset or Z (such as 2026-11-29T12:00:00Z).");
             }
 
             int pageSize = 100;
@@ -46,9 +44,8 @@ internal static class QueryEndpoints
                 after = parsed;
             }
 
-            EventPage page = store.Query(string.IsNullOrEmpty(type) ? null : type, from, to, pageSize, after);
-            JsonElement[] events = [.. page.Events.Select(json => JsonDocument.Parse(json).RootElement)];
-            return Results.Json(new QueryAnswer(events, page.NextCursor), CollectorJsonContext.Default.QueryAnswer);
+            var query = new EventQuery { Type = string.IsNullOrEmpty(type) ? null : type, Since = from, Until = to, After = after, Limit = pageSize };
+            return new EventPageResult(store, query);
         });
     }
 
@@ -60,7 +57,7 @@ internal static class QueryEndpoints
             return true;
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset parsed))
+        if (StrictTimestamp.TryParse(text, out DateTimeOffset parsed))
         {
             value = parsed;
             return true;
@@ -69,13 +66,6 @@ internal static class QueryEndpoints
         return false;
     }
 }
-
-/// <summary>A page of events.</summary>
-/// <param name="Events">The events, newest first.</param>
-/// <param name="NextCursor">The cursor of the next page, or null.</param>
-internal sealed record QueryAnswer(
-    [property: JsonPropertyName("events")] IReadOnlyList<JsonElement> Events,
-    [property: JsonPropertyName("next_cursor")] string? NextCursor);
 
 /// <summary>What the store holds.</summary>
 /// <param name="Total">Events stored.</param>
