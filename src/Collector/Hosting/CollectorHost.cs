@@ -1,7 +1,10 @@
 using System.Threading.RateLimiting;
+using Instrumentation.Collector.Dashboard;
+using Instrumentation.Collector.Dashboard.Queries;
 using Instrumentation.Collector.Ingest;
 using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -47,6 +50,14 @@ public static class CollectorHost
         }
 
         builder.Services.AddProblemDetails();
+        var ingestActivity = new IngestActivity(TimeProvider.System);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(ingestActivity);
+        builder.Services.AddSingleton<IDashboardQueries>(new SqliteDashboardQueries(options.DatabasePath));
+        builder.Services.AddRazorComponents();
+        // Razor components bring antiforgery, hence data protection; the dashboard has no form that needs it, so keep
+        // its keys in memory instead of writing an unencrypted key ring to the user's profile.
+        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
         bool rateLimited = options.RequestsPerSecondPerKey > 0;
         if (rateLimited)
         {
@@ -95,8 +106,9 @@ public static class CollectorHost
             app.UseRateLimiter();
         }
 
-        app.MapIngest(options, store, rateLimited ? RateLimitPolicy : null);
+        app.MapIngest(options, store, ingestActivity, rateLimited ? RateLimitPolicy : null);
         app.MapQueries(options, store);
+        app.MapDashboard();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new RunningCollector(app, store, new Uri(address));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Instrumentation.Collector.Dashboard;
 using Instrumentation.Collector.Hosting;
 using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -13,11 +14,11 @@ namespace Instrumentation.Collector.Ingest;
 /// </summary>
 internal static class IngestEndpoints
 {
-    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store, string? rateLimitPolicy)
+    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store, IngestActivity activity, string? rateLimitPolicy)
     {
         // Typed as Func so they bind as route handlers (whose IResult is written), not as plain RequestDelegates.
-        Func<HttpContext, Task<IResult>> ingestOne = context => IngestAsync(context, options, store, isBatch: false);
-        Func<HttpContext, Task<IResult>> ingestBatch = context => IngestAsync(context, options, store, isBatch: true);
+        Func<HttpContext, Task<IResult>> ingestOne = async context => Count(await IngestAsync(context, options, store, activity, isBatch: false), activity);
+        Func<HttpContext, Task<IResult>> ingestBatch = async context => Count(await IngestAsync(context, options, store, activity, isBatch: true), activity);
         RouteHandlerBuilder single = routes.MapPost("/logs", ingestOne);
         RouteHandlerBuilder batch = routes.MapPost("/logs/batch", ingestBatch);
         if (rateLimitPolicy is not null)
@@ -27,7 +28,18 @@ internal static class IngestEndpoints
         }
     }
 
-    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, EventStore store, bool isBatch)
+    // A request refused as a whole counts once under its problem title (the dashboard's "rejected by reason").
+    private static IResult Count(IResult result, IngestActivity activity)
+    {
+        if (result is Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult problem)
+        {
+            activity.Rejected("request: " + (problem.ProblemDetails.Title ?? problem.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return result;
+    }
+
+    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, EventStore store, IngestActivity activity, bool isBatch)
     {
         HttpRequest request = context.Request;
         if (!IsJson(request.ContentType))
@@ -101,10 +113,12 @@ internal static class IngestEndpoints
                 else
                 {
                     rejected.Add(new Rejection(i, IdOf(items[i]), reason!, false));
+                    activity.Rejected(reason!);
                 }
             }
 
             await store.AddAsync(valid, context.RequestAborted);
+            activity.Accepted(valid.Count);
             return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
         }
     }
