@@ -47,7 +47,7 @@ public static class StackedBarChart
         double slot = plotWidth / series.BucketCount;
         double barWidth = Math.Max(1, slot * 0.8);
         var svg = new StringBuilder(4096);
-        svg.Append(CultureInfo.InvariantCulture, $"<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {Width} {Height}\" preserveAspectRatio=\"none\" xmlns=\"http://www.w3.org/2000/svg\"><title>{Encode(title)}</title>");
+        svg.Append(CultureInfo.InvariantCulture, $"<svg class=\"chart\" role=\"img\" viewBox=\"0 0 {Width} {Height}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{Encode(title)}</title>");
 
         // Horizontal grid lines with their values.
         for (int i = 0; i <= 4; i++)
@@ -85,6 +85,11 @@ public static class StackedBarChart
         for (int b = 0; b < series.BucketCount; b += every)
         {
             double x = Left + (b * slot);
+            if (x > Width - Right - 60)
+            {
+                break; // a label this close to the right edge would be cut off
+            }
+
             DateTimeOffset at = series.From + (series.BucketSize * b);
             svg.Append(CultureInfo.InvariantCulture, $"<text class=\"axis\" x=\"{x:0.#}\" y=\"{Height - Bottom + 16}\">{at.ToString(format, CultureInfo.InvariantCulture)}</text>");
         }
