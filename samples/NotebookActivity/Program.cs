@@ -55,7 +55,7 @@ Console.WriteLine($"  requests: {sent.ImmediateRequests} immediate (POST /logs),
 Console.WriteLine($"  bytes: {sent.BytesBeforeCompression:N0} before compression, {sent.BytesSent:N0} on the wire");
 if (embedded is not null)
 {
-    StoreStatistics stored = embedded.Store.GetStatistics();
+    StoreStatistics stored = await embedded.Store.GetStatisticsAsync(CancellationToken.None);
     Console.WriteLine($"The collector stored {stored.Total} events in {database}:");
     foreach ((string type, long count) in stored.ByType)
     {

@@ -103,9 +103,9 @@ public sealed class CrashTests
                 Assert.True(replay.ExitCode == 0, $"{round}: replay failed: {await output} {await errors}");
             }
 
-            IReadOnlyDictionary<Guid, long> stored = collector.Running.Store.CountById();
+            IReadOnlyDictionary<Guid, long> stored = await collector.Running.Store.CountByIdAsync();
             Assert.All(stored.Values, count => Assert.Equal(1, count));
-            HashSet<int> indexes = [.. collector.Running.Store.Query("tick", null, null, 1_000_000, null).Events
+            HashSet<int> indexes = [.. (await collector.Running.Store.ReadAllAsync("tick"))
                 .Select(json => JsonDocument.Parse(json).RootElement.GetProperty("data").GetProperty("index").GetInt32())];
             int[] missing = [.. Enumerable.Range(0, (int)lastDurable).Where(i => !indexes.Contains(i))];
             Assert.True(missing.Length == 0, $"{round}: {missing.Length} events that were durable before the kill are missing, first {string.Join(",", missing.Take(5))}");

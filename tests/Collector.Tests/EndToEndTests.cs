@@ -90,7 +90,7 @@ public class EndToEndTests
 
         await logs.FlushAsync(TestContext.Current.CancellationToken);
 
-        IReadOnlyDictionary<Guid, long> stored = collector.Running.Store.CountById();
+        IReadOnlyDictionary<Guid, long> stored = await collector.Running.Store.CountByIdAsync();
         Assert.Equal(237 * 2 + 12, stored.Count);
         Assert.All(stored.Values, count => Assert.Equal(1, count));
         Assert.Equal(0, logs.PendingCount);
@@ -128,7 +128,7 @@ public class EndToEndTests
         }
 
         await flushed;
-        IReadOnlyDictionary<Guid, long> stored = collector.Running.Store.CountById();
+        IReadOnlyDictionary<Guid, long> stored = await collector.Running.Store.CountByIdAsync();
         Assert.Equal(51, stored.Count);
         Assert.All(stored.Values, count => Assert.Equal(1, count));
         Assert.Empty(logs.GetStatistics().EventsDropped);
@@ -147,7 +147,7 @@ public class EndToEndTests
         return options;
     }
 
-    private static Storage.StoreStatistics Stats(TestCollector collector) => collector.Running.Store.GetStatistics();
+    private static Storage.StoreStatistics Stats(TestCollector collector) => collector.Running.Store.GetStatisticsAsync(CancellationToken.None).GetAwaiter().GetResult(); // polled from a sync condition
 
     private static async Task WaitUntil(Func<bool> condition, string what)
     {

@@ -18,7 +18,7 @@ public class EndpointTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(1, (await TestCollector.JsonOf(response)).GetProperty("accepted").GetInt32());
-        Assert.Equal(1, collector.Running.Store.CountById()[id]);
+        Assert.Equal(1, (await collector.Running.Store.CountByIdAsync())[id]);
     }
 
     [Fact]
@@ -49,7 +49,7 @@ public class EndpointTests
         Assert.Contains("'timestamp'", rejected[1].GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.Equal(noTimestamp.ToString(), rejected[1].GetProperty("id").GetString());
         Assert.Contains("larger than 300 bytes", rejected[5].GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.Equal(new[] { good1, good2 }.Order(), collector.Running.Store.CountById().Keys.Order());
+        Assert.Equal(new[] { good1, good2 }.Order(), (await collector.Running.Store.CountByIdAsync()).Keys.Order());
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public class EndpointTests
             Assert.Equal(2, (await TestCollector.JsonOf(response)).GetProperty("accepted").GetInt32());
         }
 
-        Assert.Equal(1, Assert.Single(collector.Running.Store.CountById()).Value);
+        Assert.Equal(1, Assert.Single(await collector.Running.Store.CountByIdAsync()).Value);
     }
 
     [Theory]
@@ -81,7 +81,7 @@ public class EndpointTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.False(string.IsNullOrEmpty((await TestCollector.JsonOf(response)).GetProperty("detail").GetString()));
-        Assert.Empty(collector.Running.Store.CountById());
+        Assert.Empty(await collector.Running.Store.CountByIdAsync());
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public class EndpointTests
         using HttpResponseMessage badResponse = await collector.Client.SendAsync(bad, Cancel);
 
         Assert.Equal(HttpStatusCode.OK, good.StatusCode);
-        Assert.Equal(1, collector.Running.Store.CountById()[id]);
+        Assert.Equal(1, (await collector.Running.Store.CountByIdAsync())[id]);
         Assert.Equal(HttpStatusCode.BadRequest, badResponse.StatusCode);
     }
 
@@ -130,7 +130,7 @@ public class EndpointTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBigAfterGzip.StatusCode);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, singleTooBig.StatusCode);
-        Assert.Empty(collector.Running.Store.CountById());
+        Assert.Empty(await collector.Running.Store.CountByIdAsync());
 
         using HttpResponseMessage stillServing = await collector.PostAsync("/logs", TestCollector.Event(Guid.CreateVersion7()));
         Assert.Equal(HttpStatusCode.OK, stillServing.StatusCode);
@@ -152,7 +152,7 @@ public class EndpointTests
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         Assert.Equal(HttpStatusCode.OK, right.StatusCode);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-        Assert.Single(collector.Running.Store.CountById());
+        Assert.Single(await collector.Running.Store.CountByIdAsync());
     }
 
     [Fact]
@@ -199,7 +199,7 @@ public class EndpointTests
             }
         }));
 
-        IReadOnlyDictionary<Guid, long> stored = collector.Running.Store.CountById();
+        IReadOnlyDictionary<Guid, long> stored = await collector.Running.Store.CountByIdAsync();
         Assert.Equal(ids.Order(), stored.Keys.Order());
         Assert.All(stored.Values, count => Assert.Equal(1, count));
     }

@@ -34,7 +34,7 @@ public static class CollectorHost
             throw new ArgumentException($"Collector:Url must be an http address on the loopback interface (such as http://127.0.0.1:5080); got '{options.Url}'.", nameof(options));
         }
 
-        var store = new EventStore(options.DatabasePath);
+        IEventStore store = await EventStoreFactory.OpenAsync(options.Storage, options.DatabasePath, cancellationToken).ConfigureAwait(false);
         var keys = new ApiKeyCheck(options.ApiKeys);
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.Url);
@@ -49,6 +49,7 @@ public static class CollectorHost
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         }
 
+        builder.Services.AddSingleton(store);
         builder.Services.AddProblemDetails();
         var ingestActivity = new IngestActivity(TimeProvider.System);
         builder.Services.AddSingleton(TimeProvider.System);
@@ -109,7 +110,17 @@ public static class CollectorHost
         app.MapIngest(options, store, ingestActivity, rateLimited ? RateLimitPolicy : null);
         app.MapQueries(options, store);
         app.MapDashboard();
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new RunningCollector(app, store, new Uri(address));
     }
@@ -120,7 +131,7 @@ public sealed class RunningCollector : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    internal RunningCollector(WebApplication app, EventStore store, Uri address)
+    internal RunningCollector(WebApplication app, IEventStore store, Uri address)
     {
         _app = app;
         Store = store;
@@ -131,7 +142,7 @@ public sealed class RunningCollector : IAsyncDisposable
     public Uri Address { get; }
 
     /// <summary>The store behind it (for reading what was stored).</summary>
-    public EventStore Store { get; }
+    public IEventStore Store { get; }
 
     /// <summary>Stops the server and closes the database.</summary>
     /// <returns>A task that completes when it has stopped.</returns>
@@ -139,6 +150,6 @@ public sealed class RunningCollector : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
-        Store.Dispose();
+        await Store.DisposeAsync().ConfigureAwait(false); // commits what the writer holds, then closes the database
     }
 }

@@ -1,3 +1,5 @@
+using Instrumentation.Collector.Storage;
+
 namespace Instrumentation.Collector.Hosting;
 
 /// <summary>Settings of the collector (configuration section <c>Collector</c>).</summary>
@@ -9,8 +11,11 @@ public sealed class CollectorOptions
     /// <summary>The address to listen on; loopback only. Port 0 picks a free port (read it from <see cref="RunningCollector.Address"/>). Default <c>http://127.0.0.1:5080</c>.</summary>
     public string Url { get; set; } = "http://127.0.0.1:5080";
 
-    /// <summary>The SQLite database file; created when missing. Default <c>collector.db</c> in the working directory.</summary>
+    /// <summary>The SQLite database file when <see cref="Storage"/> names no connection string; created when missing. Default <c>collector.db</c> in the working directory.</summary>
     public string DatabasePath { get; set; } = "collector.db";
+
+    /// <summary>Where events are stored: SQLite (default) or PostgreSQL (section <c>Collector:Storage</c>).</summary>
+    public StorageOptions Storage { get; set; } = new();
 
     /// <summary>API keys accepted as <c>Authorization: Bearer …</c>. When empty, requests need no key.</summary>
     public List<string> ApiKeys { get; set; } = [];

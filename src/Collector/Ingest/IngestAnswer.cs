@@ -22,7 +22,6 @@ internal sealed record Rejection(
 
 /// <summary>Source-generated JSON for the collector's answers (no reflection).</summary>
 [JsonSerializable(typeof(IngestAnswer))]
-[JsonSerializable(typeof(QueryAnswer))]
 [JsonSerializable(typeof(StatsAnswer))]
 internal sealed partial class CollectorJsonContext : JsonSerializerContext
 {

@@ -14,7 +14,7 @@ namespace Instrumentation.Collector.Ingest;
 /// </summary>
 internal static class IngestEndpoints
 {
-    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store, IngestActivity activity, string? rateLimitPolicy)
+    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store, IngestActivity activity, string? rateLimitPolicy)
     {
         // Typed as Func so they bind as route handlers (whose IResult is written), not as plain RequestDelegates.
         Func<HttpContext, Task<IResult>> ingestOne = async context => Count(await IngestAsync(context, options, store, activity, isBatch: false), activity);
@@ -39,7 +39,7 @@ internal static class IngestEndpoints
         return result;
     }
 
-    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, EventStore store, IngestActivity activity, bool isBatch)
+    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, IEventStore store, IngestActivity activity, bool isBatch)
     {
         HttpRequest request = context.Request;
         if (!IsJson(request.ContentType))
@@ -117,7 +117,7 @@ internal static class IngestEndpoints
                 }
             }
 
-            await store.AddAsync(valid, context.RequestAborted);
+            await store.InsertAsync(valid, context.RequestAborted);
             activity.Accepted(valid.Count);
             return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
         }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Instrumentation.Collector.Hosting;
 using Instrumentation.Collector.Storage;
@@ -12,12 +11,12 @@ namespace Instrumentation.Collector.Ingest;
 /// <summary>The read side: <c>GET /logs</c> (newest first, paged), <c>GET /stats</c> and <c>GET /health</c>.</summary>
 internal static class QueryEndpoints
 {
-    public static void MapQueries(this IEndpointRouteBuilder routes, CollectorOptions options, EventStore store)
+    public static void MapQueries(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store)
     {
         routes.MapGet("/health", () => Results.Text("ok"));
-        routes.MapGet("/stats", () =>
+        routes.MapGet("/stats", async (CancellationToken cancellationToken) =>
         {
-            StoreStatistics statistics = store.GetStatistics();
+            StoreStatistics statistics = await store.GetStatisticsAsync(cancellationToken);
             return Results.Json(
                 new StatsAnswer(statistics.Total, statistics.ByType, statistics.ByPriority, statistics.FirstTimestamp, statistics.LastTimestamp),
                 CollectorJsonContext.Default.StatsAnswer);
@@ -46,9 +45,8 @@ internal static class QueryEndpoints
                 after = parsed;
             }
 
-            EventPage page = store.Query(string.IsNullOrEmpty(type) ? null : type, from, to, pageSize, after);
-            JsonElement[] events = [.. page.Events.Select(json => JsonDocument.Parse(json).RootElement)];
-            return Results.Json(new QueryAnswer(events, page.NextCursor), CollectorJsonContext.Default.QueryAnswer);
+            var query = new EventQuery { Type = string.IsNullOrEmpty(type) ? null : type, Since = from, Until = to, After = after, Limit = pageSize };
+            return new EventPageResult(store, query);
         });
     }
 
@@ -69,13 +67,6 @@ internal static class QueryEndpoints
         return false;
     }
 }
-
-/// <summary>A page of events.</summary>
-/// <param name="Events">The events, newest first.</param>
-/// <param name="NextCursor">The cursor of the next page, or null.</param>
-internal sealed record QueryAnswer(
-    [property: JsonPropertyName("events")] IReadOnlyList<JsonElement> Events,
-    [property: JsonPropertyName("next_cursor")] string? NextCursor);
 
 /// <summary>What the store holds.</summary>
 /// <param name="Total">Events stored.</param>

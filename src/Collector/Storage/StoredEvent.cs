@@ -1,12 +1,52 @@
 namespace Instrumentation.Collector.Storage;
 
 /// <summary>One valid event, ready to store: the fields the store indexes, and the event's JSON as received.</summary>
-/// <param name="Id">The event id (the primary key: a repeated id is accepted and not stored again).</param>
+/// <param name="Id">The event id (the key: a repeated id is accepted and not stored again).</param>
 /// <param name="Type">The event type.</param>
 /// <param name="Priority"><c>immediate</c> or <c>batch</c>.</param>
 /// <param name="Timestamp">When the event was recorded.</param>
 /// <param name="Json">The event's JSON.</param>
 public sealed record StoredEvent(Guid Id, string Type, string Priority, DateTimeOffset Timestamp, string Json);
+
+/// <summary>What <see cref="IEventStore.InsertAsync"/> did with each event of a batch.</summary>
+public sealed class InsertResult
+{
+    private readonly bool[] _isNew;
+
+    /// <summary>Wraps the per-event outcome.</summary>
+    /// <param name="isNew">For each event in the order given: true when it was added, false when its id was already stored.</param>
+    public InsertResult(bool[] isNew)
+    {
+        ArgumentNullException.ThrowIfNull(isNew);
+        _isNew = isNew;
+        foreach (bool added in isNew)
+        {
+            NewCount += added ? 1 : 0;
+        }
+    }
+
+    /// <summary>An empty batch's result.</summary>
+    public static InsertResult Empty { get; } = new([]);
+
+    /// <summary>Events in the batch.</summary>
+    public int Count => _isNew.Length;
+
+    /// <summary>Events added now.</summary>
+    public int NewCount { get; }
+
+    /// <summary>Events whose id was already stored (or repeated within the batch).</summary>
+    public int DuplicateCount => _isNew.Length - NewCount;
+
+    /// <summary>Whether the event at <paramref name="index"/> was added now (false: a duplicate).</summary>
+    /// <param name="index">The event's position in the batch.</param>
+    /// <returns>True when it was new.</returns>
+    public bool IsNew(int index) => _isNew[index];
+}
+
+/// <summary>One stored event, as <see cref="IEventStore.ReadAsync"/> returns it.</summary>
+/// <param name="Json">The event's JSON, exactly as stored.</param>
+/// <param name="Cursor">Where this row sits in the newest-first order (pass it as <see cref="EventQuery.After"/> to continue after it).</param>
+public readonly record struct EventRow(string Json, EventCursor Cursor);
 
 /// <summary>Counts by type and priority, and the first and last timestamps.</summary>
 /// <param name="Total">Events stored.</param>
@@ -21,7 +61,8 @@ public sealed record StoreStatistics(
     DateTimeOffset? FirstTimestamp,
     DateTimeOffset? LastTimestamp);
 
-/// <summary>A page of <c>GET /logs</c>.</summary>
-/// <param name="Events">The events' JSON, newest first.</param>
-/// <param name="NextCursor">Pass as <c>cursor</c> to read the next page; null on the last page.</param>
-public sealed record EventPage(IReadOnlyList<string> Events, string? NextCursor);
+/// <summary>Events of one type within one time bucket.</summary>
+/// <param name="BucketStart">The bucket's start (UTC), a multiple of the bucket width since 0001-01-01.</param>
+/// <param name="Type">The event type.</param>
+/// <param name="Count">Events of that type in the bucket.</param>
+public readonly record struct EventCountBucket(DateTimeOffset BucketStart, string Type, long Count);

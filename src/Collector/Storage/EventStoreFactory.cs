@@ -1,0 +1,46 @@
+using Instrumentation.Collector.Storage.PostgreSql;
+using Instrumentation.Collector.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Storage;
+
+/// <summary>Creates the configured <see cref="IEventStore"/> and brings its schema up to date.</summary>
+public static class EventStoreFactory
+{
+    /// <summary>
+    /// Validates <paramref name="options"/>, creates the store they name and migrates its schema. For SQLite without a
+    /// connection string the file is <paramref name="defaultSqlitePath"/>.
+    /// </summary>
+    /// <param name="options">The storage settings.</param>
+    /// <param name="defaultSqlitePath">The SQLite file used when <see cref="StorageOptions.ConnectionString"/> is empty.</param>
+    /// <param name="cancellationToken">Stops the start.</param>
+    /// <returns>The store, ready to use. Dispose it to close the database.</returns>
+    /// <exception cref="ArgumentException">The settings are invalid (the message says which and how to fix them).</exception>
+    public static async Task<IEventStore> OpenAsync(StorageOptions options, string defaultSqlitePath, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        }
+
+        IEventStore store = options.Provider switch
+        {
+            StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options),
+            _ => new SqliteEventStore(
+                string.IsNullOrWhiteSpace(options.ConnectionString) ? new SqliteConnectionStringBuilder { DataSource = defaultSqlitePath }.ToString() : options.ConnectionString,
+                options),
+        };
+        try
+        {
+            await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+}

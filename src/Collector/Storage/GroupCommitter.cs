@@ -1,0 +1,168 @@
+using System.Threading.Channels;
+
+namespace Instrumentation.Collector.Storage;
+
+/// <summary>
+/// The one writer of a store. Requests hand their batch to a bounded queue and wait; the writer takes every batch that
+/// is waiting (up to <see cref="StorageOptions.MaxEventsPerCommit"/> events), commits them in one transaction, and only
+/// then completes each request. While a transaction commits the next requests queue up, so the busier the collector,
+/// the more requests share one commit (and one disk flush).
+/// </summary>
+/// <remarks>
+/// A batch whose request is cancelled while it waits is dropped, never written. If a shared transaction fails, every
+/// batch of it is retried in a transaction of its own, so one failing batch cannot fail the requests it was grouped
+/// with. Disposing stops taking new batches, commits the ones already queued and then returns. A transaction, once
+/// started, is not cancelled: its requests may have gone, but other requests share it.
+/// </remarks>
+internal sealed class GroupCommitter : IAsyncDisposable
+{
+    /// <summary>Commits the batches in one transaction and returns each batch's result, in order.</summary>
+    public delegate Task<InsertResult[]> CommitGroup(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken);
+
+    private readonly Channel<PendingBatch> _queue;
+    private readonly CommitGroup _commit;
+    private readonly int _maxEventsPerCommit;
+    private readonly Task _writer;
+
+    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit)
+    {
+        _commit = commit;
+        _maxEventsPerCommit = maxEventsPerCommit;
+        _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(maxPendingBatches)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Queues the batch and completes when it has been committed.</summary>
+    public async Task<InsertResult> SubmitAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
+    {
+        var pending = new PendingBatch(events);
+        try
+        {
+            await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(IEventStore), "The store is shutting down and takes no more events.");
+        }
+
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((PendingBatch)state!).TryCancel(token), pending))
+        {
+            return await pending.Completion.ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var group = new List<PendingBatch>();
+        var batches = new List<IReadOnlyList<StoredEvent>>();
+        PendingBatch? carried = null;
+        while (carried is not null || await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            group.Clear();
+            int events = 0;
+            if (carried is not null)
+            {
+                group.Add(carried);
+                events = carried.Events.Count;
+                carried = null;
+            }
+
+            while (events < _maxEventsPerCommit && _queue.Reader.TryRead(out PendingBatch? next))
+            {
+                if (!next.TryTake())
+                {
+                    continue; // its request was cancelled while it waited
+                }
+
+                if (group.Count > 0 && events + next.Events.Count > _maxEventsPerCommit)
+                {
+                    carried = next; // opens the next transaction
+                    break;
+                }
+
+                group.Add(next);
+                events += next.Events.Count;
+            }
+
+            if (group.Count == 0)
+            {
+                continue;
+            }
+
+            batches.Clear();
+            foreach (PendingBatch pending in group)
+            {
+                batches.Add(pending.Events);
+            }
+
+            try
+            {
+                InsertResult[] results = await _commit(batches, CancellationToken.None).ConfigureAwait(false);
+                for (int i = 0; i < group.Count; i++)
+                {
+                    group[i].Complete(results[i]);
+                }
+            }
+            catch (Exception) when (group.Count > 1)
+            {
+                foreach (PendingBatch pending in group)
+                {
+                    await CommitAloneAsync(pending).ConfigureAwait(false);
+                }
+            }
+            catch (Exception exception)
+            {
+                group[0].Fail(exception);
+            }
+        }
+    }
+
+    private async Task CommitAloneAsync(PendingBatch pending)
+    {
+        try
+        {
+            InsertResult[] results = await _commit([pending.Events], CancellationToken.None).ConfigureAwait(false);
+            pending.Complete(results[0]);
+        }
+        catch (Exception exception)
+        {
+            pending.Fail(exception);
+        }
+    }
+
+    /// <summary>A request's batch and the promise it waits on. Waiting → taken by the writer, or waiting → cancelled.</summary>
+    private sealed class PendingBatch(IReadOnlyList<StoredEvent> events)
+    {
+        private const int Waiting = 0, Taken = 1, Cancelled = 2;
+        private readonly TaskCompletionSource<InsertResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _state;
+
+        public IReadOnlyList<StoredEvent> Events { get; } = events;
+
+        public Task<InsertResult> Completion => _completion.Task;
+
+        public bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Waiting) == Waiting;
+
+        public void TryCancel(CancellationToken token)
+        {
+            if (Interlocked.CompareExchange(ref _state, Cancelled, Waiting) == Waiting)
+            {
+                _completion.TrySetCanceled(token);
+            }
+        }
+
+        public void Complete(InsertResult result) => _completion.TrySetResult(result);
+
+        public void Fail(Exception exception) => _completion.TrySetException(exception);
+    }
+}

@@ -1,0 +1,208 @@
+using System.Runtime.CompilerServices;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Instrumentation.Collector.Storage.PostgreSql;
+
+/// <summary>
+/// Events in a PostgreSQL database that any number of collector instances share. Each instance has one writer that
+/// commits the batches of its concurrent requests together (<see cref="GroupCommitter"/>) with one multi-row
+/// <c>INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING RETURNING id</c>; the unique id makes an event
+/// uploaded twice (to the same or to another instance) stored once, and the counts table is updated in the same
+/// transaction from the rows actually added.
+/// </summary>
+public sealed class PostgreSqlEventStore : IEventStore
+{
+    private const string InsertSql = """
+        INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", json)
+        SELECT id, type, priority, ticks, ts, json
+        FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) WITH ORDINALITY AS input(id, type, priority, ticks, ts, json, ord)
+        ORDER BY ord
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id;
+        """;
+
+    private const string CountSql = """
+        INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks)
+        SELECT * FROM unnest(@types, @priorities, @counts, @firsts, @lasts)
+        ON CONFLICT (type, priority) DO UPDATE SET
+            count = event_counts.count + excluded.count,
+            first_ticks = LEAST(event_counts.first_ticks, excluded.first_ticks),
+            last_ticks = GREATEST(event_counts.last_ticks, excluded.last_ticks);
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly GroupCommitter _committer;
+    private readonly CountTally _tally = new();
+
+    /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
+    /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…;Username=…;Password=…</c>).</param>
+    /// <param name="options">The writer's queue limits.</param>
+    public PostgreSqlEventStore(string connectionString, StorageOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionString);
+        options ??= new StorageOptions();
+        _dataSource = NpgsqlDataSource.Create(connectionString);
+        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit);
+    }
+
+    /// <inheritdoc />
+    public string Provider => nameof(StorageProvider.PostgreSql);
+
+    /// <inheritdoc />
+    public Task InitializeAsync(CancellationToken cancellationToken) => PostgreSqlSchema.MigrateAsync(_dataSource, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        return events.Count == 0 ? Task.FromResult(InsertResult.Empty) : _committer.SubmitAsync(events, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<EventRow> ReadAsync(EventQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using NpgsqlCommand command = connection.CreateCommand();
+        EventQuerySql.AppendSelect(command, query, PostgreSqlDialect.Instance);
+        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            string json = reader.GetString(0);
+            yield return new EventRow(json, new EventCursor(reader.GetInt64(1), reader.GetInt64(2)));
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<EventCountBucket> CountByTimeAsync(EventCountQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using NpgsqlCommand command = connection.CreateCommand();
+        EventQuerySql.AppendCount(command, query);
+        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new EventCountBucket(new DateTimeOffset(reader.GetInt64(0), TimeSpan.Zero), reader.GetString(1), reader.GetInt64(2));
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken)
+    {
+        await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT type, priority, count, first_ticks, last_ticks FROM event_counts;", connection);
+        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await StatisticsReader.ReadAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT 1;", connection);
+        await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Commits what is queued, then closes the connections.</summary>
+    /// <returns>A task that completes when the connections are closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await _committer.DisposeAsync().ConfigureAwait(false);
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time).</summary>
+    private async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
+    {
+        int total = 0;
+        foreach (IReadOnlyList<StoredEvent> batch in batches)
+        {
+            total += batch.Count;
+        }
+
+        var ids = new Guid[total];
+        var types = new string[total];
+        var priorities = new string[total];
+        var ticks = new long[total];
+        var times = new DateTime[total];
+        var jsons = new string[total];
+        int n = 0;
+        foreach (IReadOnlyList<StoredEvent> batch in batches)
+        {
+            foreach (StoredEvent item in batch)
+            {
+                ids[n] = item.Id;
+                types[n] = item.Type;
+                priorities[n] = item.Priority;
+                ticks[n] = item.Timestamp.UtcTicks;
+                times[n] = item.Timestamp.UtcDateTime;
+                jsons[n] = item.Json;
+                n++;
+            }
+        }
+
+        await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var added = new HashSet<Guid>(total);
+        await using (var insert = new NpgsqlCommand(InsertSql, connection, transaction))
+        {
+            insert.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = ids });
+            insert.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = types });
+            insert.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = priorities });
+            insert.Parameters.Add(new NpgsqlParameter<long[]>("ticks", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = ticks });
+            insert.Parameters.Add(new NpgsqlParameter<DateTime[]>("times", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = times });
+            insert.Parameters.Add(new NpgsqlParameter<string[]>("jsons", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = jsons });
+            await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                added.Add(reader.GetGuid(0));
+            }
+        }
+
+        // An id is new for its first occurrence in this transaction only (a later copy in the same group is a duplicate).
+        var results = new InsertResult[batches.Count];
+        _tally.Clear();
+        for (int b = 0; b < batches.Count; b++)
+        {
+            IReadOnlyList<StoredEvent> batch = batches[b];
+            bool[] isNew = new bool[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (added.Remove(batch[i].Id))
+                {
+                    isNew[i] = true;
+                    _tally.Add(batch[i]);
+                }
+            }
+
+            results[b] = new InsertResult(isNew);
+        }
+
+        if (_tally.Count > 0)
+        {
+            var ordered = _tally.Ordered().ToArray();
+            await using var count = new NpgsqlCommand(CountSql, connection, transaction);
+            count.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Type)] });
+            count.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Priority)] });
+            count.Parameters.Add(new NpgsqlParameter<long[]>("counts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.Count)] });
+            count.Parameters.Add(new NpgsqlParameter<long[]>("firsts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.FirstTicks)] });
+            count.Parameters.Add(new NpgsqlParameter<long[]>("lasts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.LastTicks)] });
+            await count.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return results;
+    }
+
+    private sealed class PostgreSqlDialect : EventQuerySql.IDialect
+    {
+        public static readonly PostgreSqlDialect Instance = new();
+
+        public string ContextEquals(string keyParameter, string valueParameter) =>
+            $"(events.json::json -> 'context' ->> {keyParameter}) = {valueParameter}";
+
+        public string DataContains(string textParameter) => $"strpos((events.json::json -> 'data')::text, {textParameter}) > 0";
+    }
+}

@@ -1,0 +1,251 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Storage.Sqlite;
+
+/// <summary>
+/// Events in a SQLite file: WAL mode with <c>synchronous=FULL</c> (a commit is on disk when it returns), one writer
+/// connection that commits the batches of concurrent requests together (<see cref="GroupCommitter"/>), pooled reader
+/// connections that run alongside it, and the event id as a unique key so a retried event is not stored twice.
+/// </summary>
+public sealed class SqliteEventStore : IEventStore
+{
+    private readonly string _connectionString;
+    private readonly GroupCommitter _committer;
+    private readonly CountTally _tally = new();
+    private SqliteConnection? _writer;
+    private SqliteCommand? _insert;
+    private SqliteCommand? _count;
+
+    /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
+    /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
+    /// <param name="options">The writer's queue limits.</param>
+    public SqliteEventStore(string connectionString, StorageOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionString);
+        options ??= new StorageOptions();
+        var builder = new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true };
+        if (string.IsNullOrEmpty(builder.DataSource))
+        {
+            throw new ArgumentException("The SQLite connection string must name a file ('Data Source=collector.db').", nameof(connectionString));
+        }
+
+        if (builder.DefaultTimeout < 30)
+        {
+            builder.DefaultTimeout = 30;
+        }
+
+        DatabasePath = Path.GetFullPath(builder.DataSource);
+        builder.DataSource = DatabasePath;
+        _connectionString = builder.ToString();
+        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit);
+    }
+
+    /// <summary>A store over the file at <paramref name="path"/> (created when missing).</summary>
+    /// <param name="path">The database file.</param>
+    /// <param name="options">The writer's queue limits.</param>
+    /// <returns>The store; call <see cref="InitializeAsync"/> before use.</returns>
+    public static SqliteEventStore ForFile(string path, StorageOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = path }.ToString(), options);
+    }
+
+    /// <inheritdoc />
+    public string Provider => nameof(StorageProvider.Sqlite);
+
+    /// <summary>The database file's full path.</summary>
+    public string DatabasePath { get; }
+
+    /// <inheritdoc />
+    public Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string? directory = Path.GetDirectoryName(DatabasePath);
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        using SqliteConnection connection = Open();
+        SqliteSchema.Migrate(connection);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        return events.Count == 0 ? Task.FromResult(InsertResult.Empty) : _committer.SubmitAsync(events, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<EventRow> ReadAsync(EventQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using SqliteConnection connection = Open();
+        await using SqliteCommand command = connection.CreateCommand();
+        EventQuerySql.AppendSelect(command, query, SqliteDialect.Instance);
+        await using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new EventRow(reader.GetString(0), new EventCursor(reader.GetInt64(1), reader.GetInt64(2)));
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<EventCountBucket> CountByTimeAsync(EventCountQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        await using SqliteConnection connection = Open();
+        await using SqliteCommand command = connection.CreateCommand();
+        EventQuerySql.AppendCount(command, query);
+        await using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new EventCountBucket(new DateTimeOffset(reader.GetInt64(0), TimeSpan.Zero), reader.GetString(1), reader.GetInt64(2));
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken)
+    {
+        await using SqliteConnection connection = Open();
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT type, priority, count, first_ticks, last_ticks FROM event_counts;";
+        await using SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await StatisticsReader.ReadAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public Task PingAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT version FROM schema_version;";
+        command.ExecuteScalar();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Commits what is queued, then closes the database.</summary>
+    /// <returns>A task that completes when the database is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await _committer.DisposeAsync().ConfigureAwait(false);
+        _insert?.Dispose();
+        _count?.Dispose();
+        _writer?.Dispose();
+        using (var connection = new SqliteConnection(_connectionString))
+        {
+            SqliteConnection.ClearPool(connection);
+        }
+    }
+
+    /// <summary>The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time).</summary>
+    private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
+    {
+        (SqliteConnection writer, SqliteCommand insert, SqliteCommand count) = Writer();
+        var results = new InsertResult[batches.Count];
+        _tally.Clear();
+        using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
+        insert.Transaction = transaction;
+        count.Transaction = transaction;
+        insert.Parameters["@received"].Value = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        for (int b = 0; b < batches.Count; b++)
+        {
+            IReadOnlyList<StoredEvent> events = batches[b];
+            bool[] isNew = new bool[events.Count];
+            for (int i = 0; i < events.Count; i++)
+            {
+                StoredEvent item = events[i];
+                insert.Parameters["@id"].Value = item.Id.ToString("D");
+                insert.Parameters["@type"].Value = item.Type;
+                insert.Parameters["@priority"].Value = item.Priority;
+                insert.Parameters["@timestamp"].Value = item.Timestamp.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+                insert.Parameters["@ticks"].Value = item.Timestamp.UtcTicks;
+                insert.Parameters["@json"].Value = item.Json;
+                if (insert.ExecuteNonQuery() == 1)
+                {
+                    isNew[i] = true;
+                    _tally.Add(item);
+                }
+            }
+
+            results[b] = new InsertResult(isNew);
+        }
+
+        foreach ((string type, string priority, CountTally.Entry entry) in _tally.Ordered())
+        {
+            count.Parameters["@type"].Value = type;
+            count.Parameters["@priority"].Value = priority;
+            count.Parameters["@count"].Value = entry.Count;
+            count.Parameters["@first"].Value = entry.FirstTicks;
+            count.Parameters["@last"].Value = entry.LastTicks;
+            count.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        return Task.FromResult(results);
+    }
+
+    private (SqliteConnection, SqliteCommand, SqliteCommand) Writer()
+    {
+        if (_writer is null)
+        {
+            _writer = Open();
+            using (SqliteCommand pragma = _writer.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA synchronous=FULL;";
+                pragma.ExecuteNonQuery();
+            }
+
+            _insert = _writer.CreateCommand();
+            _insert.CommandText = """
+                INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json)
+                VALUES (@id, @type, @priority, @timestamp, @ticks, @received, @json)
+                ON CONFLICT (id) DO NOTHING;
+                """;
+            _insert.Parameters.Add("@id", SqliteType.Text);
+            _insert.Parameters.Add("@type", SqliteType.Text);
+            _insert.Parameters.Add("@priority", SqliteType.Text);
+            _insert.Parameters.Add("@timestamp", SqliteType.Text);
+            _insert.Parameters.Add("@ticks", SqliteType.Integer);
+            _insert.Parameters.Add("@received", SqliteType.Text);
+            _insert.Parameters.Add("@json", SqliteType.Text);
+            _count = _writer.CreateCommand();
+            _count.CommandText = """
+                INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks) VALUES (@type, @priority, @count, @first, @last)
+                ON CONFLICT (type, priority) DO UPDATE SET
+                    count = count + excluded.count,
+                    first_ticks = MIN(first_ticks, excluded.first_ticks),
+                    last_ticks = MAX(last_ticks, excluded.last_ticks);
+                """;
+            _count.Parameters.Add("@type", SqliteType.Text);
+            _count.Parameters.Add("@priority", SqliteType.Text);
+            _count.Parameters.Add("@count", SqliteType.Integer);
+            _count.Parameters.Add("@first", SqliteType.Integer);
+            _count.Parameters.Add("@last", SqliteType.Integer);
+        }
+
+        return (_writer, _insert!, _count!);
+    }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return connection;
+    }
+
+    private sealed class SqliteDialect : EventQuerySql.IDialect
+    {
+        public static readonly SqliteDialect Instance = new();
+
+        public string ContextEquals(string keyParameter, string valueParameter) =>
+            $"EXISTS (SELECT 1 FROM json_each(events.json, '$.context') AS c WHERE c.key = {keyParameter} AND c.type = 'text' AND c.value = {valueParameter})";
+
+        public string DataContains(string textParameter) => $"instr(json_extract(events.json, '$.data'), {textParameter}) > 0";
+    }
+}

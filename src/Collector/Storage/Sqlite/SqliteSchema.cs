@@ -1,0 +1,85 @@
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Storage.Sqlite;
+
+/// <summary>
+/// The SQLite schema, as numbered migrations. <c>schema_version</c> holds the version a database is at; each migration
+/// runs in the same transaction as its version bump, under <c>BEGIN IMMEDIATE</c>, so two processes opening one file
+/// cannot both apply it.
+/// </summary>
+internal static class SqliteSchema
+{
+    /// <summary>Migration n (1-based) brings a database from version n-1 to n.</summary>
+    private static readonly string[] Migrations =
+    [
+        // 1: the events. Identical to the table of collectors before versioning, so their files are adopted as they are.
+        """
+        CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            timestamp TEXT NOT NULL,
+            timestamp_ticks INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            json TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS events_by_time ON events (timestamp_ticks, seq);
+        CREATE INDEX IF NOT EXISTS events_by_type_time ON events (type, timestamp_ticks, seq);
+        """,
+
+        // 2: counts per type and priority, kept in the transaction that adds the events (statistics without a scan).
+        """
+        CREATE TABLE event_counts (
+            type TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            first_ticks INTEGER NOT NULL,
+            last_ticks INTEGER NOT NULL,
+            PRIMARY KEY (type, priority)
+        ) WITHOUT ROWID;
+        INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks)
+            SELECT type, priority, COUNT(*), MIN(timestamp_ticks), MAX(timestamp_ticks) FROM events GROUP BY type, priority;
+        """,
+    ];
+
+    /// <summary>The version this collector writes.</summary>
+    public static int CurrentVersion => Migrations.Length;
+
+    public static void Migrate(SqliteConnection connection)
+    {
+        Execute(connection, null, "PRAGMA journal_mode=WAL;");
+        using SqliteTransaction transaction = connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE
+        Execute(connection, transaction, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);");
+        using SqliteCommand read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT MAX(version) FROM schema_version;";
+        object? value = read.ExecuteScalar();
+        int version = value is long stored ? (int)stored : 0;
+        if (version > CurrentVersion)
+        {
+            throw new InvalidOperationException(
+                $"The SQLite database '{connection.DataSource}' has schema version {version}, newer than the {CurrentVersion} this collector knows. Run a newer collector, or point it at another file.");
+        }
+
+        for (int next = version + 1; next <= CurrentVersion; next++)
+        {
+            Execute(connection, transaction, Migrations[next - 1]);
+        }
+
+        if (version < CurrentVersion)
+        {
+            Execute(connection, transaction, $"DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES ({CurrentVersion});");
+        }
+
+        transaction.Commit();
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,248 @@
+using System.Text.Json;
+using Instrumentation.Collector.Storage;
+
+namespace Instrumentation.Collector.Tests.Stores;
+
+/// <summary>
+/// What every <see cref="IEventStore"/> promises, run against each implementation on a real database (a SQLite file,
+/// a PostgreSQL server): dedup by id, per-event outcomes, filters and paging, statistics from the counts table, time
+/// buckets, schema versioning.
+/// </summary>
+public abstract class EventStoreContract : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+    private readonly List<IEventStore> _stores = [];
+
+    protected static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        foreach (IEventStore store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    /// <summary>A new store over this test's database (the same database on every call), not yet initialized.</summary>
+    protected abstract IEventStore CreateStore(StorageOptions options);
+
+    /// <summary>Sets the database's schema version as a newer collector would.</summary>
+    protected abstract Task SetSchemaVersionAsync(int version);
+
+    protected async Task<IEventStore> OpenAsync(StorageOptions? options = null)
+    {
+        IEventStore store = CreateStore(options ?? new StorageOptions());
+        _stores.Add(store);
+        await store.InitializeAsync(Token);
+        return store;
+    }
+
+    internal static StoredEvent Event(Guid? id = null, string type = "cell", string priority = "batch", DateTimeOffset? at = null, string context = """{"net_id":"ab12"}""", string data = """{"notebook_id":"nb-1"}""")
+    {
+        Guid eventId = id ?? Guid.NewGuid();
+        DateTimeOffset when = at ?? T0;
+        string json = $$"""{"id":"{{eventId}}","type":"{{type}}","priority":"{{priority}}","timestamp":"{{when.UtcDateTime:O}}","context":{{context}},"data":{{data}}}""";
+        return new StoredEvent(eventId, type, priority, when, json);
+    }
+
+    private static async Task<List<EventRow>> ReadAsync(IEventStore store, EventQuery query)
+    {
+        var rows = new List<EventRow>();
+        await foreach (EventRow row in store.ReadAsync(query, Token))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    private static Guid IdOf(EventRow row) => Guid.Parse(JsonDocument.Parse(row.Json).RootElement.GetProperty("id").GetString()!);
+
+    [Fact]
+    public async Task Insert_reports_each_event_as_new_or_duplicate_and_stores_each_id_once()
+    {
+        IEventStore store = await OpenAsync();
+        StoredEvent a = Event(), b = Event(), c = Event();
+
+        InsertResult first = await store.InsertAsync([a, b, a], Token);
+        Assert.Equal([true, true, false], Enumerable.Range(0, 3).Select(first.IsNew));
+        Assert.Equal(2, first.NewCount);
+        Assert.Equal(1, first.DuplicateCount);
+
+        InsertResult second = await store.InsertAsync([b, c], Token);
+        Assert.False(second.IsNew(0));
+        Assert.True(second.IsNew(1));
+
+        List<EventRow> rows = await ReadAsync(store, new EventQuery { Limit = 100 });
+        Assert.Equal(new[] { a.Id, b.Id, c.Id }.Order(), rows.Select(IdOf).Order());
+        Assert.Equal(a.Json, rows.Single(r => IdOf(r) == a.Id).Json);
+        Assert.Equal(3, (await store.GetStatisticsAsync(Token)).Total);
+    }
+
+    [Fact]
+    public async Task Concurrent_overlapping_batches_store_every_id_once_and_count_it_once()
+    {
+        IEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 300 });
+        StoredEvent[] pool = [.. Enumerable.Range(0, 400).Select(i => Event(type: "t" + (i % 3), at: T0.AddSeconds(i)))];
+
+        // 16 requests, each a window of 100 events over the pool: most ids arrive in several requests at once.
+        InsertResult[] results = await Task.WhenAll(Enumerable.Range(0, 16).Select(r =>
+            Task.Run(() => store.InsertAsync([.. pool.Skip(r * 20 % 300).Take(100)], Token))));
+
+        int stored = (await ReadAsync(store, new EventQuery { Limit = 10_000 })).Select(IdOf).Distinct().Count();
+        Assert.Equal(stored, (await ReadAsync(store, new EventQuery { Limit = 10_000 })).Count);
+        Assert.Equal(stored, results.Sum(r => r.NewCount));
+        StoreStatistics statistics = await store.GetStatisticsAsync(Token);
+        Assert.Equal(stored, statistics.Total);
+        Assert.Equal(stored, statistics.ByType.Values.Sum());
+    }
+
+    [Fact]
+    public async Task Reads_filter_by_type_and_time_and_page_newest_first_with_a_cursor()
+    {
+        IEventStore store = await OpenAsync();
+        StoredEvent[] events = [.. Enumerable.Range(0, 30).Select(i => Event(type: i % 2 == 0 ? "even" : "odd", at: T0.AddMinutes(i)))];
+        await store.InsertAsync(events, Token);
+
+        // Pages of 4 over "even" events between minute 4 (inclusive) and 24 (exclusive): 4, 6, …, 22 = 10 events.
+        var seen = new List<Guid>();
+        EventCursor? after = null;
+        do
+        {
+            List<EventRow> page = await ReadAsync(store, new EventQuery { Type = "even", Since = T0.AddMinutes(4), Until = T0.AddMinutes(24), After = after, Limit = 4 });
+            seen.AddRange(page.Select(IdOf));
+            after = page.Count == 4 ? page[^1].Cursor : null;
+        }
+        while (after is not null);
+
+        Guid[] expected = [.. events.Where((e, i) => i % 2 == 0 && i >= 4 && i < 24).Reverse().Select(e => e.Id)];
+        Assert.Equal(expected, seen);
+    }
+
+    [Fact]
+    public async Task Events_with_the_same_timestamp_page_without_gaps_or_repeats()
+    {
+        IEventStore store = await OpenAsync();
+        StoredEvent[] events = [.. Enumerable.Range(0, 7).Select(_ => Event())];
+        await store.InsertAsync(events, Token);
+
+        List<EventRow> first = await ReadAsync(store, new EventQuery { Limit = 3 });
+        List<EventRow> second = await ReadAsync(store, new EventQuery { Limit = 3, After = first[^1].Cursor });
+        List<EventRow> third = await ReadAsync(store, new EventQuery { Limit = 3, After = second[^1].Cursor });
+        Assert.Equal(events.Select(e => e.Id).Order(), first.Concat(second).Concat(third).Select(IdOf).Order());
+    }
+
+    [Fact]
+    public async Task Reads_filter_by_context_fields_and_by_text_in_data()
+    {
+        IEventStore store = await OpenAsync();
+        StoredEvent alice = Event(context: """{"net_id":"alice","course":"cs101"}""", data: """{"cell":"import numpy"}""");
+        StoredEvent bob = Event(context: """{"net_id":"bob","course":"cs101"}""", data: """{"cell":"print(1)"}""");
+        StoredEvent none = Event(context: "{}", data: """{"cell":"import pandas"}""");
+        await store.InsertAsync([alice, bob, none], Token);
+
+        Assert.Equal([bob.Id], (await ReadAsync(store, new EventQuery { Context = new Dictionary<string, string> { ["net_id"] = "bob" } })).Select(IdOf));
+        Assert.Equal(
+            new[] { alice.Id, bob.Id }.Order(),
+            (await ReadAsync(store, new EventQuery { Context = new Dictionary<string, string> { ["course"] = "cs101" } })).Select(IdOf).Order());
+        Assert.Empty(await ReadAsync(store, new EventQuery { Context = new Dictionary<string, string> { ["course"] = "cs101", ["net_id"] = "carol" } }));
+        Assert.Equal(
+            new[] { alice.Id, none.Id }.Order(),
+            (await ReadAsync(store, new EventQuery { DataContains = "import" })).Select(IdOf).Order());
+        Assert.Equal([alice.Id], (await ReadAsync(store, new EventQuery { DataContains = "import", Context = new Dictionary<string, string> { ["net_id"] = "alice" } })).Select(IdOf));
+        Assert.Empty(await ReadAsync(store, new EventQuery { DataContains = "'; DROP TABLE events; --" }));
+    }
+
+    [Fact]
+    public async Task Statistics_count_new_events_only_per_type_and_priority_with_first_and_last_timestamps()
+    {
+        IEventStore store = await OpenAsync();
+        Assert.Equal(new StoreStatistics(0, new Dictionary<string, long>(), new Dictionary<string, long>(), null, null).Total, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Null((await store.GetStatisticsAsync(Token)).FirstTimestamp);
+
+        StoredEvent late = Event(type: "notebook", priority: "immediate", at: T0.AddHours(2));
+        await store.InsertAsync([Event(at: T0), Event(at: T0.AddHours(1)), late], Token);
+        await store.InsertAsync([late, Event(type: "notebook", priority: "immediate", at: T0.AddMinutes(-5))], Token);
+
+        StoreStatistics statistics = await store.GetStatisticsAsync(Token);
+        Assert.Equal(4, statistics.Total);
+        Assert.Equal(2, statistics.ByType["cell"]);
+        Assert.Equal(2, statistics.ByType["notebook"]);
+        Assert.Equal(2, statistics.ByPriority["batch"]);
+        Assert.Equal(2, statistics.ByPriority["immediate"]);
+        Assert.Equal(T0.AddMinutes(-5), statistics.FirstTimestamp);
+        Assert.Equal(T0.AddHours(2), statistics.LastTimestamp);
+    }
+
+    [Fact]
+    public async Task Counts_per_time_bucket_and_type()
+    {
+        IEventStore store = await OpenAsync();
+        await store.InsertAsync(
+            [Event(type: "a", at: T0.AddSeconds(5)), Event(type: "a", at: T0.AddSeconds(59)), Event(type: "b", at: T0.AddSeconds(30)), Event(type: "a", at: T0.AddMinutes(2))],
+            Token);
+
+        var buckets = new List<EventCountBucket>();
+        await foreach (EventCountBucket bucket in store.CountByTimeAsync(new EventCountQuery { BucketWidth = TimeSpan.FromMinutes(1) }, Token))
+        {
+            buckets.Add(bucket);
+        }
+
+        Assert.Equal(
+            [new EventCountBucket(T0, "a", 2), new EventCountBucket(T0, "b", 1), new EventCountBucket(T0.AddMinutes(2), "a", 1)],
+            buckets);
+    }
+
+    [Fact]
+    public async Task An_insert_cancelled_before_it_is_queued_stores_nothing()
+    {
+        IEventStore store = await OpenAsync();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.InsertAsync([Event()], cancelled.Token));
+        Assert.Empty(await ReadAsync(store, new EventQuery()));
+    }
+
+    [Fact]
+    public async Task Reopening_keeps_the_events_and_the_schema_version()
+    {
+        IEventStore first = await OpenAsync();
+        StoredEvent kept = Event();
+        await first.InsertAsync([kept], Token);
+        await first.DisposeAsync();
+
+        IEventStore second = await OpenAsync();
+        Assert.Equal([kept.Id], (await ReadAsync(second, new EventQuery())).Select(IdOf));
+        InsertResult again = await second.InsertAsync([kept], Token);
+        Assert.Equal(0, again.NewCount);
+        await second.PingAsync(Token);
+    }
+
+    [Fact]
+    public async Task Several_instances_starting_at_once_migrate_the_schema_once()
+    {
+        IEventStore[] stores = [.. Enumerable.Range(0, 4).Select(_ => CreateStore(new StorageOptions()))];
+        _stores.AddRange(stores);
+        await Task.WhenAll(stores.Select(s => Task.Run(() => s.InitializeAsync(Token))));
+
+        StoredEvent shared = Event();
+        InsertResult[] results = await Task.WhenAll(stores.Select(s => s.InsertAsync([shared], Token)));
+        Assert.Equal(1, results.Sum(r => r.NewCount));
+        Assert.Equal(1, (await stores[0].GetStatisticsAsync(Token)).Total);
+    }
+
+    [Fact]
+    public async Task A_database_from_a_newer_collector_is_refused_with_a_clear_message()
+    {
+        await (await OpenAsync()).PingAsync(Token);
+        await SetSchemaVersionAsync(99);
+
+        IEventStore store = CreateStore(new StorageOptions());
+        _stores.Add(store);
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.InitializeAsync(Token));
+        Assert.Contains("schema version 99", error.Message);
+    }
+}

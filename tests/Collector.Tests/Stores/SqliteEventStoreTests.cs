@@ -1,0 +1,70 @@
+using Instrumentation.Collector.Storage;
+using Instrumentation.Collector.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Tests.Stores;
+
+/// <summary>The store contract on a real SQLite file, and what only SQLite has: files of collectors before versioning.</summary>
+public sealed class SqliteEventStoreTests : EventStoreContract
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("instrumentation-store-").FullName;
+
+    private string DatabasePath => Path.Combine(_folder, "events.db");
+
+    protected override IEventStore CreateStore(StorageOptions options) => SqliteEventStore.ForFile(DatabasePath, options);
+
+    protected override Task SetSchemaVersionAsync(int version)
+    {
+        Execute($"UPDATE schema_version SET version = {version};");
+        return Task.CompletedTask;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_file_of_a_collector_before_versioning_is_adopted_and_its_counts_are_built()
+    {
+        // The table exactly as the unversioned collector created it, with two events in it.
+        Execute("""
+            CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, priority TEXT NOT NULL,
+                timestamp TEXT NOT NULL, timestamp_ticks INTEGER NOT NULL, received_at TEXT NOT NULL, json TEXT NOT NULL);
+            CREATE INDEX events_by_time ON events (timestamp_ticks, seq);
+            CREATE INDEX events_by_type_time ON events (type, timestamp_ticks, seq);
+            """);
+        StoredEvent old1 = Event(type: "old"), old2 = Event(type: "old", priority: "immediate");
+        foreach (StoredEvent e in new[] { old1, old2 })
+        {
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+        }
+
+        IEventStore store = await OpenAsync();
+        StoreStatistics statistics = await store.GetStatisticsAsync(Token);
+        Assert.Equal(2, statistics.Total);
+        Assert.Equal(1, statistics.ByPriority["immediate"]);
+        Assert.Equal(0, (await store.InsertAsync([old1], Token)).NewCount);
+        Assert.Equal(2, ExecuteScalar("SELECT version FROM schema_version;"));
+    }
+
+    private void Execute(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private long ExecuteScalar(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+}
