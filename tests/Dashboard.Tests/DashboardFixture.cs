@@ -1,4 +1,6 @@
 using Instrumentation.Collector.Hosting;
+using Instrumentation.Collector.Storage;
+using Instrumentation.Collector.Tests;
 
 namespace Instrumentation.Dashboard.Tests;
 
@@ -83,6 +85,31 @@ public sealed class SqliteDashboardFixture : DashboardFixture
 
     protected override Task<RunningCollector> StartCollectorAsync() =>
         CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = Path.Combine(_folder, "events.db") }, logging => { });
+
+    protected override ValueTask CleanUpAsync()
+    {
+        Directory.Delete(_folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>A real PostgreSQL server (a database of its own for the test class).</summary>
+public sealed class PostgreSqlDashboardFixture(PostgreSqlServer server) : DashboardFixture
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("dashboard-tests-").FullName;
+
+    protected override async Task<RunningCollector> StartCollectorAsync()
+    {
+        string connectionString = await server.CreateDatabaseAsync();
+        return await CollectorHost.StartAsync(
+            new CollectorOptions
+            {
+                Url = "http://127.0.0.1:0",
+                DatabasePath = Path.Combine(_folder, "unused.db"),
+                Storage = new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = connectionString },
+            },
+            logging => { });
+    }
 
     protected override ValueTask CleanUpAsync()
     {

@@ -296,3 +296,6 @@ public abstract class DashboardTests<TFixture>(TFixture fixture) : IClassFixture
 
 /// <summary>The views over the SQLite store.</summary>
 public sealed class SqliteDashboardTests(SqliteDashboardFixture fixture) : DashboardTests<SqliteDashboardFixture>(fixture);
+
+/// <summary>The views over the PostgreSQL store.</summary>
+public sealed class PostgreSqlDashboardTests(PostgreSqlDashboardFixture fixture) : DashboardTests<PostgreSqlDashboardFixture>(fixture);

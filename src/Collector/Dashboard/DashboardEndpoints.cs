@@ -2,6 +2,7 @@ using System.Reflection;
 using Instrumentation.Collector.Dashboard.Charts;
 using Instrumentation.Collector.Dashboard.Pages;
 using Instrumentation.Collector.Dashboard.Queries;
+using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -56,7 +57,7 @@ internal static class DashboardEndpoints
 
     private static async Task<IResult> TailAsync(IDashboardQueries queries, CancellationToken cancellationToken)
     {
-        IReadOnlyList<EventRow> rows = await queries.NewestAsync(null, TailSize, cancellationToken);
+        IReadOnlyList<DashboardEvent> rows = await queries.NewestAsync(null, TailSize, cancellationToken);
         return Page<TailPage>(new TailModel(rows, rows.Count == 0 ? 0 : rows[0].Position.Sequence), valid: true);
     }
 
@@ -69,7 +70,7 @@ internal static class DashboardEndpoints
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad position", detail: "'after' must be the whole number from the X-Tail-Last header.");
         }
 
-        IReadOnlyList<EventRow> rows = await queries.NewestAsync(since, TailSize, cancellationToken);
+        IReadOnlyList<DashboardEvent> rows = await queries.NewestAsync(since, TailSize, cancellationToken);
         context.Response.Headers["X-Tail-Last"] = (rows.Count == 0 ? since : rows[0].Position.Sequence).ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.Headers.CacheControl = "no-store";
         return new RazorComponentResult<EventRows>(new Dictionary<string, object?> { ["Rows"] = rows });
@@ -80,10 +81,10 @@ internal static class DashboardEndpoints
         string? error = null;
         bool valid = TimeWindow.TryParse("custom", from, to, DateTimeOffset.UtcNow, "all", out TimeWindow window, out string? timeError);
         error = timeError;
-        EventPosition? position = null;
+        EventCursor? position = null;
         if (!string.IsNullOrEmpty(after))
         {
-            if (EventPosition.TryParse(after, out EventPosition parsed))
+            if (EventCursor.TryParse(after, out EventCursor parsed))
             {
                 position = parsed;
             }
@@ -109,7 +110,7 @@ internal static class DashboardEndpoints
             key,
             contextValue,
             string.IsNullOrEmpty(q) ? null : q);
-        EventRowPage page = valid ? await queries.FindEventsAsync(filter, ExplorerPageSize, position, cancellationToken) : new EventRowPage([], null);
+        DashboardEventPage page = valid ? await queries.FindEventsAsync(filter, ExplorerPageSize, position, cancellationToken) : new DashboardEventPage([], null);
         IReadOnlyList<string> types = await queries.TypesAsync(cancellationToken);
         IReadOnlyList<string> keys = await queries.ContextKeysAsync(cancellationToken);
         var model = new ExplorerModel(filter.Type, from, to, key, contextValue, filter.Text, error, types, keys, page, position is null);
@@ -118,7 +119,7 @@ internal static class DashboardEndpoints
 
     private static async Task<IResult> EventAsync(string id, IDashboardQueries queries, CancellationToken cancellationToken)
     {
-        EventRow? row = Guid.TryParse(id, out Guid eventId) ? await queries.FindEventAsync(eventId, cancellationToken) : null;
+        DashboardEvent? row = Guid.TryParse(id, out Guid eventId) ? await queries.FindEventAsync(eventId, cancellationToken) : null;
         var result = new RazorComponentResult<EventPage>(new Dictionary<string, object?> { ["Row"] = row, ["RequestedId"] = id });
         result.StatusCode = row is null ? StatusCodes.Status404NotFound : StatusCodes.Status200OK;
         return result;

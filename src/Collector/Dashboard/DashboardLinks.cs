@@ -1,12 +1,13 @@
 using System.Text;
 using Instrumentation.Collector.Dashboard.Queries;
+using Instrumentation.Collector.Storage;
 
 namespace Instrumentation.Collector.Dashboard;
 
 /// <summary>URLs of the dashboard's pages: the query string holds the whole filter, so a link reproduces the view.</summary>
 internal static class DashboardLinks
 {
-    public static string Explorer(string? type = null, string? from = null, string? to = null, string? contextKey = null, string? contextValue = null, string? text = null, EventPosition? after = null)
+    public static string Explorer(string? type = null, string? from = null, string? to = null, string? contextKey = null, string? contextValue = null, string? text = null, EventCursor? after = null)
     {
         var query = new StringBuilder();
         Add(query, "type", type);

@@ -54,7 +54,7 @@ public static class CollectorHost
         var ingestActivity = new IngestActivity(TimeProvider.System);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(ingestActivity);
-        builder.Services.AddSingleton<IDashboardQueries>(new SqliteDashboardQueries(options.DatabasePath));
+        builder.Services.AddSingleton(store.Dashboard);
         builder.Services.AddRazorComponents();
         // Razor components bring antiforgery, hence data protection; the dashboard has no form that needs it, so keep
         // its keys in memory instead of writing an unencrypted key ring to the user's profile.

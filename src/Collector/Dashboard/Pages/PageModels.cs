@@ -1,4 +1,5 @@
 using Instrumentation.Collector.Dashboard.Queries;
+using Instrumentation.Collector.Storage;
 
 namespace Instrumentation.Collector.Dashboard.Pages;
 
@@ -45,13 +46,13 @@ public sealed record ExplorerModel(
     string? Error,
     IReadOnlyList<string> Types,
     IReadOnlyList<string> ContextKeys,
-    EventRowPage Page,
+    DashboardEventPage Page,
     bool IsFirstPage)
 {
     /// <summary>The explorer URL for this filter (and, optionally, a page position).</summary>
     /// <param name="after">Where the page starts, or null for the first page.</param>
     /// <returns>A URL relative to the dashboard's base.</returns>
-    public string Link(EventPosition? after = null) => DashboardLinks.Explorer(Type, From, To, ContextKey, ContextValue, Text, after);
+    public string Link(EventCursor? after = null) => DashboardLinks.Explorer(Type, From, To, ContextKey, ContextValue, Text, after);
 }
 
 /// <summary>The activity view of one context field.</summary>
@@ -74,4 +75,4 @@ public sealed record ActivityModel(
 /// <summary>The live tail's first render.</summary>
 /// <param name="Rows">The newest events.</param>
 /// <param name="LastSequence">The newest event's sequence (the poller asks for what came after it).</param>
-public sealed record TailModel(IReadOnlyList<EventRow> Rows, long LastSequence);
+public sealed record TailModel(IReadOnlyList<DashboardEvent> Rows, long LastSequence);

@@ -1,3 +1,5 @@
+using Instrumentation.Collector.Storage;
+
 namespace Instrumentation.Collector.Dashboard.Queries;
 
 /// <summary>Events counted per time bucket and type: the overview chart's data.</summary>
@@ -28,41 +30,13 @@ public sealed record EventFilter(string? Type, DateTimeOffset? From, DateTimeOff
 /// <param name="Priority"><c>immediate</c> or <c>batch</c>.</param>
 /// <param name="Timestamp">When it was recorded.</param>
 /// <param name="Json">The event's JSON as stored.</param>
-/// <param name="Position">Where it sits in the newest-first order (for paging and the live tail).</param>
-public sealed record EventRow(string Id, string Type, string Priority, DateTimeOffset Timestamp, string Json, EventPosition Position);
-
-/// <summary>An event's place in the store's order: its timestamp, then its insertion sequence.</summary>
-/// <param name="Ticks">The timestamp in UTC ticks.</param>
-/// <param name="Sequence">The store's insertion sequence.</param>
-public readonly record struct EventPosition(long Ticks, long Sequence)
-{
-    /// <inheritdoc />
-    public override string ToString() => FormattableString.Invariant($"{Ticks}-{Sequence}");
-
-    /// <summary>Reads a position written by <see cref="ToString"/>.</summary>
-    /// <param name="text">The text.</param>
-    /// <param name="position">The position.</param>
-    /// <returns>Whether the text was a position.</returns>
-    public static bool TryParse(string? text, out EventPosition position)
-    {
-        position = default;
-        string[] parts = (text ?? string.Empty).Split('-');
-        if (parts.Length == 2
-            && long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long ticks)
-            && long.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long sequence))
-        {
-            position = new EventPosition(ticks, sequence);
-            return true;
-        }
-
-        return false;
-    }
-}
+/// <param name="Position">Where it sits in the newest-first order (the explorer's paging); its sequence orders the live tail.</param>
+public sealed record DashboardEvent(string Id, string Type, string Priority, DateTimeOffset Timestamp, string Json, EventCursor Position);
 
 /// <summary>A page of events, newest first.</summary>
 /// <param name="Rows">The events.</param>
 /// <param name="Next">Where the next page starts, or null on the last page.</param>
-public sealed record EventRowPage(IReadOnlyList<EventRow> Rows, EventPosition? Next);
+public sealed record DashboardEventPage(IReadOnlyList<DashboardEvent> Rows, EventCursor? Next);
 
 /// <summary>How the activity view is ordered.</summary>
 public enum ActivitySort

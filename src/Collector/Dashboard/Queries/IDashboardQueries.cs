@@ -1,3 +1,5 @@
+using Instrumentation.Collector.Storage;
+
 namespace Instrumentation.Collector.Dashboard.Queries;
 
 /// <summary>
@@ -17,23 +19,23 @@ public interface IDashboardQueries
     /// <summary>Events matching <paramref name="filter"/>, newest first, a page at a time.</summary>
     /// <param name="filter">The filter.</param>
     /// <param name="limit">Page size.</param>
-    /// <param name="after">The previous page's <see cref="EventRowPage.Next"/>, or null for the first page.</param>
+    /// <param name="after">The previous page's <see cref="DashboardEventPage.Next"/>, or null for the first page.</param>
     /// <param name="cancellationToken">Stops the query.</param>
     /// <returns>The page.</returns>
-    Task<EventRowPage> FindEventsAsync(EventFilter filter, int limit, EventPosition? after, CancellationToken cancellationToken);
+    Task<DashboardEventPage> FindEventsAsync(EventFilter filter, int limit, EventCursor? after, CancellationToken cancellationToken);
 
     /// <summary>The most recently stored events (in arrival order, newest first), only those stored after <paramref name="afterSequence"/> when set.</summary>
     /// <param name="afterSequence">The largest sequence the caller already has, or null.</param>
     /// <param name="limit">At most this many.</param>
     /// <param name="cancellationToken">Stops the query.</param>
     /// <returns>The events.</returns>
-    Task<IReadOnlyList<EventRow>> NewestAsync(long? afterSequence, int limit, CancellationToken cancellationToken);
+    Task<IReadOnlyList<DashboardEvent>> NewestAsync(long? afterSequence, int limit, CancellationToken cancellationToken);
 
     /// <summary>One event by id, or null.</summary>
     /// <param name="id">The event id.</param>
     /// <param name="cancellationToken">Stops the query.</param>
     /// <returns>The event.</returns>
-    Task<EventRow?> FindEventAsync(Guid id, CancellationToken cancellationToken);
+    Task<DashboardEvent?> FindEventAsync(Guid id, CancellationToken cancellationToken);
 
     /// <summary>The event types stored, sorted (at most 200).</summary>
     /// <param name="cancellationToken">Stops the query.</param>

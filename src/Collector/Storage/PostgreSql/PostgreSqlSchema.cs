@@ -38,6 +38,34 @@ internal static class PostgreSqlSchema
             PRIMARY KEY (type, priority)
         );
         """,
+
+        // 2: the dashboard's rollups, kept by the writer in the transaction that adds the events (Rollups/DashboardRollup):
+        // events per minute (600,000,000 ticks), type and priority; the context index (one row per string field of an
+        // event's context); events per context field, value, minute and type. Filled from the events already stored.
+        """
+        CREATE TABLE event_minutes (
+            minute bigint NOT NULL, type text NOT NULL, priority text NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (minute, type, priority)
+        );
+        CREATE TABLE event_context (
+            key text NOT NULL, value text NOT NULL, ticks bigint NOT NULL, id uuid NOT NULL,
+            PRIMARY KEY (key, value, ticks, id)
+        );
+        CREATE TABLE context_minutes (
+            key text NOT NULL, value text NOT NULL, minute bigint NOT NULL, type text NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (key, value, minute, type)
+        );
+        INSERT INTO event_minutes (minute, type, priority, count)
+            SELECT timestamp_ticks / 600000000, type, priority, COUNT(*) FROM events GROUP BY 1, 2, 3;
+        CREATE TEMPORARY TABLE backfill_context ON COMMIT DROP AS
+            SELECT c.key, c.value #>> '{}' AS value, e.timestamp_ticks AS ticks, e.id, e.type
+            FROM events e
+            CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(e.json::jsonb -> 'context') = 'object' THEN e.json::jsonb -> 'context' ELSE '{}'::jsonb END) c
+            WHERE jsonb_typeof(c.value) = 'string';
+        INSERT INTO event_context (key, value, ticks, id) SELECT key, value, ticks, id FROM backfill_context ON CONFLICT DO NOTHING;
+        INSERT INTO context_minutes (key, value, minute, type, count)
+            SELECT key, value, ticks / 600000000, type, COUNT(*) FROM backfill_context GROUP BY 1, 2, 3, 4;
+        """,
     ];
 
     /// <summary>The version this collector writes.</summary>

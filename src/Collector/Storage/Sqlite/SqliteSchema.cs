@@ -41,6 +41,33 @@ internal static class SqliteSchema
         INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks)
             SELECT type, priority, COUNT(*), MIN(timestamp_ticks), MAX(timestamp_ticks) FROM events GROUP BY type, priority;
         """,
+
+        // 3: the dashboard's rollups, kept by the writer in the transaction that adds the events (Rollups/DashboardRollup):
+        // events per minute (600,000,000 ticks), type and priority; the context index (one row per string field of an
+        // event's context); events per context field, value, minute and type. Filled from the events already stored.
+        """
+        CREATE TABLE event_minutes (
+            minute INTEGER NOT NULL, type TEXT NOT NULL, priority TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (minute, type, priority)
+        ) WITHOUT ROWID;
+        CREATE TABLE event_context (
+            key TEXT NOT NULL, value TEXT NOT NULL, ticks INTEGER NOT NULL, id TEXT NOT NULL,
+            PRIMARY KEY (key, value, ticks, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_minutes (
+            key TEXT NOT NULL, value TEXT NOT NULL, minute INTEGER NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (key, value, minute, type)
+        ) WITHOUT ROWID;
+        INSERT INTO event_minutes (minute, type, priority, count)
+            SELECT timestamp_ticks / 600000000, type, priority, COUNT(*) FROM events GROUP BY 1, 2, 3;
+        INSERT OR IGNORE INTO event_context (key, value, ticks, id)
+            SELECT c.key, c.value, e.timestamp_ticks, e.id FROM events e, json_each(e.json, '$.context') c WHERE c.type = 'text';
+        INSERT INTO context_minutes (key, value, minute, type, count)
+            SELECT key, value, ticks / 600000000, type, COUNT(*) FROM (
+                SELECT DISTINCT c.key AS key, c.value AS value, e.timestamp_ticks AS ticks, e.type AS type, e.seq AS seq
+                FROM events e, json_each(e.json, '$.context') c WHERE c.type = 'text')
+            GROUP BY 1, 2, 3, 4;
+        """,
     ];
 
     /// <summary>The version this collector writes.</summary>
