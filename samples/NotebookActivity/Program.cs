@@ -10,7 +10,7 @@ using NotebookActivity;
 string? external = args.SkipWhile(a => a != "--endpoint").Skip(1).FirstOrDefault();
 string database = Path.Combine(Path.GetTempPath(), $"notebook-activity-{Environment.ProcessId}.db");
 RunningCollector? embedded = external is null
-    ? await CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = database })
+    ? await CollectorHost.StartAsync(new CollectorOptions { DatabasePath = database }, "http://127.0.0.1:0")
     : null;
 Uri endpoint = embedded?.Address ?? new Uri(external!);
 

@@ -30,9 +30,9 @@ internal sealed class TestCollector : IAsyncDisposable
     public static async Task<TestCollector> StartAsync(Action<CollectorOptions>? configure = null)
     {
         string folder = Directory.CreateTempSubdirectory("instrumentation-collector-").FullName;
-        var options = new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = Path.Combine(folder, "events.db") };
+        var options = new CollectorOptions { DatabasePath = Path.Combine(folder, "events.db") };
         configure?.Invoke(options);
-        RunningCollector running = await CollectorHost.StartAsync(options, logging => { });
+        RunningCollector running = await CollectorHost.StartAsync(options, configureLogging: logging => { });
         return new TestCollector(folder, running, options);
     }
 
@@ -41,8 +41,7 @@ internal sealed class TestCollector : IAsyncDisposable
 
     public async Task RestartAsync()
     {
-        Options.Url = Running.Address.ToString();
-        Running = await CollectorHost.StartAsync(Options, logging => { });
+        Running = await CollectorHost.StartAsync(Options, Running.Address.ToString(), logging => { });
         Client.Dispose();
         Client = new HttpClient { BaseAddress = Running.Address };
     }

@@ -84,7 +84,7 @@ public sealed class SqliteDashboardFixture : DashboardFixture
     private readonly string _folder = Directory.CreateTempSubdirectory("dashboard-tests-").FullName;
 
     protected override Task<RunningCollector> StartCollectorAsync() =>
-        CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = Path.Combine(_folder, "events.db") }, logging => { });
+        CollectorHost.StartAsync(new CollectorOptions { DatabasePath = Path.Combine(_folder, "events.db") }, "http://127.0.0.1:0", logging => { });
 
     protected override ValueTask CleanUpAsync()
     {
@@ -104,10 +104,10 @@ public sealed class PostgreSqlDashboardFixture(PostgreSqlServer server) : Dashbo
         return await CollectorHost.StartAsync(
             new CollectorOptions
             {
-                Url = "http://127.0.0.1:0",
                 DatabasePath = Path.Combine(_folder, "unused.db"),
                 Storage = new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = connectionString },
             },
+            "http://127.0.0.1:0",
             logging => { });
     }
 

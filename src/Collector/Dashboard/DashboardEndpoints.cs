@@ -6,7 +6,10 @@ using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Instrumentation.Collector.Dashboard;
 
@@ -21,12 +24,26 @@ internal static class DashboardEndpoints
     public const int TailSize = 50;
     public const int ActivityLimit = 200;
 
+    /// <summary>The dashboard's services: Razor components (static rendering), the ingest counters, the store's dashboard queries.</summary>
+    public static IServiceCollection AddCollectorDashboard(this IServiceCollection services)
+    {
+        services.AddRazorComponents();
+
+        // Razor components bring antiforgery, hence data protection; no dashboard form needs it (they are GET forms), so
+        // keep its keys in memory instead of writing an unencrypted key ring to the user's profile.
+        services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        services.TryAddSingleton<IngestActivity>();
+        services.TryAddSingleton(provider => provider.GetRequiredService<IEventStore>().Dashboard);
+        return services;
+    }
+
     /// <summary>Maps the pages; returns their group so the host can put them behind the read policy.</summary>
     public static RouteGroupBuilder MapDashboard(this IEndpointRouteBuilder routes)
     {
         // Assets hold no data; they stay reachable so that the sign-in page is styled.
         routes.MapGet("/dashboard/site.css", () => Asset("site.css", "text/css; charset=utf-8"));
         routes.MapGet("/dashboard/tail.js", () => Asset("tail.js", "text/javascript; charset=utf-8"));
+        routes.MapDashboardSignIn();
 
         RouteGroupBuilder pages = routes.MapGroup(string.Empty);
         pages.MapGet("/", OverviewAsync);

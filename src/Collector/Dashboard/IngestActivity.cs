@@ -9,6 +9,7 @@ namespace Instrumentation.Collector.Dashboard;
 public sealed class IngestActivity
 {
     private const int WindowSeconds = 600;
+    private const int MaxReasons = 64;
     private readonly TimeProvider _time;
     private readonly long[] _acceptedPerSecond = new long[WindowSeconds];
     private readonly long[] _secondOfSlot = new long[WindowSeconds];
@@ -57,7 +58,12 @@ public sealed class IngestActivity
     /// <summary>Counts refused items (events of a request, or a whole request) under a reason.</summary>
     /// <param name="reason">Why they were refused.</param>
     /// <param name="count">How many.</param>
-    public void Rejected(string reason, int count = 1) => _rejected.AddOrUpdate(reason, count, (_, n) => n + count);
+    public void Rejected(string reason, int count = 1)
+    {
+        // Reasons are a fixed set today; the cap keeps a future free-text reason from growing this without bound.
+        string key = _rejected.Count >= MaxReasons && !_rejected.ContainsKey(reason) ? "other" : reason;
+        _rejected.AddOrUpdate(key, count, (_, n) => n + count);
+    }
 
     /// <summary>Events accepted per second, averaged over the last <paramref name="window"/> (at most ten minutes).</summary>
     /// <param name="window">The window.</param>

@@ -1,44 +1,44 @@
-using System.Threading.RateLimiting;
-using Instrumentation.Collector.Dashboard;
-using Instrumentation.Collector.Dashboard.Queries;
-using Instrumentation.Collector.Ingest;
+using System.Reflection;
 using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Collector.Hosting;
 
-/// <summary>Builds and starts the collector: Kestrel on a loopback address, the endpoints, the store.</summary>
+/// <summary>
+/// Runs a collector inside this process (the NotebookActivity sample and the tests do), built with the same
+/// <see cref="CollectorApplication.AddCollector"/> and <see cref="CollectorApplication.UseCollector"/> as the service,
+/// but configured only by the <see cref="CollectorOptions"/> passed in: the embedding process's appsettings.json,
+/// environment variables and command line are its own, not the collector's.
+/// </summary>
 public static class CollectorHost
 {
-    private const string RateLimitPolicy = "per-key";
-
-    /// <summary>Starts a collector in this process (used by <c>dotnet run</c>, the NotebookActivity sample and tests).</summary>
-    /// <param name="options">The settings. Use <c>Url = "http://127.0.0.1:0"</c> for a free port.</param>
+    /// <summary>Starts a collector in this process.</summary>
+    /// <param name="options">The settings (validated like the service's).</param>
+    /// <param name="url">Where to listen; port 0 picks a free port (read it from <see cref="RunningCollector.Address"/>).</param>
     /// <param name="configureLogging">Changes the server's logging (by default it logs warnings and errors to the console).</param>
     /// <param name="cancellationToken">Stops the start.</param>
     /// <returns>The running collector; dispose it to stop.</returns>
-    /// <exception cref="ArgumentException">The URL is not a loopback http address.</exception>
-    public static async Task<RunningCollector> StartAsync(CollectorOptions options, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">An option is out of range.</exception>
+    public static async Task<RunningCollector> StartAsync(CollectorOptions options, string url = "http://127.0.0.1:0", Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out Uri? url) || url.Scheme != Uri.UriSchemeHttp || !url.IsLoopback)
+        ArgumentException.ThrowIfNullOrEmpty(url);
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            throw new ArgumentException($"Collector:Url must be an http address on the loopback interface (such as http://127.0.0.1:5080); got '{options.Url}'.", nameof(options));
-        }
-
-        IEventStore store = await EventStoreFactory.OpenAsync(options.Storage, options.DatabasePath, cancellationToken).ConfigureAwait(false);
-        var keys = new ApiKeyCheck(options.ApiKeys);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls(options.Url);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBytes);
+            // No file watcher for a configuration this host throws away just below.
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(); // where UseUrls below writes
+        builder.WebHost.UseUrls(url);
+        builder.AddCollector(target => CopyTo(options, target));
         builder.Logging.ClearProviders();
         if (configureLogging is not null)
         {
@@ -49,67 +49,8 @@ public static class CollectorHost
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         }
 
-        builder.Services.AddSingleton(store);
-        builder.Services.AddProblemDetails();
-        var ingestActivity = new IngestActivity(TimeProvider.System);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(ingestActivity);
-        builder.Services.AddSingleton(store.Dashboard);
-        builder.Services.AddRazorComponents();
-        // Razor components bring antiforgery, hence data protection; the dashboard has no form that needs it, so keep
-        // its keys in memory instead of writing an unencrypted key ring to the user's profile.
-        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
-        bool rateLimited = options.RequestsPerSecondPerKey > 0;
-        if (rateLimited)
-        {
-            builder.Services.AddRateLimiter(limiter =>
-            {
-                limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-                limiter.OnRejected = (context, _) =>
-                {
-                    TimeSpan wait = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
-                    context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    return ValueTask.CompletedTask;
-                };
-                limiter.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetTokenBucketLimiter(
-                    ApiKeyCheck.PresentedKey(context.Request) ?? "anonymous",
-                    _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = options.BurstPerKey,
-                        TokensPerPeriod = options.RequestsPerSecondPerKey,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    }));
-            });
-        }
-
         WebApplication app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
-        if (keys.Enabled)
-        {
-            app.Use(async (context, next) =>
-            {
-                if (context.Request.Path.StartsWithSegments("/health") || keys.IsValid(ApiKeyCheck.PresentedKey(context.Request)))
-                {
-                    await next(context);
-                    return;
-                }
-
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                await IngestEndpoints.Problem(StatusCodes.Status401Unauthorized, "API key required", "Send a valid key as 'Authorization: Bearer <key>'.").ExecuteAsync(context);
-            });
-        }
-
-        if (rateLimited)
-        {
-            app.UseRateLimiter();
-        }
-
-        app.MapIngest(options, store, ingestActivity, rateLimited ? RateLimitPolicy : null);
-        app.MapQueries(options, store);
-        app.MapDashboard();
+        app.UseCollector();
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -117,12 +58,24 @@ public static class CollectorHost
         catch
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            await store.DisposeAsync().ConfigureAwait(false);
             throw;
         }
 
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new RunningCollector(app, store, new Uri(address));
+        return new RunningCollector(app, app.Services.GetRequiredService<IEventStore>(), new Uri(address));
+    }
+
+    /// <summary>Every settable property, so that options added later are carried over without a change here.</summary>
+    private static void CopyTo(CollectorOptions source, CollectorOptions target)
+    {
+        foreach (PropertyInfo property in typeof(CollectorOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.CanWrite)
+            {
+                object? value = property.GetValue(source);
+                property.SetValue(target, value is List<string> list ? new List<string>(list) : value);
+            }
+        }
     }
 }
 
@@ -144,12 +97,14 @@ public sealed class RunningCollector : IAsyncDisposable
     /// <summary>The store behind it (for reading what was stored).</summary>
     public IEventStore Store { get; }
 
-    /// <summary>Stops the server and closes the database.</summary>
+    /// <summary>The application's services.</summary>
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Stops the server (in-flight requests finish) and closes the database.</summary>
     /// <returns>A task that completes when it has stopped.</returns>
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
-        await Store.DisposeAsync().ConfigureAwait(false); // commits what the writer holds, then closes the database
+        await _app.DisposeAsync().ConfigureAwait(false); // disposes the store with the container
     }
 }

@@ -1,73 +1,166 @@
-using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Instrumentation.Collector.Storage;
 
 namespace Instrumentation.Collector.Ingest;
 
-/// <summary>Checks one event against docs/protocol.md; an invalid event gets a reason, never an exception.</summary>
+/// <summary>
+/// Checks one event against docs/protocol.md before it is stored; an invalid event gets a reason, never an exception.
+/// What passes can be read back by any JSON reader (see <see cref="EventJsonScanner"/>).
+/// </summary>
 internal static class EventValidator
 {
-    public static bool TryValidate(JsonElement element, string defaultPriority, int maxEventBytes, out StoredEvent? stored, out string? reason)
+    private const int MaxTypeLength = 200;
+
+    public static bool TryValidate(JsonElement element, int maxEventBytes, int maxDepth, out StoredEvent? stored, out string? reason)
     {
         stored = null;
+        reason = Check(element, maxEventBytes, maxDepth, out Guid id, out string? type, out string? priority, out DateTimeOffset timestamp);
+        if (reason is not null)
+        {
+            return false;
+        }
+
+        // The raw bytes are valid UTF-8 and valid UTF-16 once unescaped (checked above), so this cannot throw.
+        stored = new StoredEvent(id, type!, priority!, timestamp, element.GetRawText());
+        return true;
+    }
+
+    /// <summary>The event's id when it is a canonical UUID (safe to echo back in a rejection), else null.</summary>
+    public static string? ReadableId(JsonElement item)
+    {
+        if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("id", out JsonElement id) || id.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(id); // with its quotes; never decoded, so never throws
+        return raw.Length == 38 && TryParseCanonicalId(raw[1..^1], out _) ? System.Text.Encoding.ASCII.GetString(raw[1..^1]) : null;
+    }
+
+    private static string? Check(JsonElement element, int maxEventBytes, int maxDepth, out Guid id, out string? type, out string? priority, out DateTimeOffset timestamp)
+    {
+        id = default;
+        type = null;
+        priority = null;
+        timestamp = default;
         if (element.ValueKind != JsonValueKind.Object)
         {
-            reason = "an event must be a JSON object";
-            return false;
+            return "an event must be a JSON object";
         }
 
-        string json = element.GetRawText();
-        if (System.Text.Encoding.UTF8.GetByteCount(json) > maxEventBytes)
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(element);
+        if (raw.Length > maxEventBytes)
         {
-            reason = $"the event is larger than {maxEventBytes} bytes";
-            return false;
+            return $"the event is larger than {maxEventBytes} bytes";
         }
 
-        if (!element.TryGetProperty("id", out JsonElement id) || id.ValueKind != JsonValueKind.String || !Guid.TryParse(id.GetString(), out Guid eventId))
+        if (EventJsonScanner.FindProblem(raw, maxDepth) is { } problem)
         {
-            reason = "'id' is missing or is not a UUID string";
-            return false;
+            return problem;
         }
 
-        if (!element.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(type.GetString()) || type.GetString()!.Length > 200)
+        // From here every string can be decoded without an exception.
+        if (!element.TryGetProperty("id", out JsonElement idElement) || idElement.ValueKind != JsonValueKind.String
+            || !TryParseCanonicalId(JsonMarshal.GetRawUtf8Value(idElement)[1..^1], out id))
         {
-            reason = "'type' is missing, empty, longer than 200 characters, or not a string";
-            return false;
+            return "'id' is missing or is not a UUID in canonical form (36 characters, lower-case hex, 8-4-4-4-12, not all zeros)";
         }
 
-        if (!element.TryGetProperty("timestamp", out JsonElement timestamp) || timestamp.ValueKind != JsonValueKind.String
-            || !DateTimeOffset.TryParse(timestamp.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset when))
+        if (!element.TryGetProperty("type", out JsonElement typeElement) || typeElement.ValueKind != JsonValueKind.String)
         {
-            reason = "'timestamp' is missing or is not an ISO 8601 string";
-            return false;
+            return "'type' is missing or is not a string";
         }
 
-        string priority = defaultPriority;
-        if (element.TryGetProperty("priority", out JsonElement priorityElement))
+        type = typeElement.GetString()!;
+        if (string.IsNullOrWhiteSpace(type) || type.Length > MaxTypeLength || type.Any(char.IsControl))
         {
-            priority = priorityElement.ValueKind == JsonValueKind.String ? priorityElement.GetString()! : string.Empty;
-            if (priority is not ("immediate" or "batch"))
-            {
-                reason = "'priority' must be \"immediate\" or \"batch\"";
-                return false;
-            }
+            return $"'type' must be 1 to {MaxTypeLength} characters, not blank, without control characters";
         }
 
-        if (element.TryGetProperty("data", out JsonElement data) && data.ValueKind != JsonValueKind.Object)
+        if (!element.TryGetProperty("priority", out JsonElement priorityElement) || priorityElement.ValueKind != JsonValueKind.String
+            || !(priorityElement.ValueEquals("immediate"u8) || priorityElement.ValueEquals("batch"u8)))
         {
-            reason = "'data' must be a JSON object";
-            return false;
+            return "'priority' is missing or is not \"immediate\" or \"batch\"";
+        }
+
+        priority = priorityElement.GetString()!;
+        if (!element.TryGetProperty("timestamp", out JsonElement timestampElement) || timestampElement.ValueKind != JsonValueKind.String
+            || !StrictTimestamp.TryParse(timestampElement.GetString(), out timestamp))
+        {
+            return "'timestamp' is missing or is not an ISO 8601 date and time with an offset or Z (such as 2026-11-29T12:00:00.1234567Z)";
+        }
+
+        if (!element.TryGetProperty("data", out JsonElement data) || data.ValueKind != JsonValueKind.Object)
+        {
+            return "'data' is missing or is not a JSON object";
         }
 
         if (element.TryGetProperty("context", out JsonElement context)
             && (context.ValueKind != JsonValueKind.Object || context.EnumerateObject().Any(p => p.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))))
         {
-            reason = "'context' must be a JSON object of strings";
+            return "'context' must be a JSON object of strings";
+        }
+
+        if (!IsOptionalHex(element, "trace_id", 32) || !IsOptionalHex(element, "span_id", 16))
+        {
+            return "'trace_id' and 'span_id', when present, must be 32 and 16 lower-case hex digits";
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The canonical text form of RFC 9562: 8-4-4-4-12 lower-case hex digits. Other forms that <see cref="Guid.TryParse(string?, out Guid)"/>
+    /// accepts (braces, no hyphens, upper case) are refused, so the id a reader gets back is the id deduplication used.
+    /// </summary>
+    internal static bool TryParseCanonicalId(ReadOnlySpan<byte> text, out Guid id)
+    {
+        id = default;
+        if (text.Length != 36)
+        {
             return false;
         }
 
-        stored = new StoredEvent(eventId, type.GetString()!, priority, when, json);
-        reason = null;
+        for (int i = 0; i < 36; i++)
+        {
+            byte c = text[i];
+            bool ok = i is 8 or 13 or 18 or 23 ? c == (byte)'-' : c is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f';
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return Guid.TryParseExact(System.Text.Encoding.ASCII.GetString(text), "D", out id) && id != Guid.Empty;
+    }
+
+    private static bool IsOptionalHex(JsonElement element, string name, int length)
+    {
+        if (!element.TryGetProperty(name, out JsonElement value))
+        {
+            return true;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(value);
+        if (raw.Length != length + 2)
+        {
+            return false;
+        }
+
+        foreach (byte c in raw[1..^1])
+        {
+            if (c is not (>= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f'))
+            {
+                return false;
+            }
+        }
+
         return true;
     }
 }

@@ -14,18 +14,13 @@ namespace Instrumentation.Collector.Ingest;
 /// </summary>
 internal static class IngestEndpoints
 {
-    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store, IngestActivity activity, string? rateLimitPolicy)
+    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store, IngestActivity activity)
     {
         // Typed as Func so they bind as route handlers (whose IResult is written), not as plain RequestDelegates.
         Func<HttpContext, Task<IResult>> ingestOne = async context => Count(await IngestAsync(context, options, store, activity, isBatch: false), activity);
         Func<HttpContext, Task<IResult>> ingestBatch = async context => Count(await IngestAsync(context, options, store, activity, isBatch: true), activity);
-        RouteHandlerBuilder single = routes.MapPost("/logs", ingestOne);
-        RouteHandlerBuilder batch = routes.MapPost("/logs/batch", ingestBatch);
-        if (rateLimitPolicy is not null)
-        {
-            single.RequireRateLimiting(rateLimitPolicy);
-            batch.RequireRateLimiting(rateLimitPolicy);
-        }
+        routes.MapPost("/logs", ingestOne);
+        routes.MapPost("/logs/batch", ingestBatch);
     }
 
     // A request refused as a whole counts once under its problem title (the dashboard's "rejected by reason").
@@ -61,11 +56,12 @@ internal static class IngestEndpoints
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body);
+            // Deeper than an event may be, so that a too-deep event is rejected alone and its batch's others are kept.
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException exception)
         {
-            return Problem(StatusCodes.Status400BadRequest, "Body is not JSON", exception.Message);
+            return Problem(StatusCodes.Status400BadRequest, "Body is not JSON", "The body is not valid JSON (or nests deeper than 256 levels): " + exception.Message);
         }
 
         using (document)
@@ -103,16 +99,15 @@ internal static class IngestEndpoints
 
             var valid = new List<StoredEvent>(items.Count);
             var rejected = new List<Rejection>();
-            string defaultPriority = isBatch ? "batch" : "immediate";
             for (int i = 0; i < items.Count; i++)
             {
-                if (EventValidator.TryValidate(items[i], defaultPriority, options.MaxEventBytes, out StoredEvent? stored, out string? reason))
+                if (EventValidator.TryValidate(items[i], options.MaxEventBytes, options.MaxEventDepth, out StoredEvent? stored, out string? reason))
                 {
                     valid.Add(stored!);
                 }
                 else
                 {
-                    rejected.Add(new Rejection(i, IdOf(items[i]), reason!, false));
+                    rejected.Add(new Rejection(i, EventValidator.ReadableId(items[i]), reason!, false));
                     activity.Rejected(reason!);
                 }
             }
@@ -122,9 +117,6 @@ internal static class IngestEndpoints
             return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
         }
     }
-
-    private static string? IdOf(JsonElement item) =>
-        item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id", out JsonElement id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
 
     private static bool IsJson(string? contentType) =>
         contentType is not null

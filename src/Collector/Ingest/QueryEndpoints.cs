@@ -8,12 +8,11 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Instrumentation.Collector.Ingest;
 
-/// <summary>The read side: <c>GET /logs</c> (newest first, paged), <c>GET /stats</c> and <c>GET /health</c>.</summary>
+/// <summary>The read side: <c>GET /logs</c> (newest first, paged), and <c>GET /stats</c> (health checks are mapped with the host).</summary>
 internal static class QueryEndpoints
 {
     public static void MapQueries(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store)
     {
-        routes.MapGet("/health", () => Results.Text("ok"));
         routes.MapGet("/stats", async (CancellationToken cancellationToken) =>
         {
             StoreStatistics statistics = await store.GetStatisticsAsync(cancellationToken);
@@ -25,7 +24,7 @@ internal static class QueryEndpoints
         {
             if (!TryParseTime(since, out DateTimeOffset? from) || !TryParseTime(until, out DateTimeOffset? to))
             {
-                return IngestEndpoints.Problem(StatusCodes.Status400BadRequest, "Bad time", "'since' and 'until' must be ISO 8601 timestamps.");
+                return IngestEndpoints.Problem(StatusCodes.Status400BadRequest, "Bad time", "'since' and 'until' must be ISO 8601 date-times with an offset or Z (such as 2026-11-29T12:00:00Z).");
             }
 
             int pageSize = 100;
@@ -58,7 +57,7 @@ internal static class QueryEndpoints
             return true;
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset parsed))
+        if (StrictTimestamp.TryParse(text, out DateTimeOffset parsed))
         {
             value = parsed;
             return true;

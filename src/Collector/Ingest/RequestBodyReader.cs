@@ -54,6 +54,8 @@ internal static class RequestBodyReader
         {
             return (Status.TooLarge, []); // Kestrel's own limit on the raw body
         }
+        // Any other BadHttpRequestException (malformed chunked framing 400, slower than the minimum data rate 408, ended
+        // before its length 400) goes on to BadRequestExceptionHandler, which answers with its status.
         finally
         {
             if (!ReferenceEquals(source, request.Body))

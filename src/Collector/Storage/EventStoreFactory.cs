@@ -25,13 +25,7 @@ public static class EventStoreFactory
             throw new ArgumentException(string.Join(" ", errors), nameof(options));
         }
 
-        IEventStore store = options.Provider switch
-        {
-            StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options),
-            _ => new SqliteEventStore(
-                string.IsNullOrWhiteSpace(options.ConnectionString) ? new SqliteConnectionStringBuilder { DataSource = defaultSqlitePath }.ToString() : options.ConnectionString,
-                options),
-        };
+        IEventStore store = Create(options, defaultSqlitePath);
         try
         {
             await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -42,5 +36,22 @@ public static class EventStoreFactory
             await store.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>Creates the store <paramref name="options"/> name without touching the database; call
+    /// <see cref="IEventStore.InitializeAsync"/> before use (the collector's host does it as it starts).</summary>
+    /// <param name="options">The storage settings, already validated.</param>
+    /// <param name="defaultSqlitePath">The SQLite file used when <see cref="StorageOptions.ConnectionString"/> is empty.</param>
+    /// <returns>The store.</returns>
+    public static IEventStore Create(StorageOptions options, string defaultSqlitePath)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Provider switch
+        {
+            StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options),
+            _ => new SqliteEventStore(
+                string.IsNullOrWhiteSpace(options.ConnectionString) ? new SqliteConnectionStringBuilder { DataSource = defaultSqlitePath }.ToString() : options.ConnectionString,
+                options),
+        };
     }
 }

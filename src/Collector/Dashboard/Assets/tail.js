@@ -20,6 +20,11 @@
   function poll() {
     fetch("tail/rows?after=" + encodeURIComponent(last), { headers: { "Accept": "text/html" }, credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
+        if (response.status === 401 || response.status === 403) {
+          // The key was removed or the cookie is gone: sign in again, then come back here.
+          window.location.href = "login?returnUrl=" + encodeURIComponent("/tail");
+          throw new Error("signed out");
+        }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         var next = response.headers.get("X-Tail-Last");
         return response.text().then(function (html) { return { html: html, next: next }; });

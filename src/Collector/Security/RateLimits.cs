@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.RateLimiting;
+using Instrumentation.Collector.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Instrumentation.Collector.Security;
+
+/// <summary>
+/// The collector's one global rate limiter (Microsoft.AspNetCore.RateLimiting), run after authentication: a token
+/// bucket per authenticated key; without configured keys, one per client address; with keys configured, requests that
+/// carry no valid key share a small bucket per client address, so guessing keys is limited too. Health endpoints are
+/// exempt. Beyond a limit: 429 with <c>Retry-After</c> and a problem body.
+/// </summary>
+internal static class RateLimits
+{
+    public static IServiceCollection AddCollectorRateLimiter(this IServiceCollection services)
+    {
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(Partition);
+            limiter.OnRejected = async (context, cancellationToken) =>
+            {
+                TimeSpan wait = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
+                HttpContext http = context.HttpContext;
+                http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = http,
+                    ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests", Detail = "Over the rate limit; retry after the time in Retry-After." },
+                });
+            };
+        });
+        return services;
+    }
+
+    private static RateLimitPartition<string> Partition(HttpContext context)
+    {
+        CollectorOptions options = context.RequestServices.GetRequiredService<IOptions<CollectorOptions>>().Value;
+        if (context.User.Identity is { IsAuthenticated: true, Name: { } keyId })
+        {
+            return PerSecond("key:" + keyId, options);
+        }
+
+        string address = ClientAddress(context.Connection.RemoteIpAddress);
+        if (!context.RequestServices.GetRequiredService<ApiKeyCheck>().Enabled)
+        {
+            return PerSecond("address:" + address, options);
+        }
+
+        // Keys are configured and this request has none that is valid: it will be refused, and it counts as a guess.
+        int perMinute = options.FailedAuthenticationsPerMinute;
+        return perMinute <= 0
+            ? RateLimitPartition.GetNoLimiter("unauthenticated")
+            : RateLimitPartition.GetTokenBucketLimiter("unauthenticated:" + address, _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = perMinute,
+                TokensPerPeriod = perMinute,
+                ReplenishmentPeriod = TimeSpan.FromMinutes(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            });
+    }
+
+    private static RateLimitPartition<string> PerSecond(string partition, CollectorOptions options) =>
+        options.RequestsPerSecondPerKey <= 0
+            ? RateLimitPartition.GetNoLimiter("unlimited")
+            : RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = options.BurstPerKey,
+                TokensPerPeriod = options.RequestsPerSecondPerKey,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            });
+
+    /// <summary>
+    /// The client's partition: its IPv4 address, or its IPv6 /64 network (one host usually holds a whole /64, so a
+    /// per-address limit would let it rotate addresses forever).
+    /// </summary>
+    internal static string ClientAddress(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        byte[] bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
+    }
+}
