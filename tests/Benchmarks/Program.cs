@@ -3,11 +3,20 @@ using Instrumentation.Benchmarks;
 
 // dotnet run -c Release --project tests/Benchmarks -- [BenchmarkDotNet arguments]   hot path and generator (--filter *HotPath* / *Generator*)
 // dotnet run -c Release --project tests/Benchmarks -- ship [--events 1000000]        shipping throughput
+// dotnet run -c Release --project tests/Benchmarks -- ingest [--events 400000] [--postgres <connection string>]   collector ingest, SQLite and PostgreSQL
 // dotnet run -c Release --project tests/Benchmarks -- alloc                            calling-thread bytes per call, steady state
 if (args.Length > 0 && args[0] == "ship")
 {
     int events = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(1_000_000);
     await ShippingBenchmark.RunAsync(events);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "ingest")
+{
+    string? postgres = args.SkipWhile(a => a != "--postgres").Skip(1).FirstOrDefault() ?? Environment.GetEnvironmentVariable("INSTRUMENTATION_TEST_POSTGRES");
+    int perRun = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(400_000);
+    await IngestBenchmark.RunAsync(postgres, perRun);
     return;
 }
 

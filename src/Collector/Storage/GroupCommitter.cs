@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Instrumentation.Collector.Storage;
@@ -22,11 +23,13 @@ internal sealed class GroupCommitter : IAsyncDisposable
     private readonly Channel<PendingBatch> _queue;
     private readonly CommitGroup _commit;
     private readonly int _maxEventsPerCommit;
+    private readonly KeyValuePair<string, object?> _provider;
     private readonly Task _writer;
 
-    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit)
+    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit, string provider = "test")
     {
         _commit = commit;
+        _provider = new("provider", provider);
         _maxEventsPerCommit = maxEventsPerCommit;
         _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(maxPendingBatches)
         {
@@ -107,7 +110,7 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
             try
             {
-                InsertResult[] results = await _commit(batches, CancellationToken.None).ConfigureAwait(false);
+                InsertResult[] results = await TimedCommitAsync(batches, events).ConfigureAwait(false);
                 for (int i = 0; i < group.Count; i++)
                 {
                     group[i].Complete(results[i]);
@@ -131,12 +134,31 @@ internal sealed class GroupCommitter : IAsyncDisposable
     {
         try
         {
-            InsertResult[] results = await _commit([pending.Events], CancellationToken.None).ConfigureAwait(false);
+            InsertResult[] results = await TimedCommitAsync([pending.Events], pending.Events.Count).ConfigureAwait(false);
             pending.Complete(results[0]);
         }
         catch (Exception exception)
         {
             pending.Fail(exception);
+        }
+    }
+
+    private async Task<InsertResult[]> TimedCommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, int events)
+    {
+        long started = Stopwatch.GetTimestamp();
+        string outcome = "failed";
+        try
+        {
+            InsertResult[] results = await _commit(batches, CancellationToken.None).ConfigureAwait(false);
+            outcome = "committed";
+            return results;
+        }
+        finally
+        {
+            var tags = new TagList { _provider, { "outcome", outcome } };
+            StoreMetrics.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+            StoreMetrics.CommitEvents.Record(events, tags);
+            StoreMetrics.CommitRequests.Record(batches.Count, tags);
         }
     }
 

@@ -45,7 +45,7 @@ public sealed class PostgreSqlEventStore : IEventStore
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         options ??= new StorageOptions();
         _dataSource = NpgsqlDataSource.Create(connectionString);
-        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit);
+        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql));
         Dashboard = new DashboardQueries(
             async cancellationToken => await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false),
             DashboardSqlDialect.PostgreSql);

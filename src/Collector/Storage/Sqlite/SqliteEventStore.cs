@@ -42,7 +42,7 @@ public sealed class SqliteEventStore : IEventStore
         DatabasePath = Path.GetFullPath(builder.DataSource);
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
-        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit);
+        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
         Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(Open()), DashboardSqlDialect.Sqlite);
     }
 

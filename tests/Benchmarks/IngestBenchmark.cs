@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Instrumentation.Collector.Hosting;
+using Instrumentation.Collector.Storage;
+
+namespace Instrumentation.Benchmarks;
+
+/// <summary>
+/// Collector ingest throughput: 8 clients upload batches of new events over real HTTP on loopback to a collector in
+/// this process, each waiting for its answer (the collector answers once the events are committed), for SQLite and
+/// PostgreSQL, batches of 50 and 1,000. Bodies are built before the clock starts (uncompressed JSON, ~220 bytes per
+/// event, every id new), so the figure is what the collector and its store take: parse, validate, group commit.
+/// </summary>
+internal static class IngestBenchmark
+{
+    private const int Clients = 8;
+
+    /// <param name="postgres">A PostgreSQL connection string whose database may be used (its events table is emptied), or null to skip PostgreSQL.</param>
+    /// <param name="eventsPerRun">Events each measured run uploads.</param>
+    public static async Task RunAsync(string? postgres, int eventsPerRun)
+    {
+        Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
+        Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        string folder = Directory.CreateTempSubdirectory("ingest-benchmark-").FullName;
+        try
+        {
+            await RunStoreAsync("SQLite (WAL, synchronous=FULL)", new StorageOptions { Provider = StorageProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(folder, "events.db")}" }, eventsPerRun);
+            if (postgres is not null)
+            {
+                await RunStoreAsync("PostgreSQL 15", new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = postgres }, eventsPerRun);
+            }
+            else
+            {
+                Console.WriteLine("(PostgreSQL skipped: pass --postgres <connection string> or set INSTRUMENTATION_TEST_POSTGRES)");
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static async Task RunStoreAsync(string name, StorageOptions storage, int eventsPerRun)
+    {
+        var options = new CollectorOptions { Url = "http://127.0.0.1:0", RequestsPerSecondPerKey = 0, Storage = storage };
+        await using RunningCollector collector = await CollectorHost.StartAsync(options, logging => { });
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Clients, AutomaticDecompression = DecompressionMethods.None })
+        {
+            BaseAddress = collector.Address,
+        };
+
+        // Not printed: JIT, connections, the first pages of the database.
+        await MeasureAsync(client, collector.Store, batchSize: 50, events: Math.Min(eventsPerRun, 40_000));
+        await MeasureAsync(client, collector.Store, batchSize: 1000, events: Math.Min(eventsPerRun, 40_000));
+        foreach (int batchSize in new[] { 50, 1000 })
+        {
+            (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} |"));
+        }
+    }
+
+    private static async Task<(double EventsPerSecond, double RequestsPerSecond, double CpuPerMillion, double EventsPerCommit)> MeasureAsync(HttpClient client, IEventStore store, int batchSize, int events)
+    {
+        int requests = Math.Max(Clients, events / batchSize);
+        byte[][] bodies = [.. Enumerable.Range(0, requests).Select(_ => Body(batchSize))];
+        long before = (await store.GetStatisticsAsync(CancellationToken.None)).Total;
+        using var commits = new CommitListener();
+        int next = -1;
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < bodies.Length; i = Interlocked.Increment(ref next))
+            {
+                using var content = new ByteArrayContent(bodies[i]);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                using HttpResponseMessage response = await client.PostAsync("/logs/batch", content);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    throw new InvalidOperationException($"The collector answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+        })));
+        clock.Stop();
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        long stored = (await store.GetStatisticsAsync(CancellationToken.None)).Total - before;
+        long sent = (long)requests * batchSize;
+        if (stored != sent)
+        {
+            throw new InvalidOperationException($"Sent {sent} new events, the store counts {stored} more.");
+        }
+
+        return (sent / clock.Elapsed.TotalSeconds, requests / clock.Elapsed.TotalSeconds, cpuSeconds / sent * 1_000_000, commits.MeanEventsPerCommit);
+    }
+
+    private static byte[] Body(int batchSize)
+    {
+        var json = new StringBuilder("{\"events\":[");
+        for (int i = 0; i < batchSize; i++)
+        {
+            if (i > 0)
+            {
+                json.Append(',');
+            }
+
+            json.Append(CultureInfo.InvariantCulture,
+                $$$"""{"id":"{{{Guid.NewGuid()}}}","type":"cell","priority":"batch","timestamp":"2026-11-29T12:{{{i % 60:00}}}:00.1234567Z","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
+        }
+
+        return Encoding.UTF8.GetBytes(json.Append("]}").ToString());
+    }
+
+    /// <summary>Averages <c>instrumentation.collector.commit.events</c> while it lives.</summary>
+    private sealed class CommitListener : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private long _commits;
+        private long _events;
+
+        public CommitListener()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == StoreMetrics.MeterName && instrument.Name == "instrumentation.collector.commit.events")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<int>((_, value, _, _) =>
+            {
+                Interlocked.Increment(ref _commits);
+                Interlocked.Add(ref _events, value);
+            });
+            _listener.Start();
+        }
+
+        public double MeanEventsPerCommit => _commits == 0 ? 0 : (double)Interlocked.Read(ref _events) / Interlocked.Read(ref _commits);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

@@ -1,0 +1,122 @@
+using System.Text.Json;
+using Instrumentation.Collector.Hosting;
+using Instrumentation.Collector.Storage;
+using Microsoft.Extensions.Configuration;
+
+namespace Instrumentation.Collector.Tests;
+
+/// <summary>The collector over real HTTP on each store: reads page and stream, statistics, configuration checks.</summary>
+public sealed class StorageOverHttpTests(PostgreSqlServer server)
+{
+    public static TheoryData<StorageProvider> Providers => [StorageProvider.Sqlite, StorageProvider.PostgreSql];
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private async Task<TestCollector> StartAsync(StorageProvider provider, Action<CollectorOptions>? configure = null)
+    {
+        string? connectionString = provider == StorageProvider.PostgreSql ? await server.CreateDatabaseAsync() : null;
+        return await TestCollector.StartAsync(options =>
+        {
+            options.Storage = new StorageOptions { Provider = provider, ConnectionString = connectionString };
+            configure?.Invoke(options);
+        });
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task Uploaded_events_are_read_back_page_by_page_newest_first_and_counted(StorageProvider provider)
+    {
+        await using TestCollector collector = await StartAsync(provider);
+        Guid[] ids = [.. Enumerable.Range(0, 25).Select(_ => Guid.NewGuid())];
+        string[] events = [.. ids.Select((id, i) => TestCollector.Event(id, type: i % 5 == 0 ? "notebook" : "cell", timestamp: $"2026-11-29T12:{i:00}:00Z"))];
+        using (HttpResponseMessage response = await collector.PostAsync("/logs/batch", TestCollector.Batch(events)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using (HttpResponseMessage again = await collector.PostAsync("/logs/batch", TestCollector.Batch(events[..10])))
+        {
+            Assert.Equal(10, (await TestCollector.JsonOf(again)).GetProperty("accepted").GetInt32()); // duplicates are accepted, not stored
+        }
+
+        var read = new List<Guid>();
+        string? cursor = null;
+        do
+        {
+            string url = "/logs?type=cell&limit=7" + (cursor is null ? string.Empty : "&cursor=" + cursor);
+            JsonElement page = await TestCollector.JsonOf(await collector.Client.GetAsync(url, Token));
+            read.AddRange(page.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetGuid()));
+            cursor = page.GetProperty("next_cursor").GetString();
+        }
+        while (cursor is not null);
+
+        Assert.Equal(ids.Where((_, i) => i % 5 != 0).Reverse(), read);
+        JsonElement stats = await TestCollector.JsonOf(await collector.Client.GetAsync("/stats", Token));
+        Assert.Equal(25, stats.GetProperty("total").GetInt64());
+        Assert.Equal(5, stats.GetProperty("by_type").GetProperty("notebook").GetInt64());
+        Assert.Equal("2026-11-29T12:24:00+00:00", stats.GetProperty("last_timestamp").GetString());
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task A_large_page_is_streamed_row_by_row_and_concurrent_readers_each_get_all_of_it(StorageProvider provider)
+    {
+        await using TestCollector collector = await StartAsync(provider);
+        string padding = new('x', 60_000);
+        for (int request = 0; request < 10; request++)
+        {
+            string[] events = [.. Enumerable.Range(0, 15).Select(i => TestCollector.Event(Guid.NewGuid(), data: $$"""{"i":{{request * 15 + i}},"pad":"{{padding}}"}"""))];
+            using HttpResponseMessage response = await collector.PostAsync("/logs/batch", TestCollector.Batch(events));
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        }
+
+        HttpResponseMessage[] answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ =>
+            collector.Client.GetAsync("/logs?limit=1000", HttpCompletionOption.ResponseHeadersRead, Token)));
+        foreach (HttpResponseMessage answer in answers)
+        {
+            using (answer)
+            {
+                Assert.Null(answer.Content.Headers.ContentLength); // written as read (chunked), not built in memory first
+                JsonElement page = await TestCollector.JsonOf(answer);
+                Assert.Equal(150, page.GetProperty("events").GetArrayLength());
+                Assert.Equal(JsonValueKind.Null, page.GetProperty("next_cursor").ValueKind);
+                Assert.Equal(
+                    Enumerable.Range(0, 150),
+                    page.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("data").GetProperty("i").GetInt32()).Order());
+            }
+        }
+    }
+
+    [Fact]
+    public async Task PostgreSql_without_a_connection_string_fails_the_start_and_says_what_to_set()
+    {
+        ArgumentException error = await Assert.ThrowsAsync<ArgumentException>(() => TestCollector.StartAsync(options =>
+            options.Storage = new StorageOptions { Provider = StorageProvider.PostgreSql }));
+        Assert.Contains("Collector:Storage:ConnectionString is required", error.Message);
+    }
+
+    [Fact]
+    public async Task A_malformed_connection_string_fails_the_start_and_names_the_setting()
+    {
+        ArgumentException error = await Assert.ThrowsAsync<ArgumentException>(() => TestCollector.StartAsync(options =>
+            options.Storage = new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = "Hots=nowhere;Prot=1" }));
+        Assert.Contains("Collector:Storage:ConnectionString is not a valid PostgreSql connection string", error.Message);
+    }
+
+    [Fact]
+    public void Storage_settings_bind_from_configuration()
+    {
+        IConfigurationRoot configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Collector:Storage:Provider"] = "PostgreSql",
+            ["Collector:Storage:ConnectionString"] = "Host=db;Database=events",
+            ["Collector:Storage:MaxEventsPerCommit"] = "5000",
+        }).Build();
+        var options = new CollectorOptions();
+        configuration.GetSection(CollectorOptions.SectionName).Bind(options);
+        Assert.Equal(StorageProvider.PostgreSql, options.Storage.Provider);
+        Assert.Equal("Host=db;Database=events", options.Storage.ConnectionString);
+        Assert.Equal(5000, options.Storage.MaxEventsPerCommit);
+        Assert.Empty(options.Storage.Validate());
+    }
+}
