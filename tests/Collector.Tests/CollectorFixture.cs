@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Instrumentation.Collector.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Instrumentation.Collector.Tests;
 
@@ -23,6 +25,16 @@ internal sealed class TestCollector : IAsyncDisposable
 
     public CollectorOptions Options { get; }
 
+    /// <summary>What the server logged (a 500 would log an error).</summary>
+    public FakeLoggerProvider Logs { get; private init; } = new();
+
+    /// <summary>Fails when the server logged an error (an unhandled exception, a 5xx).</summary>
+    public void AssertNoErrorsLogged()
+    {
+        string[] errors = [.. Logs.Collector.GetSnapshot().Where(r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Error).Select(r => r.Category + ": " + r.Message + " " + r.Exception)];
+        Assert.True(errors.Length == 0, "the server logged errors: " + string.Join(Environment.NewLine, errors));
+    }
+
     public HttpClient Client { get; private set; }
 
     public string DatabasePath => Options.DatabasePath;
@@ -32,8 +44,9 @@ internal sealed class TestCollector : IAsyncDisposable
         string folder = Directory.CreateTempSubdirectory("instrumentation-collector-").FullName;
         var options = new CollectorOptions { DatabasePath = Path.Combine(folder, "events.db") };
         configure?.Invoke(options);
-        RunningCollector running = await CollectorHost.StartAsync(options, configureLogging: logging => { });
-        return new TestCollector(folder, running, options);
+        var logs = new FakeLoggerProvider();
+        RunningCollector running = await CollectorHost.StartAsync(options, configureLogging: logging => logging.AddProvider(logs));
+        return new TestCollector(folder, running, options) { Logs = logs };
     }
 
     /// <summary>Stops the server (the database stays) and starts it again on the same port.</summary>

@@ -83,7 +83,7 @@ public static class CollectorApplication
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<CollectorOptions>>((kestrel, collector) =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = collector.Value.MaxRequestBytes; // counts the body's payload, not chunked framing
+            kestrel.Limits.MaxRequestBodySize = collector.Value.MaxRequestBytes; // for every other endpoint; ingest counts the payload itself (RequestBodyReader)
         });
 
         services.TryAddSingleton(TimeProvider.System);

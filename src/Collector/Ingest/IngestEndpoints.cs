@@ -42,13 +42,15 @@ internal static class IngestEndpoints
             return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type", $"Send 'Content-Type: application/json'; got '{request.ContentType}'.");
         }
 
-        (RequestBodyReader.Status status, byte[] body) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
+        (RequestBodyReader.Status status, byte[] body, string? unreadable) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
         switch (status)
         {
             case RequestBodyReader.Status.TooLarge:
-                return Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The body is larger than {options.MaxRequestBytes} bytes after decompression; send smaller batches.");
+                return Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The body is larger than {options.MaxRequestBytes} bytes (as sent, or after decompression); send smaller batches.");
             case RequestBodyReader.Status.BadEncoding:
                 return Problem(StatusCodes.Status400BadRequest, "Bad gzip body", "The body is marked 'Content-Encoding: gzip' but is not a valid gzip stream.");
+            case RequestBodyReader.Status.Unreadable:
+                return Problem(StatusCodes.Status400BadRequest, "Bad request", "The body could not be read: " + unreadable);
             case RequestBodyReader.Status.UnsupportedEncoding:
                 return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content encoding", "Only 'gzip' (or no Content-Encoding) is accepted.");
         }
