@@ -47,8 +47,8 @@ internal static class IngestBenchmark
 
     private static async Task RunStoreAsync(string name, StorageOptions storage, int eventsPerRun)
     {
-        var options = new CollectorOptions { Url = "http://127.0.0.1:0", RequestsPerSecondPerKey = 0, Storage = storage };
-        await using RunningCollector collector = await CollectorHost.StartAsync(options, logging => { });
+        var options = new CollectorOptions { RequestsPerSecondPerKey = 0, Storage = storage };
+        await using RunningCollector collector = await CollectorHost.StartAsync(options, "http://127.0.0.1:0", logging => { });
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Clients, AutomaticDecompression = DecompressionMethods.None })
         {
             BaseAddress = collector.Address,

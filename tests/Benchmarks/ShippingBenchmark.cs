@@ -44,7 +44,7 @@ internal static class ShippingBenchmark
         }
 
         string database = Path.Combine(Path.GetTempPath(), $"shipping-{Environment.ProcessId}.db");
-        await using (RunningCollector collector = await CollectorHost.StartAsync(new CollectorOptions { Url = "http://127.0.0.1:0", DatabasePath = database, RequestsPerSecondPerKey = 0 }))
+        await using (RunningCollector collector = await CollectorHost.StartAsync(new CollectorOptions { DatabasePath = database, RequestsPerSecondPerKey = 0 }, "http://127.0.0.1:0"))
         {
             await WarmUpAsync(() => RunOursAsync(warmUp, collector.Address, "collector + SQLite", gzip: true, receiver: null));
             await RunOursAsync(events, collector.Address, "collector + SQLite", gzip: true, receiver: null);
