@@ -118,7 +118,7 @@ internal static class DashboardBenchmark
         string code = i % 1000 == 0 ? "find_needle(x)" : "print(" + i.ToString(CultureInfo.InvariantCulture) + ")";
         string id = Id(i).ToString("D");
         string json = string.Create(CultureInfo.InvariantCulture,
-            $$"""{"id":"{{id}}","type":"{{type}}","priority":"{{priority}}","timestamp":"{{timestamp.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'}}","context":{"net_id":"{{student}}","course_id":"{{course}}"},"data":{"cell_id":"c{{i % 120}}","code":"{{code}}","duration_ms":{{i % 997}}}}""");
+            $$"""{"id":"{{id}}","type":"{{type}}","priority":"{{priority}}","timestamp":"{{timestamp.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'}}","context":{"net_id":"{{student}}","course_id":"{{course}}"},"data":{"cell_id":"c{{i % 120}}","code":"{{code}}","duration_ms":{{i % 997}} """) + "}}";
         return new StoredEvent(Id(i), type, priority, timestamp, json);
     }
 }
