@@ -46,6 +46,8 @@ internal static class DashboardBenchmark
         var fill = Stopwatch.StartNew();
         await using (IEventStore store = await EventStoreFactory.OpenAsync(storage, Path.Combine(folder, "unused.db")))
         {
+            // Sixteen batches in flight, so that the writer commits several together (as with concurrent uploads).
+            var pending = new List<Task>();
             for (int start = 0; start < events; start += 1000)
             {
                 var batch = new List<StoredEvent>(1000);
@@ -54,8 +56,15 @@ internal static class DashboardBenchmark
                     batch.Add(Event(i, events, now));
                 }
 
-                await store.InsertAsync(batch, CancellationToken.None);
+                pending.Add(store.InsertAsync(batch, CancellationToken.None));
+                if (pending.Count == 16)
+                {
+                    await Task.WhenAll(pending);
+                    pending.Clear();
+                }
             }
+
+            await Task.WhenAll(pending);
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: filled {events:N0} events in {fill.Elapsed.TotalSeconds:N1} s ({events / fill.Elapsed.TotalSeconds:N0} events/s, rollups included)."));

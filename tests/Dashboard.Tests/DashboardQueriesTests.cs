@@ -76,6 +76,22 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Activity_counts_a_minute_once_when_its_events_arrive_in_separate_commits()
+    {
+        IEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(1, "cell", 0, "ab123")], Token);
+        await store.InsertAsync([Event(2, "focus", 0, "ab123", second: 40)], Token);
+        await store.InsertAsync([Event(3, "cell", 1, "ab123"), Event(4, "cell", 0, "cd456")], Token);
+        foreach ((DateTimeOffset? from, DateTimeOffset? until) in new (DateTimeOffset?, DateTimeOffset?)[] { (null, null), (Base, Base.AddHours(1)) })
+        {
+            ContextActivity ab = (await store.Dashboard.ActivityAsync("net_id", from, until, ActivitySort.Events, descending: true, 10, Token))[0];
+            Assert.Equal(("ab123", 3L, 2L), (ab.Value, ab.Events, ab.ActiveMinutes));
+            Assert.Equal(Base.AddMinutes(1), ab.LastSeen);
+            Assert.Equal([new KeyValuePair<string, long>("cell", 2), new KeyValuePair<string, long>("focus", 1)], ab.TopTypes);
+        }
+    }
+
+    [Fact]
     public async Task Migration_fills_the_rollups_from_events_stored_before_them()
     {
         IEventStore before = await OpenAsync();
@@ -157,7 +173,7 @@ public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
         await using var connection = new SqliteConnection($"Data Source={Path}");
         await connection.OpenAsync(Token);
         await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; UPDATE schema_version SET version = 2;";
+        command.CommandText = "DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; UPDATE schema_version SET version = 2;";
         await command.ExecuteNonQueryAsync(Token);
     }
 
@@ -182,7 +198,7 @@ public sealed class PostgreSqlDashboardQueriesTests(PostgreSqlServer server) : D
     {
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync(Token);
-        await using var command = new NpgsqlCommand("DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DELETE FROM instrumentation_schema WHERE version > 1;", connection);
+        await using var command = new NpgsqlCommand("DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; DELETE FROM instrumentation_schema WHERE version > 1;", connection);
         await command.ExecuteNonQueryAsync(Token);
     }
 }

@@ -26,13 +26,19 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
         var byPriority = new SortedDictionary<string, long>(StringComparer.Ordinal);
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         await using DbCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT minute, type, priority, count FROM event_minutes WHERE minute >= @from AND minute < @end;";
+        // Summed into buckets by the database: a week is 10,080 minutes times the types, a few hundred rows come back.
+        command.CommandText = """
+            SELECT (minute - @from) / @bucket AS bucket, type, priority, CAST(SUM(count) AS BIGINT)
+            FROM event_minutes WHERE minute >= @from AND minute < @end
+            GROUP BY 1, 2, 3;
+            """;
         Add(command, "@from", firstMinute);
         Add(command, "@end", endMinute);
+        Add(command, "@bucket", bucketMinutes);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            int bucket = (int)((reader.GetInt64(0) - firstMinute) / bucketMinutes);
+            int bucket = (int)reader.GetInt64(0);
             string type = reader.GetString(1);
             if (!counts.TryGetValue(type, out long[]? series))
             {
@@ -156,6 +162,11 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
     public async Task<IReadOnlyList<ContextActivity>> ActivityAsync(string key, DateTimeOffset? from, DateTimeOffset? until, ActivitySort sort, bool descending, int limit, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
+        if (from is null && until is null)
+        {
+            return await AllTimeActivityAsync(key, sort, descending, limit, cancellationToken).ConfigureAwait(false);
+        }
+
         long fromMinute = from is { } start ? start.UtcTicks / TicksPerMinute : long.MinValue;
         long untilMinute = until is { } end ? (end.UtcTicks + TicksPerMinute - 1) / TicksPerMinute : long.MaxValue;
         string order = sort switch
@@ -188,7 +199,11 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
 
         // Exact first and last timestamps (from the context index) and the top types, for the shown values only.
         await using DbCommand bounds = connection.CreateCommand();
-        bounds.CommandText = "SELECT MIN(ticks), MAX(ticks) FROM event_context WHERE key = @key AND value = @value AND ticks >= @from AND ticks < @until;";
+        // Two index seeks (the first and the last entry of the value's range), not a walk over its events.
+        bounds.CommandText = """
+            SELECT (SELECT ticks FROM event_context WHERE key = @key AND value = @value AND ticks >= @from AND ticks < @until ORDER BY ticks ASC LIMIT 1),
+                   (SELECT ticks FROM event_context WHERE key = @key AND value = @value AND ticks >= @from AND ticks < @until ORDER BY ticks DESC LIMIT 1);
+            """;
         Add(bounds, "@key", key);
         DbParameter boundsValue = Add(bounds, "@value", string.Empty);
         Add(bounds, "@from", from?.UtcTicks ?? long.MinValue);
@@ -228,6 +243,57 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
             }
 
             result.Add(new ContextActivity(value, events, first, last, active, top));
+        }
+
+        return result;
+    }
+
+    // Without a range, one row per value from the all-time totals, and its top types from their own table.
+    private async Task<IReadOnlyList<ContextActivity>> AllTimeActivityAsync(string key, ActivitySort sort, bool descending, int limit, CancellationToken cancellationToken)
+    {
+        string order = sort switch
+        {
+            ActivitySort.Value => "value",
+            ActivitySort.FirstSeen => "first_ticks",
+            ActivitySort.LastSeen => "last_ticks",
+            ActivitySort.ActiveMinutes => "active_minutes",
+            _ => "events",
+        };
+        await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
+        var values = new List<(string Value, long Events, long First, long Last, long Active)>();
+        await using (DbCommand command = connection.CreateCommand())
+        {
+            command.CommandText = $"""
+                SELECT value, events, first_ticks, last_ticks, active_minutes FROM context_values
+                WHERE key = @key ORDER BY {order} {(descending ? "DESC" : "ASC")}, value ASC LIMIT @limit;
+                """;
+            Add(command, "@key", key);
+            Add(command, "@limit", limit);
+            await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                values.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+            }
+        }
+
+        await using DbCommand types = connection.CreateCommand();
+        types.CommandText = "SELECT type, count FROM context_value_types WHERE key = @key AND value = @value ORDER BY count DESC, type LIMIT 3;";
+        Add(types, "@key", key);
+        DbParameter typesValue = Add(types, "@value", string.Empty);
+        var result = new List<ContextActivity>(values.Count);
+        foreach ((string value, long events, long first, long last, long active) in values)
+        {
+            typesValue.Value = value;
+            var top = new List<KeyValuePair<string, long>>(3);
+            await using (DbDataReader reader = await types.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    top.Add(new KeyValuePair<string, long>(reader.GetString(0), reader.GetInt64(1)));
+                }
+            }
+
+            result.Add(new ContextActivity(value, events, new DateTimeOffset(first, TimeSpan.Zero), new DateTimeOffset(last, TimeSpan.Zero), active, top));
         }
 
         return result;

@@ -41,7 +41,8 @@ internal static class PostgreSqlSchema
 
         // 2: the dashboard's rollups, kept by the writer in the transaction that adds the events (Rollups/DashboardRollup):
         // events per minute (600,000,000 ticks), type and priority; the context index (one row per string field of an
-        // event's context); events per context field, value, minute and type. Filled from the events already stored.
+        // event's context); events per context field, value, minute and type; and per context field and value, all-time
+        // totals (events, first, last, active minutes) and events per type. Filled from the events already stored.
         """
         CREATE TABLE event_minutes (
             minute bigint NOT NULL, type text NOT NULL, priority text NOT NULL, count bigint NOT NULL,
@@ -65,6 +66,24 @@ internal static class PostgreSqlSchema
         INSERT INTO event_context (key, value, ticks, id) SELECT key, value, ticks, id FROM backfill_context ON CONFLICT DO NOTHING;
         INSERT INTO context_minutes (key, value, minute, type, count)
             SELECT key, value, ticks / 600000000, type, COUNT(*) FROM backfill_context GROUP BY 1, 2, 3, 4;
+        CREATE TABLE context_value_minutes (
+            key text NOT NULL, value text NOT NULL, minute bigint NOT NULL,
+            PRIMARY KEY (key, value, minute)
+        );
+        CREATE TABLE context_value_types (
+            key text NOT NULL, value text NOT NULL, type text NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (key, value, type)
+        );
+        CREATE TABLE context_values (
+            key text NOT NULL, value text NOT NULL, events bigint NOT NULL, first_ticks bigint NOT NULL, last_ticks bigint NOT NULL, active_minutes bigint NOT NULL,
+            PRIMARY KEY (key, value)
+        );
+        INSERT INTO context_value_minutes (key, value, minute) SELECT DISTINCT key, value, minute FROM context_minutes;
+        INSERT INTO context_value_types (key, value, type, count) SELECT key, value, type, SUM(count) FROM context_minutes GROUP BY 1, 2, 3;
+        INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes)
+            SELECT c.key, c.value, COUNT(*), MIN(c.ticks), MAX(c.ticks),
+                   (SELECT COUNT(*) FROM context_value_minutes m WHERE m.key = c.key AND m.value = c.value)
+            FROM event_context c GROUP BY c.key, c.value;
         """,
     ];
 

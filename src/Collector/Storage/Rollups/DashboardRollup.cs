@@ -8,7 +8,8 @@ namespace Instrumentation.Collector.Storage.Rollups;
 /// What one commit adds to the dashboard's tables, gathered from the events it stores: events per minute, type and
 /// priority (<c>event_minutes</c>); one row per string field of each event's <c>context</c> (<c>event_context</c>, the
 /// explorer's context index); and events per context field, value, minute and type (<c>context_minutes</c>, the activity
-/// view). The writer adds every new event, writes the sums in the same transaction, and clears it. Only the store's
+/// view), and per context field and value the all-time totals (<c>context_values</c>, <c>context_value_types</c>, and
+/// <c>context_value_minutes</c> whose new rows count the value's active minutes). The writer adds every new event, writes the sums in the same transaction, and clears it. Only the store's
 /// writer loop uses it.
 /// </summary>
 internal sealed class DashboardRollup
@@ -16,6 +17,18 @@ internal sealed class DashboardRollup
     private readonly Dictionary<(long Minute, string Type, string Priority), long> _minutes = [];
     private readonly Dictionary<(string Key, string Value, long Minute, string Type), long> _contextMinutes = [];
     private readonly List<(string Key, string Value, long Ticks, Guid Id)> _contextRows = [];
+    private readonly Dictionary<(string Key, string Value), ValueTotals> _values = [];
+    private readonly Dictionary<(string Key, string Value, string Type), long> _valueTypes = [];
+
+    /// <summary>One context value's events in this commit: how many, the earliest and latest timestamps.</summary>
+    public sealed class ValueTotals
+    {
+        public long Events { get; set; }
+
+        public long FirstTicks { get; set; } = long.MaxValue;
+
+        public long LastTicks { get; set; } = long.MinValue;
+    }
 
     public IReadOnlyDictionary<(long Minute, string Type, string Priority), long> Minutes => _minutes;
 
@@ -23,11 +36,19 @@ internal sealed class DashboardRollup
 
     public IReadOnlyList<(string Key, string Value, long Ticks, Guid Id)> ContextRows => _contextRows;
 
+    /// <summary>Per context field and value: the all-time totals this commit adds (<c>context_values</c>).</summary>
+    public IReadOnlyDictionary<(string Key, string Value), ValueTotals> Values => _values;
+
+    /// <summary>Per context field, value and type: events this commit adds (<c>context_value_types</c>).</summary>
+    public IReadOnlyDictionary<(string Key, string Value, string Type), long> ValueTypes => _valueTypes;
+
     public void Clear()
     {
         _minutes.Clear();
         _contextMinutes.Clear();
         _contextRows.Clear();
+        _values.Clear();
+        _valueTypes.Clear();
     }
 
     public void Add(StoredEvent item)
@@ -41,6 +62,16 @@ internal sealed class DashboardRollup
             _contextRows.Add((key, value, ticks, item.Id));
             var contextKey = (key, value, minute, item.Type);
             _contextMinutes[contextKey] = _contextMinutes.GetValueOrDefault(contextKey) + 1;
+            if (!_values.TryGetValue((key, value), out ValueTotals? totals))
+            {
+                _values[(key, value)] = totals = new ValueTotals();
+            }
+
+            totals.Events++;
+            totals.FirstTicks = Math.Min(totals.FirstTicks, ticks);
+            totals.LastTicks = Math.Max(totals.LastTicks, ticks);
+            var typeKey = (key, value, item.Type);
+            _valueTypes[typeKey] = _valueTypes.GetValueOrDefault(typeKey) + 1;
         }
     }
 

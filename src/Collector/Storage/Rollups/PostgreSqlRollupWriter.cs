@@ -24,6 +24,29 @@ internal static class PostgreSqlRollupWriter
         ON CONFLICT (key, value, minute, type) DO UPDATE SET count = context_minutes.count + excluded.count;
         """;
 
+    private const string ValueMinutesSql = """
+        INSERT INTO context_value_minutes (key, value, minute)
+        SELECT * FROM unnest(@keys, @values, @minutes)
+        ON CONFLICT DO NOTHING
+        RETURNING key, value;
+        """;
+
+    private const string ValuesSql = """
+        INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes)
+        SELECT * FROM unnest(@keys, @values, @events, @firsts, @lasts, @actives)
+        ON CONFLICT (key, value) DO UPDATE SET
+            events = context_values.events + excluded.events,
+            first_ticks = LEAST(context_values.first_ticks, excluded.first_ticks),
+            last_ticks = GREATEST(context_values.last_ticks, excluded.last_ticks),
+            active_minutes = context_values.active_minutes + excluded.active_minutes;
+        """;
+
+    private const string ValueTypesSql = """
+        INSERT INTO context_value_types (key, value, type, count)
+        SELECT * FROM unnest(@keys, @values, @types, @counts)
+        ON CONFLICT (key, value, type) DO UPDATE SET count = context_value_types.count + excluded.count;
+        """;
+
     public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DashboardRollup rollup, CancellationToken cancellationToken)
     {
         // Rows in key order, so that concurrent writers of several collector instances take row locks in one order.
@@ -60,6 +83,44 @@ internal static class PostgreSqlRollupWriter
             command.Parameters.Add(Array("types", NpgsqlDbType.Text, rows.Select(r => r.Key.Type)));
             command.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, rows.Select(r => r.Value)));
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+            // The unique key decides which instance adds a minute first, so concurrent writers never count it twice.
+            var newMinutes = new Dictionary<(string Key, string Value), long>();
+            var minutes = rows.Select(r => (r.Key.Key, r.Key.Value, r.Key.Minute)).Distinct().ToArray();
+            await using (var insert = new NpgsqlCommand(ValueMinutesSql, connection, transaction))
+            {
+                insert.Parameters.Add(Array("keys", NpgsqlDbType.Text, minutes.Select(m => m.Key)));
+                insert.Parameters.Add(Array("values", NpgsqlDbType.Text, minutes.Select(m => m.Value)));
+                insert.Parameters.Add(Array("minutes", NpgsqlDbType.Bigint, minutes.Select(m => m.Minute)));
+                await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var key = (reader.GetString(0), reader.GetString(1));
+                    newMinutes[key] = newMinutes.GetValueOrDefault(key) + 1;
+                }
+            }
+
+            var values = rollup.Values.OrderBy(v => v.Key.Key, StringComparer.Ordinal).ThenBy(v => v.Key.Value, StringComparer.Ordinal).ToArray();
+            await using (var upsert = new NpgsqlCommand(ValuesSql, connection, transaction))
+            {
+                upsert.Parameters.Add(Array("keys", NpgsqlDbType.Text, values.Select(v => v.Key.Key)));
+                upsert.Parameters.Add(Array("values", NpgsqlDbType.Text, values.Select(v => v.Key.Value)));
+                upsert.Parameters.Add(Array("events", NpgsqlDbType.Bigint, values.Select(v => v.Value.Events)));
+                upsert.Parameters.Add(Array("firsts", NpgsqlDbType.Bigint, values.Select(v => v.Value.FirstTicks)));
+                upsert.Parameters.Add(Array("lasts", NpgsqlDbType.Bigint, values.Select(v => v.Value.LastTicks)));
+                upsert.Parameters.Add(Array("actives", NpgsqlDbType.Bigint, values.Select(v => newMinutes.GetValueOrDefault(v.Key))));
+                await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var types = rollup.ValueTypes.OrderBy(t => t.Key.Key, StringComparer.Ordinal).ThenBy(t => t.Key.Value, StringComparer.Ordinal).ThenBy(t => t.Key.Type, StringComparer.Ordinal).ToArray();
+            await using (var upsert = new NpgsqlCommand(ValueTypesSql, connection, transaction))
+            {
+                upsert.Parameters.Add(Array("keys", NpgsqlDbType.Text, types.Select(t => t.Key.Key)));
+                upsert.Parameters.Add(Array("values", NpgsqlDbType.Text, types.Select(t => t.Key.Value)));
+                upsert.Parameters.Add(Array("types", NpgsqlDbType.Text, types.Select(t => t.Key.Type)));
+                upsert.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, types.Select(t => t.Value)));
+                await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
