@@ -90,7 +90,8 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
     [Fact]
     public async Task PostgreSql_without_a_connection_string_fails_the_start_and_says_what_to_set()
     {
-        ArgumentException error = await Assert.ThrowsAsync<ArgumentException>(() => TestCollector.StartAsync(options =>
+        // The collector service validates its options at start (collector branch): the storage errors come as its OptionsValidationException.
+        Microsoft.Extensions.Options.OptionsValidationException error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestCollector.StartAsync(options =>
             options.Storage = new StorageOptions { Provider = StorageProvider.PostgreSql }));
         Assert.Contains("Collector:Storage:ConnectionString is required", error.Message);
     }
@@ -98,7 +99,7 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
     [Fact]
     public async Task A_malformed_connection_string_fails_the_start_and_names_the_setting()
     {
-        ArgumentException error = await Assert.ThrowsAsync<ArgumentException>(() => TestCollector.StartAsync(options =>
+        Microsoft.Extensions.Options.OptionsValidationException error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestCollector.StartAsync(options =>
             options.Storage = new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = "Hots=nowhere;Prot=1" }));
         Assert.Contains("Collector:Storage:ConnectionString is not a valid PostgreSql connection string", error.Message);
     }

@@ -93,11 +93,9 @@ internal static class DashboardEndpoints
         return new RazorComponentResult<EventRows>(new Dictionary<string, object?> { ["Rows"] = rows });
     }
 
-    private static async Task<IResult> ExplorerAsync(string? type, string? from, string? to, string? ctx, string? value, string? q, string? after, IDashboardQueries queries, CancellationToken cancellationToken)
+    private static async Task<IResult> ExplorerAsync(string? type, string? from, string? to, string? ctx, string? value, string? q, string? after, IDashboardQueries queries, TimeProvider time, CancellationToken cancellationToken)
     {
-        string? error = null;
-        bool valid = TimeWindow.TryParse("custom", from, to, DateTimeOffset.UtcNow, "all", out TimeWindow window, out string? timeError);
-        error = timeError;
+        bool valid = TimeWindow.TryParse("custom", from, to, time.GetUtcNow(), "all", out TimeWindow window, out string? error);
         EventCursor? position = null;
         if (!string.IsNullOrEmpty(after))
         {
@@ -180,11 +178,17 @@ internal static class DashboardEndpoints
             _ => $"{bucket.TotalDays:0} days",
         };
 
-    private static IResult Asset(string name, string contentType)
+    private static readonly Lazy<string> Stylesheet = new(() => ReadAsset("site.css"));
+    private static readonly Lazy<string> TailScript = new(() => ReadAsset("tail.js"));
+
+    private static IResult Asset(string name, string contentType) =>
+        Results.Text(name == "site.css" ? Stylesheet.Value : TailScript.Value, contentType);
+
+    private static string ReadAsset(string name)
     {
         using Stream stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Instrumentation.Collector.Dashboard.Assets." + name)
             ?? throw new InvalidOperationException($"The dashboard asset '{name}' is not embedded in the collector assembly.");
         using var reader = new StreamReader(stream);
-        return Results.Text(reader.ReadToEnd(), contentType);
+        return reader.ReadToEnd();
     }
 }
