@@ -13,10 +13,20 @@ namespace Instrumentation.Benchmarks;
 /// this process, each waiting for its answer (the collector answers once the events are committed), for SQLite and
 /// PostgreSQL, batches of 50 and 1,000. Bodies are built before the clock starts (uncompressed JSON, ~220 bytes per
 /// event, every id new), so the figure is what the collector and its store take: parse, validate, group commit.
+/// Ids and timestamps are what the uploader sends: UUIDv7 ids (time-ordered) and timestamps that move forward.
 /// </summary>
 internal static class IngestBenchmark
 {
     private const int Clients = 8;
+    private static readonly DateTimeOffset Start = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+    private static long s_events;
+
+    /// <summary>The next event's time and id, as a recording process makes them (UUIDv7 from the time).</summary>
+    private static (DateTimeOffset At, Guid Id) Next()
+    {
+        DateTimeOffset at = Start.AddTicks(Interlocked.Increment(ref s_events) * 1000); // 0.1 ms apart
+        return (at, Guid.CreateVersion7(at));
+    }
 
     /// <param name="postgres">A PostgreSQL connection string whose database may be used (its events table is emptied), or null to skip PostgreSQL.</param>
     /// <param name="eventsPerRun">Events each measured run uploads.</param>
@@ -59,6 +69,10 @@ internal static class IngestBenchmark
         await MeasureAsync(client, collector.Store, batchSize: 1000, events: Math.Min(eventsPerRun, 40_000));
         foreach (int batchSize in new[] { 50, 1000 })
         {
+            (double storeOnly, double storeCpu) = await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {name}, store only (no HTTP) | {batchSize:N0} | {storeOnly:N0} | | | {storeCpu:N2} |"));
+
             (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} |"));
@@ -99,6 +113,30 @@ internal static class IngestBenchmark
         return (sent / clock.Elapsed.TotalSeconds, requests / clock.Elapsed.TotalSeconds, cpuSeconds / sent * 1_000_000, commits.MeanEventsPerCommit);
     }
 
+    /// <summary>The same load straight into <see cref="IEventStore.InsertAsync"/>: what the store costs without HTTP and JSON.</summary>
+    private static async Task<(double EventsPerSecond, double CpuPerMillion)> MeasureStoreOnlyAsync(IEventStore store, int batchSize, int events)
+    {
+        int requests = Math.Max(Clients, events / batchSize);
+        StoredEvent[][] batches = [.. Enumerable.Range(0, requests).Select(_ => Enumerable.Range(0, batchSize).Select(i =>
+        {
+            (DateTimeOffset at, Guid id) = Next();
+            return new StoredEvent(id, "cell", "batch", at, $$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
+        }).ToArray())];
+        int next = -1;
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < batches.Length; i = Interlocked.Increment(ref next))
+            {
+                await store.InsertAsync(batches[i], CancellationToken.None);
+            }
+        })));
+        clock.Stop();
+        long sent = (long)requests * batchSize;
+        return (sent / clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / sent * 1_000_000);
+    }
+
     private static byte[] Body(int batchSize)
     {
         var json = new StringBuilder("{\"events\":[");
@@ -109,8 +147,9 @@ internal static class IngestBenchmark
                 json.Append(',');
             }
 
+            (DateTimeOffset at, Guid id) = Next();
             json.Append(CultureInfo.InvariantCulture,
-                $$$"""{"id":"{{{Guid.NewGuid()}}}","type":"cell","priority":"batch","timestamp":"2026-11-29T12:{{{i % 60:00}}}:00.1234567Z","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
+                $$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
         }
 
         return Encoding.UTF8.GetBytes(json.Append("]}").ToString());

@@ -24,6 +24,7 @@ if (args.Length > 0 && args[0] == "dashboard")
 if (args.Length > 0 && args[0] == "ingest")
 {
     string? postgres = args.SkipWhile(a => a != "--postgres").Skip(1).FirstOrDefault() ?? Environment.GetEnvironmentVariable("INSTRUMENTATION_TEST_POSTGRES");
+    postgres = string.IsNullOrWhiteSpace(postgres) ? null : postgres;
     int perRun = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(400_000);
     await IngestBenchmark.RunAsync(postgres, perRun);
     return;

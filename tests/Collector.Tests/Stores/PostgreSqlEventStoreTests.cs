@@ -13,12 +13,33 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
 
     protected override IEventStore CreateStore(StorageOptions options) => new PostgreSqlEventStore(_connectionString!, options);
 
-    protected override async Task SetSchemaVersionAsync(int version)
+    protected override Task SetSchemaVersionAsync(int version) => ExecuteAsync($"INSERT INTO instrumentation_schema (version) VALUES ({version});");
+
+    protected override Task DeleteEventRowsAsync() => ExecuteAsync("DELETE FROM events;");
+
+    private async Task ExecuteAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync(Token);
-        await using var command = new NpgsqlCommand($"INSERT INTO instrumentation_schema (version) VALUES ({version});", connection);
+        await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(Token);
+    }
+
+    [Fact]
+    public async Task Two_instances_inserting_the_same_ids_in_opposite_orders_neither_deadlock_nor_duplicate()
+    {
+        IEventStore first = await OpenAsync();
+        IEventStore second = await OpenAsync();
+        for (int round = 0; round < 5; round++)
+        {
+            StoredEvent[] events = [.. Enumerable.Range(0, 2000).Select(_ => Event())];
+            InsertResult[] results = await Task.WhenAll(
+                Task.Run(() => first.InsertAsync(events, Token)),
+                Task.Run(() => second.InsertAsync([.. events.Reverse()], Token)));
+            Assert.Equal(events.Length, results.Sum(r => r.NewCount));
+        }
+
+        Assert.Equal(10_000, (await first.GetStatisticsAsync(Token)).Total);
     }
 
     [Fact]

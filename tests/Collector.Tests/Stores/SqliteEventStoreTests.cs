@@ -19,6 +19,12 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         return Task.CompletedTask;
     }
 
+    protected override Task DeleteEventRowsAsync()
+    {
+        Execute("DELETE FROM events;");
+        return Task.CompletedTask;
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();

@@ -14,11 +14,14 @@ namespace Instrumentation.Collector.Storage.PostgreSql;
 /// </summary>
 public sealed class PostgreSqlEventStore : IEventStore
 {
+    // Rows go in id order: two instances inserting overlapping ids then wait on each other's unique-index entries in
+    // the same order, never in a cycle (a deadlock would abort one transaction). Within one id, the first occurrence
+    // (ord) is the one stored, as InsertResult reports.
     private const string InsertSql = """
         INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", json)
         SELECT id, type, priority, ticks, ts, json
         FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) WITH ORDINALITY AS input(id, type, priority, ticks, ts, json, ord)
-        ORDER BY ord
+        ORDER BY id, ord
         ON CONFLICT (id) DO NOTHING
         RETURNING id;
         """;
