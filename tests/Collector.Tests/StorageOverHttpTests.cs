@@ -2,6 +2,7 @@ using System.Text.Json;
 using Instrumentation.Collector.Hosting;
 using Instrumentation.Collector.Storage;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Instrumentation.Collector.Tests;
 
@@ -90,8 +91,7 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
     [Fact]
     public async Task PostgreSql_without_a_connection_string_fails_the_start_and_says_what_to_set()
     {
-        // The collector service validates its options at start (collector branch): the storage errors come as its OptionsValidationException.
-        Microsoft.Extensions.Options.OptionsValidationException error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestCollector.StartAsync(options =>
+        OptionsValidationException error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestCollector.StartAsync(options =>
             options.Storage = new StorageOptions { Provider = StorageProvider.PostgreSql }));
         Assert.Contains("Collector:Storage:ConnectionString is required", error.Message);
     }
@@ -99,7 +99,7 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
     [Fact]
     public async Task A_malformed_connection_string_fails_the_start_and_names_the_setting()
     {
-        Microsoft.Extensions.Options.OptionsValidationException error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestCollector.StartAsync(options =>
+        OptionsValidationException error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestCollector.StartAsync(options =>
             options.Storage = new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = "Hots=nowhere;Prot=1" }));
         Assert.Contains("Collector:Storage:ConnectionString is not a valid PostgreSql connection string", error.Message);
     }

@@ -83,6 +83,9 @@ public static class CollectorApplication
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<CollectorOptions>>((kestrel, collector) =>
         {
             kestrel.AddServerHeader = false;
+            // Kestrel reads Kestrel:Endpoints by itself but not Kestrel:Limits (MaxConcurrentConnections, KeepAliveTimeout,
+            // RequestHeadersTimeout, MaxRequestHeaderCount, ...): bind them so an operator can set them like the rest.
+            configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
             kestrel.Limits.MaxRequestBodySize = collector.Value.MaxRequestBytes; // for every other endpoint; ingest counts the payload itself (RequestBodyReader)
         });
 

@@ -57,8 +57,9 @@ public sealed class CollectorOptions
     public int BurstPerKey { get; set; } = 400;
 
     /// <summary>
-    /// With keys configured: requests without a valid key allowed per minute from one client address (IPv6: one
-    /// /64 network); beyond it they get 429 instead of 401, whatever key they try. 0 turns the limit off. Default 30.
+    /// With keys configured: failed authentications (a wrong or malformed key, or no key where one is needed) allowed
+    /// per minute from one client address (IPv6: one /64 network); beyond it they get 429 instead of 401, whatever key
+    /// they try. 0 turns the limit off. Default 30.
     /// </summary>
     public int FailedAuthenticationsPerMinute { get; set; } = 30;
 

@@ -5,6 +5,8 @@ using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Collector.Ingest;
 
@@ -114,7 +116,24 @@ internal static class IngestEndpoints
                 }
             }
 
-            await store.InsertAsync(valid, context.RequestAborted);
+            try
+            {
+                await store.InsertAsync(valid, context.RequestAborted);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                throw; // the client went away: nobody reads an answer
+            }
+            catch (Exception exception)
+            {
+                // The database is down, full or shutting down. 503 (not 500) keeps the uploader from spending its retry
+                // budget and dead-lettering the events: it keeps them and sends them again, here or to another instance.
+                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IngestEndpoints))
+                    .LogError(exception, "The store did not take {Count} events; answered 503 so that the client sends them again", valid.Count);
+                context.Response.Headers.RetryAfter = "5";
+                return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The events were not stored; send them again after the time in Retry-After.");
+            }
+
             activity.Accepted(valid.Count);
             return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
         }

@@ -39,13 +39,13 @@ internal sealed class ApiKeyAuthenticationHandler(
 
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return Task.FromResult(AuthenticateResult.Fail("The Authorization header is not 'Bearer <key>'."));
+            return Task.FromResult(Failed("The Authorization header is not 'Bearer <key>'."));
         }
 
         ApiKey? key = keys.Find(header["Bearer ".Length..].Trim());
         if (key is null)
         {
-            return Task.FromResult(AuthenticateResult.Fail("The key is not one of the configured keys."));
+            return Task.FromResult(Failed("The key is not one of the configured keys."));
         }
 
         var identity = new ClaimsIdentity(SchemeName, ClaimTypes.Name, ClaimTypes.Role);
@@ -56,6 +56,17 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+
+    /// <summary>Whether this request presented a key that failed (the rate limiter counts it as a guess).</summary>
+    public static bool PresentedABadKey(HttpContext context) => context.Items.ContainsKey(FailedKey);
+
+    private static readonly object FailedKey = new();
+
+    private AuthenticateResult Failed(string reason)
+    {
+        Context.Items[FailedKey] = true;
+        return AuthenticateResult.Fail(reason);
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Instrumentation.Collector.Hosting;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,8 +14,9 @@ namespace Instrumentation.Collector.Security;
 /// <summary>
 /// The collector's one global rate limiter (Microsoft.AspNetCore.RateLimiting), run after authentication: a token
 /// bucket per authenticated key; without configured keys, one per client address; with keys configured, requests that
-/// carry no valid key share a small bucket per client address, so guessing keys is limited too. Health endpoints are
-/// exempt. Beyond a limit: 429 with <c>Retry-After</c> and a problem body.
+/// present a wrong key, or no key to an endpoint that needs one, share a small per-minute bucket per client address, so
+/// guessing keys is limited too (requests to open endpoints without a key use the per-address bucket). Health
+/// endpoints are exempt. Beyond a limit: 429 with <c>Retry-After</c> and a problem body.
 /// </summary>
 internal static class RateLimits
 {
@@ -53,7 +55,15 @@ internal static class RateLimits
             return PerSecond("address:" + address, options);
         }
 
-        // Keys are configured and this request has none that is valid: it will be refused, and it counts as a guess.
+        Endpoint? endpoint = context.GetEndpoint();
+        bool needsKey = endpoint?.Metadata.GetMetadata<IAuthorizeData>() is not null && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null;
+        if (!needsKey && !ApiKeyAuthenticationHandler.PresentedABadKey(context))
+        {
+            return PerSecond("address:" + address, options); // an open endpoint (or none: 404) asked without a key
+        }
+
+        // Keys are configured and this request has none that is valid for an endpoint that needs one: it will be refused,
+        // and it counts as a guess.
         int perMinute = options.FailedAuthenticationsPerMinute;
         return perMinute <= 0
             ? RateLimitPartition.GetNoLimiter("unauthenticated")
