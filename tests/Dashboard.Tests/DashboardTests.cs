@@ -22,6 +22,7 @@ public abstract class DashboardTests<TFixture>(TFixture fixture) : IClassFixture
         string[] paths =
         [
             "/", "/?range=day", "/?range=week", "/?range=custom&from=2026-01-01T00:00&to=2026-01-02T00:00",
+            "/?range=custom&from=0001-01-01T00:00&to=9999-12-31T23:59", "/activity?range=custom&from=0001-01-01T00:00&to=9999-12-31T23:59",
             "/tail", "/events", "/events?type=cell&ctx=net_id&value=ab123&q=needle", $"/events/{any.Id}",
             "/activity", "/activity?key=course_id&sort=value&dir=asc",
         ];

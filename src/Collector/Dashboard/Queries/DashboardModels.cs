@@ -10,6 +10,9 @@ namespace Instrumentation.Collector.Dashboard.Queries;
 /// <param name="ByPriority">Events in the range per priority.</param>
 public sealed record TimeSeries(DateTimeOffset From, TimeSpan BucketSize, int BucketCount, IReadOnlyDictionary<string, long[]> Counts, IReadOnlyDictionary<string, long> ByPriority)
 {
+    /// <summary>The end of the last bucket (capped at the largest time there is).</summary>
+    public DateTimeOffset Until => new(Math.Min(From.UtcTicks + (BucketSize.Ticks * BucketCount), DateTimeOffset.MaxValue.UtcTicks), TimeSpan.Zero);
+
     /// <summary>Events in the range per type.</summary>
     /// <returns>The totals, by type name.</returns>
     public IReadOnlyList<KeyValuePair<string, long>> TotalsByType() => [.. Counts.Select(c => new KeyValuePair<string, long>(c.Key, c.Value.Sum()))];
