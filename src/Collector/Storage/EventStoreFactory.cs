@@ -18,13 +18,6 @@ public static class EventStoreFactory
     /// <exception cref="ArgumentException">The settings are invalid (the message says which and how to fix them).</exception>
     public static async Task<IEventStore> OpenAsync(StorageOptions options, string defaultSqlitePath, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        IReadOnlyList<string> errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", errors), nameof(options));
-        }
-
         IEventStore store = Create(options, defaultSqlitePath);
         try
         {
@@ -38,14 +31,23 @@ public static class EventStoreFactory
         }
     }
 
-    /// <summary>Creates the store <paramref name="options"/> name without touching the database; call
-    /// <see cref="IEventStore.InitializeAsync"/> before use (the collector's host does it as it starts).</summary>
-    /// <param name="options">The storage settings, already validated.</param>
+    /// <summary>
+    /// Validates <paramref name="options"/> and creates the store they name without touching the database (for a DI
+    /// registration; call <see cref="IEventStore.InitializeAsync"/> before use, e.g. from a hosted service at start).
+    /// </summary>
+    /// <param name="options">The storage settings.</param>
     /// <param name="defaultSqlitePath">The SQLite file used when <see cref="StorageOptions.ConnectionString"/> is empty.</param>
-    /// <returns>The store.</returns>
+    /// <returns>The store, not yet initialized.</returns>
+    /// <exception cref="ArgumentException">The settings are invalid (the message says which and how to fix them).</exception>
     public static IEventStore Create(StorageOptions options, string defaultSqlitePath)
     {
         ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        }
+
         return options.Provider switch
         {
             StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options),
