@@ -21,10 +21,12 @@ public class HostingTests
         WebApplicationBuilder plain = CollectorApplication.CreateBuilder([]);
         WebApplicationBuilder withUrls = CollectorApplication.CreateBuilder(["--urls", "http://127.0.0.1:6001"]);
         WebApplicationBuilder withEndpoints = CollectorApplication.CreateBuilder(["--Kestrel:Endpoints:Main:Url=http://127.0.0.1:6002"]);
+        WebApplicationBuilder withPorts = CollectorApplication.CreateBuilder(["--http_ports=6003"]); // as ASPNETCORE_HTTP_PORTS sets it
 
         Assert.Equal("http://127.0.0.1:5080", plain.Configuration["urls"]);
         Assert.Equal("http://127.0.0.1:6001", withUrls.Configuration["urls"]);
         Assert.Null(withEndpoints.Configuration["urls"]); // Kestrel:Endpoints decide, without a warning about overriding
+        Assert.Null(withPorts.Configuration["urls"]);
     }
 
     [Fact]

@@ -84,12 +84,14 @@ public sealed partial class ShutdownTests
     }
 
     [Fact]
-    public async Task Invalid_configuration_exits_2_with_the_reasons_on_stderr()
+    public async Task Invalid_configuration_from_appsettings_and_the_environment_exits_2_with_the_reasons_on_stderr()
     {
         Assert.True(File.Exists(Service), "the collector was not built at " + Service);
         string folder = Directory.CreateTempSubdirectory("instrumentation-badconfig-").FullName;
         try
         {
+            // The working directory is the content root: its appsettings.json is read, then the environment.
+            await File.WriteAllTextAsync(Path.Combine(folder, "appsettings.json"), """{"Collector":{"MaxPageSize":0}}""", TestContext.Current.CancellationToken);
             using var child = new ChildProcess(Service, folder, new Dictionary<string, string>
             {
                 ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
@@ -102,6 +104,7 @@ public sealed partial class ShutdownTests
             Assert.Equal(2, exitCode);
             Assert.Contains("Collector:MaxEventsPerBatch must be from 1", child.Output, StringComparison.Ordinal);
             Assert.Contains("Collector:IngestKeys:0 is 3 characters long", child.Output, StringComparison.Ordinal);
+            Assert.Contains("Collector:MaxPageSize must be from 1", child.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("Unhandled exception", child.Output, StringComparison.Ordinal);
         }
         finally

@@ -142,18 +142,19 @@ public static class CollectorApplication
         app.MapGroup(string.Empty).RequireAuthorization(CollectorPolicies.Read).MapQueries(options, store);
         app.MapDashboard().RequireAuthorization(DashboardAuthenticationHandler.PolicyName);
 
-        app.Lifetime.ApplicationStarted.Register(() => WarnWhenOpen(app, options));
+        app.Lifetime.ApplicationStarted.Register(() => WarnWhenOpen(app));
         return app;
     }
 
     private const string ReadyTag = "ready";
 
-    /// <summary>Anyone who can reach a non-loopback address without keys can upload and read: say so once, at start.</summary>
-    private static void WarnWhenOpen(WebApplication app, CollectorOptions options)
+    /// <summary>Names the store at start; and anyone who can reach a non-loopback address without keys can upload and read: say so.</summary>
+    private static void WarnWhenOpen(WebApplication app)
     {
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Instrumentation.Collector");
         ICollection<string> addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        logger.LogInformation("Collector storing in {DatabasePath}", Path.GetFullPath(options.DatabasePath));
+        IEventStore store = app.Services.GetRequiredService<IEventStore>();
+        logger.LogInformation("Collector storing in {Store}", store is Storage.Sqlite.SqliteEventStore sqlite ? sqlite.DatabasePath : store.Provider);
         if (!app.Services.GetRequiredService<ApiKeyCheck>().Enabled && addresses.Any(a => !IsLoopback(a)))
         {
             logger.LogWarning("Listening on {Addresses} without API keys: anyone who can reach it can upload and read. Set Collector:IngestKeys and Collector:ReadKeys.", string.Join(", ", addresses));
