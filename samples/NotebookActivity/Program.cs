@@ -7,7 +7,9 @@ using NotebookActivity;
 // and notebook visits go up immediately, cell runs and copy/paste in batches of 50 (or every 30 s).
 // By default the reference collector runs embedded in this process on 127.0.0.1 (a free port) with a temporary
 // SQLite file; pass --endpoint http://127.0.0.1:5080 to send to a collector started with `dotnet run --project src/Collector`.
+// With --serve the embedded collector keeps running afterwards and serves its dashboard until Ctrl+C.
 string? external = args.SkipWhile(a => a != "--endpoint").Skip(1).FirstOrDefault();
+bool serve = args.Contains("--serve");
 string database = Path.Combine(Path.GetTempPath(), $"notebook-activity-{Environment.ProcessId}.db");
 RunningCollector? embedded = external is null
     ? await CollectorHost.StartAsync(new CollectorOptions { DatabasePath = database }, "http://127.0.0.1:0")
@@ -63,8 +65,39 @@ if (embedded is not null)
     }
 
     Console.WriteLine($"  by priority: " + string.Join(", ", stored.ByPriority.Select(p => $"{p.Key} {p.Value}")));
+    if (serve)
+    {
+        await ServeUntilStoppedAsync(embedded.Address);
+    }
+
     await embedded.DisposeAsync();
     File.Delete(database);
     File.Delete(database + "-wal");
     File.Delete(database + "-shm");
+}
+else if (serve)
+{
+    Console.WriteLine($"--serve keeps the embedded collector running; the collector at {endpoint} serves its own dashboard at {endpoint}.");
+}
+
+// Waits for Ctrl+C or SIGTERM while the collector serves the dashboard (overview, live tail, explorer, activity).
+static async Task ServeUntilStoppedAsync(Uri address)
+{
+    var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    ConsoleCancelEventHandler onCancel = (_, e) =>
+    {
+        e.Cancel = true;
+        stopped.TrySetResult();
+    };
+    Console.CancelKeyPress += onCancel;
+    using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+    {
+        context.Cancel = true;
+        stopped.TrySetResult();
+    });
+    Console.WriteLine();
+    Console.WriteLine($"Dashboard: {address}");
+    Console.WriteLine("The collector keeps running: open the address in a browser. Press Ctrl+C to stop.");
+    await stopped.Task;
+    Console.CancelKeyPress -= onCancel;
 }

@@ -3,12 +3,21 @@ using Instrumentation.Benchmarks;
 
 // dotnet run -c Release --project tests/Benchmarks -- [BenchmarkDotNet arguments]   hot path and generator (--filter *HotPath* / *Generator*)
 // dotnet run -c Release --project tests/Benchmarks -- ship [--events 1000000]        shipping throughput
+// dotnet run -c Release --project tests/Benchmarks -- dashboard [--events 1000000] [--postgres <connection string>]   dashboard page render time
 // dotnet run -c Release --project tests/Benchmarks -- ingest [--events 400000] [--postgres <connection string>]   collector ingest, SQLite and PostgreSQL
 // dotnet run -c Release --project tests/Benchmarks -- alloc                            calling-thread bytes per call, steady state
 if (args.Length > 0 && args[0] == "ship")
 {
     int events = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(1_000_000);
     await ShippingBenchmark.RunAsync(events);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "dashboard")
+{
+    int stored = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(1_000_000);
+    string? database = args.SkipWhile(a => a != "--postgres").Skip(1).FirstOrDefault() ?? Environment.GetEnvironmentVariable("INSTRUMENTATION_TEST_POSTGRES");
+    await DashboardBenchmark.RunAsync(stored, database);
     return;
 }
 

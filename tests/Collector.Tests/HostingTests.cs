@@ -195,6 +195,8 @@ public class HostingTests
 
         public Task<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken) => throw new IOException("connection refused");
 
+        public Instrumentation.Collector.Dashboard.Queries.IDashboardQueries Dashboard => throw new IOException("connection refused");
+
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

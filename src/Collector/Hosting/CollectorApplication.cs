@@ -1,3 +1,4 @@
+using Instrumentation.Collector.Dashboard;
 using Instrumentation.Collector.Health;
 using Instrumentation.Collector.Ingest;
 using Instrumentation.Collector.Security;
@@ -98,7 +99,8 @@ public static class CollectorApplication
         services.TryAddSingleton<ApiKeyCheck>();
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, displayName: "API key (Bearer)", configureOptions: null);
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, displayName: "API key (Bearer)", configureOptions: null)
+            .AddDashboardAuthentication(ApiKeyAuthenticationHandler.SchemeName);
         services.AddAuthorizationBuilder()
             .AddPolicy(CollectorPolicies.Ingest, policy => policy.AddRequirements(new CollectorAccessRequirement(CollectorRoles.Ingest)))
             .AddPolicy(CollectorPolicies.Read, policy => policy.AddRequirements(new CollectorAccessRequirement(CollectorRoles.Read)));
@@ -107,6 +109,7 @@ public static class CollectorApplication
 
         services.AddProblemDetails();
         services.AddExceptionHandler<BadRequestExceptionHandler>();
+        services.AddCollectorDashboard();
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: [ReadyTag]);
         return builder;
     }
@@ -135,8 +138,9 @@ public static class CollectorApplication
 
         CollectorOptions options = app.Services.GetRequiredService<IOptions<CollectorOptions>>().Value;
         IEventStore store = app.Services.GetRequiredService<IEventStore>();
-        app.MapGroup(string.Empty).RequireAuthorization(CollectorPolicies.Ingest).MapIngest(options, store);
+        app.MapGroup(string.Empty).RequireAuthorization(CollectorPolicies.Ingest).MapIngest(options, store, app.Services.GetRequiredService<IngestActivity>());
         app.MapGroup(string.Empty).RequireAuthorization(CollectorPolicies.Read).MapQueries(options, store);
+        app.MapDashboard().RequireAuthorization(DashboardAuthenticationHandler.PolicyName);
 
         app.Lifetime.ApplicationStarted.Register(() => WarnWhenOpen(app));
         return app;

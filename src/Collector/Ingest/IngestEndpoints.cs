@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Instrumentation.Collector.Dashboard;
 using Instrumentation.Collector.Hosting;
 using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -15,16 +16,27 @@ namespace Instrumentation.Collector.Ingest;
 /// </summary>
 internal static class IngestEndpoints
 {
-    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store)
+    public static void MapIngest(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store, IngestActivity activity)
     {
         // Typed as Func so they bind as route handlers (whose IResult is written), not as plain RequestDelegates.
-        Func<HttpContext, Task<IResult>> ingestOne = context => IngestAsync(context, options, store, isBatch: false);
-        Func<HttpContext, Task<IResult>> ingestBatch = context => IngestAsync(context, options, store, isBatch: true);
+        Func<HttpContext, Task<IResult>> ingestOne = async context => Count(await IngestAsync(context, options, store, activity, isBatch: false), activity);
+        Func<HttpContext, Task<IResult>> ingestBatch = async context => Count(await IngestAsync(context, options, store, activity, isBatch: true), activity);
         routes.MapPost("/logs", ingestOne);
         routes.MapPost("/logs/batch", ingestBatch);
     }
 
-    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, IEventStore store, bool isBatch)
+    // A request refused as a whole counts once under its problem title (the dashboard's "rejected by reason").
+    private static IResult Count(IResult result, IngestActivity activity)
+    {
+        if (result is Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult problem)
+        {
+            activity.Rejected("request: " + (problem.ProblemDetails.Title ?? problem.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return result;
+    }
+
+    private static async Task<IResult> IngestAsync(HttpContext context, CollectorOptions options, IEventStore store, IngestActivity activity, bool isBatch)
     {
         HttpRequest request = context.Request;
         if (!IsJson(request.ContentType))
@@ -102,6 +114,7 @@ internal static class IngestEndpoints
                 else
                 {
                     rejected.Add(new Rejection(i, EventValidator.ReadableId(items[i]), reason!, false));
+                    activity.Rejected(reason!);
                 }
             }
 
@@ -123,6 +136,7 @@ internal static class IngestEndpoints
                 return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The events were not stored; send them again after the time in Retry-After.");
             }
 
+            activity.Accepted(valid.Count);
             return Results.Json(new IngestAnswer(valid.Count, rejected), CollectorJsonContext.Default.IngestAnswer);
         }
     }

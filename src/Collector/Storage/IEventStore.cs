@@ -1,3 +1,5 @@
+using Instrumentation.Collector.Dashboard.Queries;
+
 namespace Instrumentation.Collector.Storage;
 
 /// <summary>
@@ -51,6 +53,9 @@ public interface IEventStore : IAsyncDisposable
     /// <param name="cancellationToken">Stops the read.</param>
     /// <returns>The statistics.</returns>
     Task<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken);
+
+    /// <summary>The dashboard's reads over this store (they use the rollups the writer keeps, see Storage/Rollups).</summary>
+    IDashboardQueries Dashboard { get; }
 
     /// <summary>Checks that the database answers (a readiness probe): opens a connection and runs a trivial query.</summary>
     /// <param name="cancellationToken">Stops the check.</param>

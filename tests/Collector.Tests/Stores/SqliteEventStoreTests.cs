@@ -53,7 +53,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         Assert.Equal(2, statistics.Total);
         Assert.Equal(1, statistics.ByPriority["immediate"]);
         Assert.Equal(0, (await store.InsertAsync([old1], Token)).NewCount);
-        Assert.Equal(2, ExecuteScalar("SELECT version FROM schema_version;"));
+        Assert.Equal(Instrumentation.Collector.Storage.Sqlite.SqliteSchema.CurrentVersion, ExecuteScalar("SELECT version FROM schema_version;"));
     }
 
     private void Execute(string sql)

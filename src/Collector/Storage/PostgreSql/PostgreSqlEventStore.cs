@@ -1,3 +1,4 @@
+using Instrumentation.Collector.Dashboard.Queries;
 using System.Runtime.CompilerServices;
 using Npgsql;
 using NpgsqlTypes;
@@ -37,6 +38,7 @@ public sealed class PostgreSqlEventStore : IEventStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly GroupCommitter _committer;
     private readonly CountTally _tally = new();
+    private readonly Rollups.DashboardRollup _rollup = new();
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…;Username=…;Password=…</c>).</param>
@@ -47,7 +49,13 @@ public sealed class PostgreSqlEventStore : IEventStore
         options ??= new StorageOptions();
         _dataSource = NpgsqlDataSource.Create(connectionString);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql));
+        Dashboard = new DashboardQueries(
+            async cancellationToken => await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false),
+            DashboardSqlDialect.PostgreSql);
     }
+
+    /// <inheritdoc />
+    public IDashboardQueries Dashboard { get; }
 
     /// <inheritdoc />
     public string Provider => nameof(StorageProvider.PostgreSql);
@@ -167,6 +175,7 @@ public sealed class PostgreSqlEventStore : IEventStore
         // An id is new for its first occurrence in this transaction only (a later copy in the same group is a duplicate).
         var results = new InsertResult[batches.Count];
         _tally.Clear();
+        _rollup.Clear();
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> batch = batches[b];
@@ -177,6 +186,7 @@ public sealed class PostgreSqlEventStore : IEventStore
                 {
                     isNew[i] = true;
                     _tally.Add(batch[i]);
+                    _rollup.Add(batch[i]);
                 }
             }
 
@@ -195,6 +205,7 @@ public sealed class PostgreSqlEventStore : IEventStore
             await count.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        await Rollups.PostgreSqlRollupWriter.WriteAsync(connection, transaction, _rollup, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return results;
     }

@@ -38,6 +38,53 @@ internal static class PostgreSqlSchema
             PRIMARY KEY (type, priority)
         );
         """,
+
+        // 2: the dashboard's rollups, kept by the writer in the transaction that adds the events (Rollups/DashboardRollup):
+        // events per minute (600,000,000 ticks), type and priority; the context index (one row per string field of an
+        // event's context); events per context field, value, minute and type; and per context field and value, all-time
+        // totals (events, first, last, active minutes) and events per type. Filled from the events already stored.
+        """
+        CREATE TABLE event_minutes (
+            minute bigint NOT NULL, type text NOT NULL, priority text NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (minute, type, priority)
+        );
+        CREATE TABLE event_context (
+            key text NOT NULL, value text NOT NULL, ticks bigint NOT NULL, id uuid NOT NULL,
+            PRIMARY KEY (key, value, ticks, id)
+        );
+        CREATE TABLE context_minutes (
+            key text NOT NULL, value text NOT NULL, minute bigint NOT NULL, type text NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (key, value, minute, type)
+        );
+        INSERT INTO event_minutes (minute, type, priority, count)
+            SELECT timestamp_ticks / 600000000, type, priority, COUNT(*) FROM events GROUP BY 1, 2, 3;
+        CREATE TEMPORARY TABLE backfill_context ON COMMIT DROP AS
+            SELECT c.key, c.value #>> '{}' AS value, e.timestamp_ticks AS ticks, e.id, e.type
+            FROM events e
+            CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(e.json::jsonb -> 'context') = 'object' THEN e.json::jsonb -> 'context' ELSE '{}'::jsonb END) c
+            WHERE jsonb_typeof(c.value) = 'string';
+        INSERT INTO event_context (key, value, ticks, id) SELECT key, value, ticks, id FROM backfill_context ON CONFLICT DO NOTHING;
+        INSERT INTO context_minutes (key, value, minute, type, count)
+            SELECT key, value, ticks / 600000000, type, COUNT(*) FROM backfill_context GROUP BY 1, 2, 3, 4;
+        CREATE TABLE context_value_minutes (
+            key text NOT NULL, value text NOT NULL, minute bigint NOT NULL,
+            PRIMARY KEY (key, value, minute)
+        );
+        CREATE TABLE context_value_types (
+            key text NOT NULL, value text NOT NULL, type text NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (key, value, type)
+        );
+        CREATE TABLE context_values (
+            key text NOT NULL, value text NOT NULL, events bigint NOT NULL, first_ticks bigint NOT NULL, last_ticks bigint NOT NULL, active_minutes bigint NOT NULL,
+            PRIMARY KEY (key, value)
+        );
+        INSERT INTO context_value_minutes (key, value, minute) SELECT DISTINCT key, value, minute FROM context_minutes;
+        INSERT INTO context_value_types (key, value, type, count) SELECT key, value, type, SUM(count) FROM context_minutes GROUP BY 1, 2, 3;
+        INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes)
+            SELECT c.key, c.value, COUNT(*), MIN(c.ticks), MAX(c.ticks),
+                   (SELECT COUNT(*) FROM context_value_minutes m WHERE m.key = c.key AND m.value = c.value)
+            FROM event_context c GROUP BY c.key, c.value;
+        """,
     ];
 
     /// <summary>The version this collector writes.</summary>

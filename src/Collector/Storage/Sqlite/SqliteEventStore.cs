@@ -1,3 +1,4 @@
+using Instrumentation.Collector.Dashboard.Queries;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
@@ -14,6 +15,8 @@ public sealed class SqliteEventStore : IEventStore
     private readonly string _connectionString;
     private readonly GroupCommitter _committer;
     private readonly CountTally _tally = new();
+    private readonly Rollups.DashboardRollup _rollup = new();
+    private Rollups.SqliteRollupWriter? _rollupWriter;
     private SqliteConnection? _writer;
     private SqliteCommand? _insert;
     private SqliteCommand? _count;
@@ -41,7 +44,11 @@ public sealed class SqliteEventStore : IEventStore
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
+        Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(Open()), DashboardSqlDialect.Sqlite);
     }
+
+    /// <inheritdoc />
+    public IDashboardQueries Dashboard { get; }
 
     /// <summary>A store over the file at <paramref name="path"/> (created when missing).</summary>
     /// <param name="path">The database file.</param>
@@ -137,6 +144,7 @@ public sealed class SqliteEventStore : IEventStore
         await _committer.DisposeAsync().ConfigureAwait(false);
         _insert?.Dispose();
         _count?.Dispose();
+        _rollupWriter?.Dispose();
         _writer?.Dispose();
         using (var connection = new SqliteConnection(_connectionString))
         {
@@ -150,6 +158,7 @@ public sealed class SqliteEventStore : IEventStore
         (SqliteConnection writer, SqliteCommand insert, SqliteCommand count) = Writer();
         var results = new InsertResult[batches.Count];
         _tally.Clear();
+        _rollup.Clear();
         using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
         insert.Transaction = transaction;
         count.Transaction = transaction;
@@ -172,6 +181,7 @@ public sealed class SqliteEventStore : IEventStore
                 {
                     isNew[i] = true;
                     _tally.Add(item);
+                    _rollup.Add(item);
                 }
             }
 
@@ -188,6 +198,7 @@ public sealed class SqliteEventStore : IEventStore
             count.ExecuteNonQuery();
         }
 
+        _rollupWriter!.Write(transaction, _rollup);
         transaction.Commit();
         return Task.FromResult(results);
     }
@@ -234,6 +245,7 @@ public sealed class SqliteEventStore : IEventStore
             _count.Parameters.Add("@count", SqliteType.Integer);
             _count.Parameters.Add("@first", SqliteType.Integer);
             _count.Parameters.Add("@last", SqliteType.Integer);
+            _rollupWriter = new Rollups.SqliteRollupWriter(_writer);
         }
 
         return (_writer, _insert!, _count!);

@@ -41,6 +41,52 @@ internal static class SqliteSchema
         INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks)
             SELECT type, priority, COUNT(*), MIN(timestamp_ticks), MAX(timestamp_ticks) FROM events GROUP BY type, priority;
         """,
+
+        // 3: the dashboard's rollups, kept by the writer in the transaction that adds the events (Rollups/DashboardRollup):
+        // events per minute (600,000,000 ticks), type and priority; the context index (one row per string field of an
+        // event's context); events per context field, value, minute and type; and per context field and value, all-time
+        // totals (events, first, last, active minutes) and events per type. Filled from the events already stored.
+        """
+        CREATE TABLE event_minutes (
+            minute INTEGER NOT NULL, type TEXT NOT NULL, priority TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (minute, type, priority)
+        ) WITHOUT ROWID;
+        CREATE TABLE event_context (
+            key TEXT NOT NULL, value TEXT NOT NULL, ticks INTEGER NOT NULL, id TEXT NOT NULL,
+            PRIMARY KEY (key, value, ticks, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_minutes (
+            key TEXT NOT NULL, value TEXT NOT NULL, minute INTEGER NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (key, value, minute, type)
+        ) WITHOUT ROWID;
+        INSERT INTO event_minutes (minute, type, priority, count)
+            SELECT timestamp_ticks / 600000000, type, priority, COUNT(*) FROM events GROUP BY 1, 2, 3;
+        INSERT OR IGNORE INTO event_context (key, value, ticks, id)
+            SELECT c.key, c.value, e.timestamp_ticks, e.id FROM events e, json_each(e.json, '$.context') c WHERE c.type = 'text';
+        INSERT INTO context_minutes (key, value, minute, type, count)
+            SELECT key, value, ticks / 600000000, type, COUNT(*) FROM (
+                SELECT DISTINCT c.key AS key, c.value AS value, e.timestamp_ticks AS ticks, e.type AS type, e.seq AS seq
+                FROM events e, json_each(e.json, '$.context') c WHERE c.type = 'text')
+            GROUP BY 1, 2, 3, 4;
+        CREATE TABLE context_value_minutes (
+            key TEXT NOT NULL, value TEXT NOT NULL, minute INTEGER NOT NULL,
+            PRIMARY KEY (key, value, minute)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_value_types (
+            key TEXT NOT NULL, value TEXT NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (key, value, type)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_values (
+            key TEXT NOT NULL, value TEXT NOT NULL, events INTEGER NOT NULL, first_ticks INTEGER NOT NULL, last_ticks INTEGER NOT NULL, active_minutes INTEGER NOT NULL,
+            PRIMARY KEY (key, value)
+        ) WITHOUT ROWID;
+        INSERT INTO context_value_minutes (key, value, minute) SELECT DISTINCT key, value, minute FROM context_minutes;
+        INSERT INTO context_value_types (key, value, type, count) SELECT key, value, type, SUM(count) FROM context_minutes GROUP BY 1, 2, 3;
+        INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes)
+            SELECT c.key, c.value, COUNT(*), MIN(c.ticks), MAX(c.ticks),
+                   (SELECT COUNT(*) FROM context_value_minutes m WHERE m.key = c.key AND m.value = c.value)
+            FROM event_context c GROUP BY c.key, c.value;
+        """,
     ];
 
     /// <summary>The version this collector writes.</summary>

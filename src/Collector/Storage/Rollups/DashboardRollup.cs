@@ -1,0 +1,127 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace Instrumentation.Collector.Storage.Rollups;
+
+/// <summary>
+/// What one commit adds to the dashboard's tables, gathered from the events it stores: events per minute, type and
+/// priority (<c>event_minutes</c>); one row per string field of each event's <c>context</c> (<c>event_context</c>, the
+/// explorer's context index); and events per context field, value, minute and type (<c>context_minutes</c>, the activity
+/// view), and per context field and value the all-time totals (<c>context_values</c>, <c>context_value_types</c>, and
+/// <c>context_value_minutes</c> whose new rows count the value's active minutes). The writer adds every new event, writes the sums in the same transaction, and clears it. Only the store's
+/// writer loop uses it.
+/// </summary>
+internal sealed class DashboardRollup
+{
+    private readonly Dictionary<(long Minute, string Type, string Priority), long> _minutes = [];
+    private readonly Dictionary<(string Key, string Value, long Minute, string Type), long> _contextMinutes = [];
+    private readonly List<(string Key, string Value, long Ticks, Guid Id)> _contextRows = [];
+    private readonly Dictionary<(string Key, string Value), ValueTotals> _values = [];
+    private readonly Dictionary<(string Key, string Value, string Type), long> _valueTypes = [];
+
+    /// <summary>One context value's events in this commit: how many, the earliest and latest timestamps.</summary>
+    public sealed class ValueTotals
+    {
+        public long Events { get; set; }
+
+        public long FirstTicks { get; set; } = long.MaxValue;
+
+        public long LastTicks { get; set; } = long.MinValue;
+    }
+
+    public IReadOnlyDictionary<(long Minute, string Type, string Priority), long> Minutes => _minutes;
+
+    public IReadOnlyDictionary<(string Key, string Value, long Minute, string Type), long> ContextMinutes => _contextMinutes;
+
+    public IReadOnlyList<(string Key, string Value, long Ticks, Guid Id)> ContextRows => _contextRows;
+
+    /// <summary>Per context field and value: the all-time totals this commit adds (<c>context_values</c>).</summary>
+    public IReadOnlyDictionary<(string Key, string Value), ValueTotals> Values => _values;
+
+    /// <summary>Per context field, value and type: events this commit adds (<c>context_value_types</c>).</summary>
+    public IReadOnlyDictionary<(string Key, string Value, string Type), long> ValueTypes => _valueTypes;
+
+    public void Clear()
+    {
+        _minutes.Clear();
+        _contextMinutes.Clear();
+        _contextRows.Clear();
+        _values.Clear();
+        _valueTypes.Clear();
+    }
+
+    public void Add(StoredEvent item)
+    {
+        long ticks = item.Timestamp.UtcTicks;
+        long minute = ticks / TimeSpan.TicksPerMinute;
+        var minuteKey = (minute, item.Type, item.Priority);
+        _minutes[minuteKey] = _minutes.GetValueOrDefault(minuteKey) + 1;
+        foreach ((string key, string value) in ContextOf(item.Json))
+        {
+            _contextRows.Add((key, value, ticks, item.Id));
+            var contextKey = (key, value, minute, item.Type);
+            _contextMinutes[contextKey] = _contextMinutes.GetValueOrDefault(contextKey) + 1;
+            if (!_values.TryGetValue((key, value), out ValueTotals? totals))
+            {
+                _values[(key, value)] = totals = new ValueTotals();
+            }
+
+            totals.Events++;
+            totals.FirstTicks = Math.Min(totals.FirstTicks, ticks);
+            totals.LastTicks = Math.Max(totals.LastTicks, ticks);
+            var typeKey = (key, value, item.Type);
+            _valueTypes[typeKey] = _valueTypes.GetValueOrDefault(typeKey) + 1;
+        }
+    }
+
+    /// <summary>The string fields of the event's top-level <c>context</c> object (the validator allows strings and nulls).</summary>
+    private static List<(string Key, string Value)> ContextOf(string json)
+    {
+        var fields = new List<(string, string)>();
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
+        try
+        {
+            int length = Encoding.UTF8.GetBytes(json, buffer);
+            var reader = new Utf8JsonReader(buffer.AsSpan(0, length));
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return fields;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isContext = reader.ValueTextEquals("context"u8);
+                reader.Read();
+                if (!isContext || reader.TokenType != JsonTokenType.StartObject)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    string key = reader.GetString()!;
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String && seen.Add(key))
+                    {
+                        fields.Add((key, reader.GetString()!));
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+
+                break;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return fields;
+    }
+}

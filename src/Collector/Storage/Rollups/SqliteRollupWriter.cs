@@ -1,0 +1,157 @@
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Storage.Rollups;
+
+/// <summary>Writes a <see cref="DashboardRollup"/> into SQLite on the store's writer connection, with prepared statements.</summary>
+internal sealed class SqliteRollupWriter : IDisposable
+{
+    private readonly SqliteCommand _minute;
+    private readonly SqliteCommand _contextRow;
+    private readonly SqliteCommand _contextMinute;
+    private readonly SqliteCommand _valueMinute;
+    private readonly SqliteCommand _value;
+    private readonly SqliteCommand _valueType;
+
+    public SqliteRollupWriter(SqliteConnection writer)
+    {
+        _minute = writer.CreateCommand();
+        _minute.CommandText = """
+            INSERT INTO event_minutes (minute, type, priority, count) VALUES (@minute, @type, @priority, @count)
+            ON CONFLICT (minute, type, priority) DO UPDATE SET count = count + excluded.count;
+            """;
+        _minute.Parameters.Add("@minute", SqliteType.Integer);
+        _minute.Parameters.Add("@type", SqliteType.Text);
+        _minute.Parameters.Add("@priority", SqliteType.Text);
+        _minute.Parameters.Add("@count", SqliteType.Integer);
+
+        _contextRow = writer.CreateCommand();
+        _contextRow.CommandText = "INSERT INTO event_context (key, value, ticks, id) VALUES (@key, @value, @ticks, @id) ON CONFLICT DO NOTHING;";
+        _contextRow.Parameters.Add("@key", SqliteType.Text);
+        _contextRow.Parameters.Add("@value", SqliteType.Text);
+        _contextRow.Parameters.Add("@ticks", SqliteType.Integer);
+        _contextRow.Parameters.Add("@id", SqliteType.Text);
+
+        _contextMinute = writer.CreateCommand();
+        _contextMinute.CommandText = """
+            INSERT INTO context_minutes (key, value, minute, type, count) VALUES (@key, @value, @minute, @type, @count)
+            ON CONFLICT (key, value, minute, type) DO UPDATE SET count = count + excluded.count;
+            """;
+        _contextMinute.Parameters.Add("@key", SqliteType.Text);
+        _contextMinute.Parameters.Add("@value", SqliteType.Text);
+        _contextMinute.Parameters.Add("@minute", SqliteType.Integer);
+        _contextMinute.Parameters.Add("@type", SqliteType.Text);
+        _contextMinute.Parameters.Add("@count", SqliteType.Integer);
+
+        _valueMinute = writer.CreateCommand();
+        _valueMinute.CommandText = "INSERT INTO context_value_minutes (key, value, minute) VALUES (@key, @value, @minute) ON CONFLICT DO NOTHING;";
+        _valueMinute.Parameters.Add("@key", SqliteType.Text);
+        _valueMinute.Parameters.Add("@value", SqliteType.Text);
+        _valueMinute.Parameters.Add("@minute", SqliteType.Integer);
+
+        _value = writer.CreateCommand();
+        _value.CommandText = """
+            INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes) VALUES (@key, @value, @events, @first, @last, @active)
+            ON CONFLICT (key, value) DO UPDATE SET
+                events = events + excluded.events,
+                first_ticks = MIN(first_ticks, excluded.first_ticks),
+                last_ticks = MAX(last_ticks, excluded.last_ticks),
+                active_minutes = active_minutes + excluded.active_minutes;
+            """;
+        _value.Parameters.Add("@key", SqliteType.Text);
+        _value.Parameters.Add("@value", SqliteType.Text);
+        _value.Parameters.Add("@events", SqliteType.Integer);
+        _value.Parameters.Add("@first", SqliteType.Integer);
+        _value.Parameters.Add("@last", SqliteType.Integer);
+        _value.Parameters.Add("@active", SqliteType.Integer);
+
+        _valueType = writer.CreateCommand();
+        _valueType.CommandText = """
+            INSERT INTO context_value_types (key, value, type, count) VALUES (@key, @value, @type, @count)
+            ON CONFLICT (key, value, type) DO UPDATE SET count = count + excluded.count;
+            """;
+        _valueType.Parameters.Add("@key", SqliteType.Text);
+        _valueType.Parameters.Add("@value", SqliteType.Text);
+        _valueType.Parameters.Add("@type", SqliteType.Text);
+        _valueType.Parameters.Add("@count", SqliteType.Integer);
+    }
+
+    public void Write(SqliteTransaction transaction, DashboardRollup rollup)
+    {
+        _minute.Transaction = transaction;
+        _contextRow.Transaction = transaction;
+        _contextMinute.Transaction = transaction;
+        _valueMinute.Transaction = transaction;
+        _value.Transaction = transaction;
+        _valueType.Transaction = transaction;
+        foreach (((long minute, string type, string priority), long count) in rollup.Minutes)
+        {
+            _minute.Parameters["@minute"].Value = minute;
+            _minute.Parameters["@type"].Value = type;
+            _minute.Parameters["@priority"].Value = priority;
+            _minute.Parameters["@count"].Value = count;
+            _minute.ExecuteNonQuery();
+        }
+
+        foreach ((string key, string value, long ticks, Guid id) in rollup.ContextRows)
+        {
+            _contextRow.Parameters["@key"].Value = key;
+            _contextRow.Parameters["@value"].Value = value;
+            _contextRow.Parameters["@ticks"].Value = ticks;
+            _contextRow.Parameters["@id"].Value = id.ToString("D");
+            _contextRow.ExecuteNonQuery();
+        }
+
+        foreach (((string key, string value, long minute, string type), long count) in rollup.ContextMinutes)
+        {
+            _contextMinute.Parameters["@key"].Value = key;
+            _contextMinute.Parameters["@value"].Value = value;
+            _contextMinute.Parameters["@minute"].Value = minute;
+            _contextMinute.Parameters["@type"].Value = type;
+            _contextMinute.Parameters["@count"].Value = count;
+            _contextMinute.ExecuteNonQuery();
+        }
+
+        // A value's active minutes grow by the minutes it had no event in before: the rows this commit adds.
+        var newMinutes = new Dictionary<(string Key, string Value), long>();
+        foreach ((string key, string value, long minute) in rollup.ContextMinutes.Keys.Select(k => (k.Key, k.Value, k.Minute)).Distinct())
+        {
+            _valueMinute.Parameters["@key"].Value = key;
+            _valueMinute.Parameters["@value"].Value = value;
+            _valueMinute.Parameters["@minute"].Value = minute;
+            if (_valueMinute.ExecuteNonQuery() == 1)
+            {
+                newMinutes[(key, value)] = newMinutes.GetValueOrDefault((key, value)) + 1;
+            }
+        }
+
+        foreach (((string key, string value), DashboardRollup.ValueTotals totals) in rollup.Values)
+        {
+            _value.Parameters["@key"].Value = key;
+            _value.Parameters["@value"].Value = value;
+            _value.Parameters["@events"].Value = totals.Events;
+            _value.Parameters["@first"].Value = totals.FirstTicks;
+            _value.Parameters["@last"].Value = totals.LastTicks;
+            _value.Parameters["@active"].Value = newMinutes.GetValueOrDefault((key, value));
+            _value.ExecuteNonQuery();
+        }
+
+        foreach (((string key, string value, string type), long count) in rollup.ValueTypes)
+        {
+            _valueType.Parameters["@key"].Value = key;
+            _valueType.Parameters["@value"].Value = value;
+            _valueType.Parameters["@type"].Value = type;
+            _valueType.Parameters["@count"].Value = count;
+            _valueType.ExecuteNonQuery();
+        }
+    }
+
+    public void Dispose()
+    {
+        _minute.Dispose();
+        _contextRow.Dispose();
+        _contextMinute.Dispose();
+        _valueMinute.Dispose();
+        _value.Dispose();
+        _valueType.Dispose();
+    }
+}

@@ -1,0 +1,204 @@
+using System.Globalization;
+using Instrumentation.Collector.Dashboard.Queries;
+using Instrumentation.Collector.Storage;
+using Instrumentation.Collector.Storage.PostgreSql;
+using Instrumentation.Collector.Storage.Sqlite;
+using Instrumentation.Collector.Tests;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Instrumentation.Dashboard.Tests;
+
+/// <summary>The dashboard's queries and the rollups behind them, on each store (a real SQLite file, a real PostgreSQL).</summary>
+public abstract class DashboardQueriesTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Base = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+    private readonly List<IEventStore> _stores = [];
+
+    protected static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    public virtual ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IEventStore store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        await CleanUpAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    protected abstract IEventStore CreateStore();
+
+    protected virtual ValueTask CleanUpAsync() => ValueTask.CompletedTask;
+
+    /// <summary>Takes the database back to the schema before the dashboard's rollups (their tables dropped).</summary>
+    protected abstract Task DropRollupsAsync();
+
+    private async Task<IEventStore> OpenAsync()
+    {
+        IEventStore store = CreateStore();
+        _stores.Add(store);
+        await store.InitializeAsync(Token);
+        return store;
+    }
+
+    private static StoredEvent Event(int n, string type, int minute, string netId, string? course = null, int second = 0)
+    {
+        Guid id = new(string.Create(CultureInfo.InvariantCulture, $"0199c000-0000-7000-8000-{n:x12}"));
+        DateTimeOffset at = Base.AddMinutes(minute).AddSeconds(second);
+        string context = course is null ? $$"""{"net_id":"{{netId}}","note":null}""" : $$"""{"net_id":"{{netId}}","course_id":"{{course}}"}""";
+        string json = $$"""{"id":"{{id:D}}","type":"{{type}}","priority":"batch","timestamp":"{{at.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}}","context":{{context}},"data":{"n":{{n}},"text":"Item {{n}}" """ + "}}";
+        return new StoredEvent(id, type, "batch", at, json);
+    }
+
+    private static StoredEvent[] Sample() =>
+    [
+        Event(1, "cell", 0, "ab123", "cs101"),
+        Event(2, "cell", 0, "ab123", "cs101", second: 30),
+        Event(3, "cell", 1, "ab123", "cs102"),
+        Event(4, "focus", 5, "ab123"),
+        Event(5, "cell", 2, "cd456", "cs101"),
+        Event(6, "focus", 2, "cd456", "cs101"),
+        Event(7, "focus", 9, "cd456", "cs101"),
+    ];
+
+    [Fact]
+    public async Task Rollups_count_each_event_once_even_when_it_is_uploaded_again()
+    {
+        IEventStore store = await OpenAsync();
+        StoredEvent[] events = Sample();
+        await store.InsertAsync(events, Token);
+        await store.InsertAsync([.. events, events[0]], Token); // the same events again, one twice in the batch
+        await AssertSampleAsync(store.Dashboard);
+    }
+
+    [Fact]
+    public async Task Activity_counts_a_minute_once_when_its_events_arrive_in_separate_commits()
+    {
+        IEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(1, "cell", 0, "ab123")], Token);
+        await store.InsertAsync([Event(2, "focus", 0, "ab123", second: 40)], Token);
+        await store.InsertAsync([Event(3, "cell", 1, "ab123"), Event(4, "cell", 0, "cd456")], Token);
+        foreach ((DateTimeOffset? from, DateTimeOffset? until) in new (DateTimeOffset?, DateTimeOffset?)[] { (null, null), (Base, Base.AddHours(1)) })
+        {
+            ContextActivity ab = (await store.Dashboard.ActivityAsync("net_id", from, until, ActivitySort.Events, descending: true, 10, Token))[0];
+            Assert.Equal(("ab123", 3L, 2L), (ab.Value, ab.Events, ab.ActiveMinutes));
+            Assert.Equal(Base.AddMinutes(1), ab.LastSeen);
+            Assert.Equal([new KeyValuePair<string, long>("cell", 2), new KeyValuePair<string, long>("focus", 1)], ab.TopTypes);
+        }
+    }
+
+    [Fact]
+    public async Task Migration_fills_the_rollups_from_events_stored_before_them()
+    {
+        IEventStore before = await OpenAsync();
+        await before.InsertAsync(Sample(), Token);
+        await before.DisposeAsync();
+        _stores.Remove(before);
+        await DropRollupsAsync();
+
+        IEventStore after = await OpenAsync();
+        await AssertSampleAsync(after.Dashboard);
+    }
+
+    [Fact]
+    public async Task Explorer_pages_return_every_match_once_in_order_when_timestamps_are_equal()
+    {
+        IEventStore store = await OpenAsync();
+        StoredEvent[] events = [.. Enumerable.Range(1, 11).Select(n => Event(n, "cell", 0, n % 2 == 0 ? "ab123" : "cd456"))];
+        await store.InsertAsync(events, Token);
+        foreach (EventFilter filter in new[] { new EventFilter(null, null, null, null, null, null), new EventFilter("cell", null, null, "net_id", "cd456", null) })
+        {
+            var seen = new List<string>();
+            EventCursor? after = null;
+            do
+            {
+                DashboardEventPage page = await store.Dashboard.FindEventsAsync(filter, 3, after, Token);
+                Assert.InRange(page.Rows.Count, 1, 3);
+                seen.AddRange(page.Rows.Select(r => r.Id));
+                after = page.Next;
+            }
+            while (after is not null);
+
+            string[] expected = [.. events.Where(e => filter.ContextValue is null || e.Json.Contains(filter.ContextValue, StringComparison.Ordinal)).Reverse().Select(e => e.Id.ToString("D"))];
+            Assert.Equal(expected, seen); // same timestamp: the later-stored first
+        }
+    }
+
+    private static async Task AssertSampleAsync(IDashboardQueries dashboard)
+    {
+        TimeSeries series = await dashboard.CountByTypeOverTimeAsync(Base, Base.AddMinutes(10), TimeSpan.FromMinutes(5), Token);
+        Assert.Equal(2, series.BucketCount);
+        Assert.Equal(new long[] { 4, 0 }, series.Counts["cell"]);
+        Assert.Equal(new long[] { 1, 2 }, series.Counts["focus"]);
+        Assert.Equal(7, series.ByPriority["batch"]);
+
+        Assert.Equal(["cell", "focus"], await dashboard.TypesAsync(Token));
+        Assert.Equal(["course_id", "net_id"], await dashboard.ContextKeysAsync(Token)); // "note" is null, not indexed
+
+        DashboardEventPage ab = await dashboard.FindEventsAsync(new EventFilter(null, null, null, "net_id", "ab123", null), 50, null, Token);
+        Assert.Equal([4, 3, 2, 1], ab.Rows.Select(r => int.Parse(r.Id[^2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+        DashboardEventPage text = await dashboard.FindEventsAsync(new EventFilter("focus", null, null, "course_id", "cs101", "ITEM 7"), 50, null, Token);
+        Assert.Equal("focus", Assert.Single(text.Rows).Type);
+
+        IReadOnlyList<ContextActivity> activity = await dashboard.ActivityAsync("net_id", null, null, ActivitySort.Events, descending: true, 10, Token);
+        Assert.Equal(["ab123", "cd456"], activity.Select(a => a.Value));
+        ContextActivity first = activity[0];
+        Assert.Equal(4, first.Events);
+        Assert.Equal(Base, first.FirstSeen);
+        Assert.Equal(Base.AddMinutes(5), first.LastSeen);
+        Assert.Equal(3, first.ActiveMinutes); // minutes 0, 1 and 5
+        Assert.Equal(new KeyValuePair<string, long>("cell", 3), first.TopTypes[0]);
+        Assert.Equal(["cd456", "ab123"], (await dashboard.ActivityAsync("net_id", null, null, ActivitySort.LastSeen, descending: true, 10, Token)).Select(a => a.Value));
+        Assert.Equal(["cs101"], (await dashboard.ActivityAsync("course_id", null, null, ActivitySort.Value, descending: false, 1, Token)).Select(a => a.Value));
+        IReadOnlyList<ContextActivity> late = await dashboard.ActivityAsync("net_id", Base.AddMinutes(3), null, ActivitySort.Events, descending: true, 10, Token);
+        Assert.Equal([("ab123", 1L), ("cd456", 1L)], late.Select(a => (a.Value, a.Events))); // the focus events at minutes 5 and 9
+    }
+}
+
+/// <summary>On a SQLite file.</summary>
+public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("dashboard-queries-").FullName;
+
+    private string Path => System.IO.Path.Combine(_folder, "events.db");
+
+    protected override IEventStore CreateStore() => SqliteEventStore.ForFile(Path);
+
+    protected override async Task DropRollupsAsync()
+    {
+        await using var connection = new SqliteConnection($"Data Source={Path}");
+        await connection.OpenAsync(Token);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; UPDATE schema_version SET version = 2;";
+        await command.ExecuteNonQueryAsync(Token);
+    }
+
+    protected override ValueTask CleanUpAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>On a real PostgreSQL server (a database of its own per test).</summary>
+public sealed class PostgreSqlDashboardQueriesTests(PostgreSqlServer server) : DashboardQueriesTests
+{
+    private string? _connectionString;
+
+    public override async ValueTask InitializeAsync() => _connectionString = await server.CreateDatabaseAsync();
+
+    protected override IEventStore CreateStore() => new PostgreSqlEventStore(_connectionString!);
+
+    protected override async Task DropRollupsAsync()
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(Token);
+        await using var command = new NpgsqlCommand("DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; DELETE FROM instrumentation_schema WHERE version > 1;", connection);
+        await command.ExecuteNonQueryAsync(Token);
+    }
+}
