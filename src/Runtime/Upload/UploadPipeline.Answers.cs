@@ -189,7 +189,7 @@ internal sealed partial class UploadPipeline
         }
         else
         {
-            Log.UploadFailed(_logger, response.Outcome, response.StatusCode, response.Detail, events, delay);
+            Log.UploadFailed(_logger, response, events, PendingCount, delay);
         }
 
         if (!wasOpen && _retry.IsOpen)

@@ -24,7 +24,7 @@ internal sealed class UploadHarness : IAsyncDisposable
 
     public List<DeadLetter> DeadLetters { get; }
 
-    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true)
+    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         ScriptedCollector collector = await ScriptedCollector.StartAsync();
         var time = new FakeTimeProvider(Start);
@@ -39,7 +39,7 @@ internal sealed class UploadHarness : IAsyncDisposable
             OnDeadLetter = letters => { lock (deadLetters) { deadLetters.AddRange(letters); } },
         };
         configure?.Invoke(options);
-        var manager = new LogManager(options, () => SharedClient, null, time, null, random: new Random(42));
+        var manager = new LogManager(options, () => SharedClient, loggerFactory, time, null, random: new Random(42));
         if (start)
         {
             manager.StartCore(attachToHub: false, registerProcessExit: false);
