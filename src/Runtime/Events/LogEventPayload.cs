@@ -77,8 +77,9 @@ public abstract class LogEventPayload
     internal volatile bool SpoolCommitted;
 
     /// <summary>
-    /// How many listeners still hold this event (set by <see cref="LogEventHub"/> when it hands the event over); a pooled
-    /// payload goes back to its pool only when the last of them releases it.
+    /// How many listeners still hold this event, when more than one (set by <see cref="LogEventHub"/> when it hands the
+    /// event to several); 0, the reset value, means one. A pooled payload goes back to its pool only when the last of
+    /// them releases it.
     /// </summary>
     internal int Holders;
 

@@ -105,7 +105,7 @@ public static class LogEventHub
         ILogEventSink[] all = listeners.All;
         if (all.Length == 1)
         {
-            payload.Holders = 1;
+            // One listener: the holder count stays at its reset value, 0, which Release reads as one holder.
             Write(all[0], payload);
             return;
         }
@@ -171,7 +171,6 @@ public static class LogEventHub
         {
             if (listeners.Length == 1)
             {
-                held.Holders = 1;
                 Write(listeners[0], held);
             }
             else
