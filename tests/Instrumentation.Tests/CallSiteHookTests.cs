@@ -1,4 +1,6 @@
+using Instrumentation.Testing;
 using Instrumentation.Tests.Subjects;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Instrumentation.Tests;
 
@@ -58,6 +60,36 @@ public class CallSiteHookTests
         Assert.Equal(TimeSpan.FromMilliseconds(40), executed.Duration);
         Assert.Equal("c2", executed.CellId);
         Assert.Null(executed.Error);
+    }
+
+    [Fact]
+    public async Task A_call_reads_its_start_and_its_end_on_one_clock_when_listeners_change_during_the_call()
+    {
+        // Regression: the end used to be read on the clock of whichever listener was attached when the call completed,
+        // so a call that started under one clock and ended under another got a duration made of two clocks' readings.
+        var startClock = new FakeTimeProvider(EventCapture.Start);
+        var laterClock = new FakeTimeProvider(EventCapture.Start.AddYears(3));
+        var first = new InMemoryLogEventSink();
+        var second = new InMemoryLogEventSink();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<int> running;
+        using (LogEventHub.Attach(first, startClock))
+        {
+            running = new Kernel().ExecuteCellAsync("nb-clock", "c1", gate.Task);
+            startClock.Advance(TimeSpan.FromMilliseconds(40));
+        }
+
+        using (LogEventHub.Attach(second, laterClock))
+        {
+            laterClock.Advance(TimeSpan.FromMilliseconds(7));
+            gate.SetResult();
+            Assert.Equal(42, await running);
+            ExecuteCellAsyncEvent executed = await WaitForSingle<ExecuteCellAsyncEvent>(second);
+            Assert.Equal(TimeSpan.FromMilliseconds(40), executed.Duration);
+            Assert.Equal(EventCapture.Start.AddMilliseconds(40), executed.Timestamp);
+        }
+
+        Assert.Empty(first.Events); // it stopped listening before the call ended
     }
 
     [Fact]
@@ -175,14 +207,18 @@ public class CallSiteHookTests
     }
 
     /// <summary>Task continuations run on the thread pool: wait (bounded) until the event has been recorded.</summary>
-    private static async Task<T> WaitForSingle<T>(EventCapture capture)
+    private static Task<T> WaitForSingle<T>(EventCapture capture)
+        where T : LogEventPayload =>
+        WaitForSingle<T>(capture.Sink);
+
+    private static async Task<T> WaitForSingle<T>(InMemoryLogEventSink sink)
         where T : LogEventPayload
     {
-        for (int attempt = 0; attempt < 500 && capture.Sink.OfType<T>().Count == 0; attempt++)
+        for (int attempt = 0; attempt < 500 && sink.OfType<T>().Count == 0; attempt++)
         {
             await Task.Delay(10, TestContext.Current.CancellationToken);
         }
 
-        return Assert.Single(capture.Sink.OfType<T>());
+        return Assert.Single(sink.OfType<T>());
     }
 }

@@ -76,7 +76,7 @@ namespace Instrumentation.Generator.Emitting
 
             code.Open("public static " + model.ReturnTypeDisplay + " " + model.MethodName + "_" + index + "(" + string.Join(", ", signature) + ")");
             code.Line("var __payload = " + model.PayloadFullName + ".__Rent(" + string.Join(", ", model.Parameters.Where(p => p.IsLogged).Select(p => p.Name)) + ");");
-            code.Line("long __start = " + CallHook + ".Start();");
+            code.Line("long __start = " + CallHook + ".Start(__payload);");
             if (returnsValue)
             {
                 code.Line(model.ReturnTypeDisplay + " __result;");

@@ -22,7 +22,10 @@ public static class InstrumentationServiceCollectionExtensions
     /// <param name="services">The services.</param>
     /// <param name="configuration">The configuration section holding <see cref="LogManagerOptions"/>.</param>
     /// <param name="configure">Further settings applied after the configuration (e.g. <see cref="LogManagerOptions.OnDeadLetter"/>).</param>
-    /// <returns>The builder of the uploader's named HTTP client, to add handlers or change its settings.</returns>
+    /// <returns>
+    /// The builder of the uploader's named HTTP client, to add handlers or change its settings. The client's default
+    /// request logging is off (<c>RemoveAllLoggers</c>); <c>AddDefaultLogger()</c> on the builder turns it back on.
+    /// </returns>
     public static IHttpClientBuilder AddInstrumentation(this IServiceCollection services, IConfiguration configuration, Action<LogManagerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -60,6 +63,11 @@ public static class InstrumentationServiceCollectionExtensions
             provider.GetService<IMeterFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, InstrumentationHostedService>());
         // Uploads never follow redirects (a captive portal answers a POST with 302 to its login page).
-        return services.AddHttpClient(HttpClientName).ConfigurePrimaryHttpMessageHandler(static () => Instrumentation.Upload.HttpUploadTransport.CreateHandler());
+        // IHttpClientFactory logs four Information lines per request by default; an uploader that sends a request every
+        // few seconds would flood the application's log. Only this client's loggers go: other clients keep theirs, and
+        // the uploader logs what matters (failures, circuit, drops) itself. The returned builder can add them back.
+        return services.AddHttpClient(HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(static () => Instrumentation.Upload.HttpUploadTransport.CreateHandler())
+            .RemoveAllLoggers();
     }
 }

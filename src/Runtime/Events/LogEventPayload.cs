@@ -73,16 +73,31 @@ public abstract class LogEventPayload
     /// <summary>Returns this payload to <see cref="Pool"/> (set by the pool that adopted it).</summary>
     internal Action<object, LogEventPayload>? ReturnAction;
 
+    /// <summary>
+    /// How many listeners still hold this event, when more than one (set by <see cref="LogEventHub"/> when it hands the
+    /// event to several); 0, the reset value, means one. A pooled payload goes back to its pool only when the last of
+    /// them releases it.
+    /// </summary>
+    internal int Holders;
+
     /// <summary>Position in recording order within this process (the id's monotonic counter).</summary>
     internal long Sequence { get; private set; }
 
     /// <summary>
     /// Gives a pooled payload back to its pool once nothing reads it any more (the uploader has written its JSON, or
-    /// dropped it). Payloads that are not pooled are left alone.
+    /// dropped it). Payloads that are not pooled are left alone. When several listeners received the event, only the
+    /// last release returns it; a listener that keeps the event (an in-memory sink) never releases it, so the payload
+    /// is then never reused.
     /// </summary>
     internal void Release()
     {
         if (Pool is null || ReturnAction is null)
+        {
+            return;
+        }
+
+        // One holder (the usual case): no interlocked operation. Several: the one that takes the count to zero returns it.
+        if (Volatile.Read(ref Holders) > 1 && Interlocked.Decrement(ref Holders) > 0)
         {
             return;
         }
@@ -100,6 +115,7 @@ public abstract class LogEventPayload
         SpanId = default;
         ScopedContext = null;
         Sequence = 0;
+        Holders = 0;
     }
 
     /// <summary>Stamps the envelope once; a payload recorded again keeps its first id and timestamp.</summary>

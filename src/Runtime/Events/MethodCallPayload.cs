@@ -34,12 +34,16 @@ public abstract class MethodCallPayload : LogEventPayload
     /// <summary>When the call started, while a task-returning call is still running.</summary>
     internal long StartTimestamp { get; set; }
 
+    /// <summary>The hub clock that read the call's start; its end is read on the same clock.</summary>
+    internal HubClock? StartClock { get; set; }
+
     internal override void ResetEnvelope()
     {
         base.ResetEnvelope();
         Duration = default;
         Error = null;
         StartTimestamp = 0;
+        StartClock = null;
     }
 
     /// <summary>Sets the call's outcome, just before the event is recorded.</summary>

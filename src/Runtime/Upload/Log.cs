@@ -8,8 +8,31 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Instrumentation uploader started: sending to {Endpoint} (batches of {MaxBatchSize} events or every {MaxWaitTime}).")]
     public static partial void Started(ILogger logger, Uri endpoint, int maxBatchSize, TimeSpan maxWaitTime);
 
-    [LoggerMessage(2, LogLevel.Warning, "Upload to the collector failed ({Outcome}, HTTP {StatusCode}: {Detail}); {EventCount} events wait and are retried in {Delay}.")]
-    public static partial void UploadFailed(ILogger logger, UploadOutcome outcome, int statusCode, string? detail, int eventCount, TimeSpan delay);
+    [LoggerMessage(2, LogLevel.Warning, "Upload to the collector failed (HTTP {StatusCode}, {Outcome}: {Detail}); the request's {RequestEvents} retried in {Delay}, {PendingEvents} waiting in all.")]
+    public static partial void UploadFailed(ILogger logger, int statusCode, UploadOutcome outcome, string? detail, string requestEvents, TimeSpan delay, string pendingEvents);
+
+    [LoggerMessage(12, LogLevel.Warning, "Upload to the collector failed (no answer: {Detail}); the request's {RequestEvents} retried in {Delay}, {PendingEvents} waiting in all.")]
+    public static partial void UploadGotNoAnswer(ILogger logger, string? detail, string requestEvents, TimeSpan delay, string pendingEvents);
+
+    /// <summary>Logs a failed upload: with its HTTP status, or without one when there was no answer (a network error).</summary>
+    public static void UploadFailed(ILogger logger, UploadResponse response, int requestEvents, long pendingEvents, TimeSpan delay)
+    {
+        if (!logger.IsEnabled(LogLevel.Warning))
+        {
+            return;
+        }
+
+        string request = requestEvents == 1 ? "1 event is" : requestEvents + " events are";
+        string pending = pendingEvents == 1 ? "1 event" : pendingEvents + " events";
+        if (response.Outcome == UploadOutcome.NetworkError || response.StatusCode == 0)
+        {
+            UploadGotNoAnswer(logger, response.Detail, request, delay, pending);
+        }
+        else
+        {
+            UploadFailed(logger, response.StatusCode, response.Outcome, response.Detail, request, delay, pending);
+        }
+    }
 
     [LoggerMessage(3, LogLevel.Error, "The collector refused the API key (HTTP {StatusCode}). Uploads are paused and retried every {Delay}; events are kept (up to the queue caps) until a valid key is configured.")]
     public static partial void Unauthorized(ILogger logger, int statusCode, TimeSpan delay);

@@ -56,7 +56,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
         _endpoint = options.ResolveEndpoint()!;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Instrumentation.LogManager");
-        _statistics = new UploadStatistics(meterFactory, () => PendingCount);
+        _statistics = new UploadStatistics(meterFactory, () => PendingCount, hasSpool: options.SpoolDirectory is not null);
         if (httpClient is null && transport is null)
         {
             // Without a factory, one long-lived client whose connections are recycled (DNS changes are picked up), and
@@ -70,8 +70,8 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Starts a manager and makes it the process-wide target of generated hooks (<see cref="LogEventHub"/>). Events
-    /// recorded before this call are handed to it. A console app needs nothing else: the manager flushes on process
+    /// Starts a manager and adds it as a listener of generated hooks (<see cref="LogEventHub"/>). Events recorded
+    /// before any listener attached are handed to it when it is the first. A console app needs nothing else: the manager flushes on process
     /// exit (<see cref="LogManagerOptions.FlushOnProcessExit"/>) and on disposal.
     /// </summary>
     /// <param name="options">The settings; validated here.</param>
@@ -79,7 +79,6 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
     /// <returns>The started manager. Dispose it (<c>await using</c>) to flush and detach.</returns>
     /// <exception cref="OptionsValidationException">An option is invalid; the message says which and how to fix it.</exception>
-    /// <exception cref="InvalidOperationException">Another sink is already attached to <see cref="LogEventHub"/>.</exception>
     public static LogManager Start(LogManagerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         var manager = new LogManager(options, null, loggerFactory, timeProvider, null);
@@ -89,6 +88,12 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
 
     /// <summary>Events accepted and not yet delivered, dead-lettered or dropped.</summary>
     public long PendingCount => _pipeline.PendingCount;
+
+    /// <summary>
+    /// The collector address this manager sends to: <see cref="LogManagerOptions.Endpoint"/>, or the one the
+    /// <c>INSTRUMENTATION_ENDPOINT</c> environment variable named when the option was not set.
+    /// </summary>
+    public Uri Endpoint => _endpoint;
 
     /// <summary>The meter this manager's instruments live on (named <c>Instrumentation</c>).</summary>
     public Meter Meter => _statistics.Meter;
@@ -134,7 +139,7 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
 
     /// <summary>Totals since start: events recorded, uploaded, retried, dead-lettered, dropped; requests and bytes.</summary>
     /// <returns>A snapshot.</returns>
-    public LogManagerStatistics GetStatistics() => _statistics.Snapshot(PendingCount);
+    public LogManagerStatistics GetStatistics() => _statistics.Snapshot(PendingCount) with { Endpoint = _endpoint };
 
     /// <summary>Detaches from <see cref="LogEventHub"/>, flushes within <see cref="LogManagerOptions.ShutdownTimeout"/>, and stops.</summary>
     /// <returns>A task that completes when the manager has stopped.</returns>

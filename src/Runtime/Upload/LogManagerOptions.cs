@@ -104,7 +104,11 @@ public sealed class LogManagerOptions
     /// <summary>Events older than this are dropped from the spool (batch events first). Default 7 days.</summary>
     public TimeSpan MaxSpoolAge { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>Called (on a background thread) with events the server refused for good or that ran out of retries.</summary>
+    /// <summary>
+    /// Called (on the upload loop's thread) with events the server refused for good or that ran out of retries. Not
+    /// called for drops (queue caps, shutdown, spool caps): those are counted by reason on
+    /// <c>instrumentation.events.dropped</c> and in <see cref="LogManagerStatistics.EventsDropped"/>.
+    /// </summary>
     public Action<IReadOnlyList<DeadLetter>>? OnDeadLetter { get; set; }
 
     /// <summary>

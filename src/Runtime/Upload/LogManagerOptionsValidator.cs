@@ -5,20 +5,24 @@ namespace Instrumentation;
 /// <summary>Checks <see cref="LogManagerOptions"/> when the manager starts, with messages that say what to change.</summary>
 public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOptions>
 {
+    // The longest value each time option accepts (docs/configuration.md): generous for any real use, and short of
+    // what a unit mistake gives (a bare "30" binds to 30 days).
+    internal static readonly TimeSpan MaxWaitTimeLimit = TimeSpan.FromHours(1);
+    internal static readonly TimeSpan ShutdownTimeoutLimit = TimeSpan.FromMinutes(10);
+    internal static readonly TimeSpan RequestTimeoutLimit = TimeSpan.FromMinutes(10);
+    internal static readonly TimeSpan RetryBaseDelayLimit = TimeSpan.FromMinutes(1);
+    internal static readonly TimeSpan RetryMaxDelayLimit = TimeSpan.FromHours(1);
+    internal static readonly TimeSpan MinRetryAfterLimit = TimeSpan.FromMinutes(1);
+    internal static readonly TimeSpan MaxRetryAfterLimit = TimeSpan.FromHours(1);
+    internal static readonly TimeSpan SpoolFlushIntervalLimit = TimeSpan.FromMinutes(1);
+    internal static readonly TimeSpan MaxSpoolAgeLimit = TimeSpan.FromDays(365);
+
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, LogManagerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var failures = new List<string>();
-        Uri? endpoint = options.ResolveEndpoint();
-        if (endpoint is null)
-        {
-            failures.Add($"Endpoint is required: set {LogManagerOptions.SectionName}:Endpoint (or LogManagerOptions.Endpoint), or the {LogManagerOptions.EndpointEnvironmentVariable} environment variable, to the collector's address, e.g. http://127.0.0.1:5080.");
-        }
-        else if (!endpoint.IsAbsoluteUri || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
-        {
-            failures.Add($"Endpoint '{endpoint}' must be an absolute http or https address.");
-        }
+        ValidateEndpoint(failures, options);
 
         Positive(failures, nameof(options.MaxBatchSize), options.MaxBatchSize);
         Positive(failures, nameof(options.MaxBatchBytes), options.MaxBatchBytes);
@@ -37,13 +41,19 @@ public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOpti
             failures.Add($"MaxBatchBytes must not exceed {Upload.UploadPipeline.CollectorMaxRequestBytes} (the collector's limit of 1 MiB per request body); it is {options.MaxBatchBytes}.");
         }
 
-        Positive(failures, nameof(options.MaxWaitTime), options.MaxWaitTime);
-        Positive(failures, nameof(options.RequestTimeout), options.RequestTimeout);
-        Positive(failures, nameof(options.RetryBaseDelay), options.RetryBaseDelay);
-        Positive(failures, nameof(options.MinRetryAfter), options.MinRetryAfter);
+        InRange(failures, nameof(options.MaxWaitTime), options.MaxWaitTime, MaxWaitTimeLimit);
+        InRange(failures, nameof(options.RequestTimeout), options.RequestTimeout, RequestTimeoutLimit);
+        InRange(failures, nameof(options.RetryBaseDelay), options.RetryBaseDelay, RetryBaseDelayLimit);
+        InRange(failures, nameof(options.RetryMaxDelay), options.RetryMaxDelay, RetryMaxDelayLimit);
+        InRange(failures, nameof(options.MinRetryAfter), options.MinRetryAfter, MinRetryAfterLimit);
+        InRange(failures, nameof(options.MaxRetryAfter), options.MaxRetryAfter, MaxRetryAfterLimit);
         if (options.ShutdownTimeout < TimeSpan.Zero)
         {
             failures.Add($"ShutdownTimeout must not be negative (it is {options.ShutdownTimeout}).");
+        }
+        else if (options.ShutdownTimeout > ShutdownTimeoutLimit)
+        {
+            failures.Add(TooLong(nameof(options.ShutdownTimeout), options.ShutdownTimeout, ShutdownTimeoutLimit));
         }
 
         if (options.MaxRetryAttempts < 0)
@@ -84,8 +94,8 @@ public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOpti
             }
 
             Positive(failures, nameof(options.SpoolSegmentBytes), options.SpoolSegmentBytes);
-            Positive(failures, nameof(options.SpoolFlushInterval), options.SpoolFlushInterval);
-            Positive(failures, nameof(options.MaxSpoolAge), options.MaxSpoolAge);
+            InRange(failures, nameof(options.SpoolFlushInterval), options.SpoolFlushInterval, SpoolFlushIntervalLimit);
+            InRange(failures, nameof(options.MaxSpoolAge), options.MaxSpoolAge, MaxSpoolAgeLimit);
             if (options.MaxSpoolBytes < 2 * options.SpoolSegmentBytes)
             {
                 failures.Add($"MaxSpoolBytes ({options.MaxSpoolBytes}) must be at least twice SpoolSegmentBytes ({options.SpoolSegmentBytes}), so that old segments can go while a new one fills.");
@@ -111,11 +121,46 @@ public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOpti
         }
     }
 
-    private static void Positive(List<string> failures, string name, TimeSpan value)
+    private static void ValidateEndpoint(List<string> failures, LogManagerOptions options)
+    {
+        const string Example = "http://127.0.0.1:5080";
+        if (options.Endpoint is { } endpoint)
+        {
+            if (!IsHttp(endpoint))
+            {
+                failures.Add($"Endpoint '{endpoint}' must be an absolute http or https address with its scheme, e.g. {Example}.");
+            }
+
+            return;
+        }
+
+        string? fromEnvironment = Environment.GetEnvironmentVariable(LogManagerOptions.EndpointEnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            failures.Add($"Endpoint is required: set {LogManagerOptions.SectionName}:Endpoint (or LogManagerOptions.Endpoint), or the {LogManagerOptions.EndpointEnvironmentVariable} environment variable, to the collector's address, e.g. {Example}.");
+        }
+        else if (options.ResolveEndpoint() is not { } resolved || !IsHttp(resolved))
+        {
+            failures.Add($"The {LogManagerOptions.EndpointEnvironmentVariable} environment variable is '{fromEnvironment}', which is not an absolute http or https address: write it with its scheme, e.g. http://{fromEnvironment.Trim()} (or {Example}).");
+        }
+    }
+
+    private static bool IsHttp(Uri endpoint) =>
+        endpoint.IsAbsoluteUri && (endpoint.Scheme == Uri.UriSchemeHttp || endpoint.Scheme == Uri.UriSchemeHttps);
+
+    private static void InRange(List<string> failures, string name, TimeSpan value, TimeSpan limit)
     {
         if (value <= TimeSpan.Zero)
         {
             failures.Add($"{name} must be longer than zero (it is {value}).");
         }
+        else if (value > limit)
+        {
+            failures.Add(TooLong(name, value, limit));
+        }
     }
+
+    // A bare number in configuration ("30") binds to that many days: say so, since that is the usual way to get here.
+    private static string TooLong(string name, TimeSpan value, TimeSpan limit) =>
+        $"{name} must be at most {limit} (it is {value}). Write times as hh:mm:ss (00:00:30 for 30 seconds): a bare number in configuration is read as days.";
 }

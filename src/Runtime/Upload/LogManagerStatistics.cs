@@ -15,6 +15,7 @@ namespace Instrumentation;
 /// <param name="EventsDurable">Durable mode: events whose spool record is written as the flush policy requires (forced to disk for Interval and Always).</param>
 /// <param name="SpoolBytes">Durable mode: bytes of events in the spool now.</param>
 /// <param name="SpoolCorruptBytes">Durable mode: bytes of torn or corrupt records cut off at start.</param>
+/// <param name="Endpoint">The collector address the manager sends to (the option, or the one <c>INSTRUMENTATION_ENDPOINT</c> named).</param>
 public sealed record LogManagerStatistics(
     long EventsRecorded,
     long EventsUploaded,
@@ -29,4 +30,5 @@ public sealed record LogManagerStatistics(
     long EventsReplayed = 0,
     long EventsDurable = 0,
     long SpoolBytes = 0,
-    long SpoolCorruptBytes = 0);
+    long SpoolCorruptBytes = 0,
+    Uri? Endpoint = null);

@@ -36,7 +36,7 @@ internal sealed class UploadStatistics : IDisposable
     private long _spoolBytes;
     private long _spoolCorruptBytes;
 
-    public UploadStatistics(IMeterFactory? meterFactory, Func<long> queueDepth)
+    public UploadStatistics(IMeterFactory? meterFactory, Func<long> queueDepth, bool hasSpool = false)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
@@ -49,7 +49,11 @@ internal sealed class UploadStatistics : IDisposable
         _batchSize = _meter.CreateHistogram<int>("instrumentation.batch.size", "{event}", "Events per batch request.");
         _uploadDuration = _meter.CreateHistogram<double>("instrumentation.upload.duration", "s", "Time from sending a request to its answer.");
         _meter.CreateObservableGauge("instrumentation.queue.depth", queueDepth, "{event}", "Events waiting to be uploaded.");
-        _meter.CreateObservableGauge("instrumentation.spool.bytes", () => Interlocked.Read(ref _spoolBytes), "By", "Bytes of events in the spool (durable mode).");
+        if (hasSpool)
+        {
+            // Only in durable mode: without a spool a 0 would read as "an empty spool", not "no spool".
+            _meter.CreateObservableGauge("instrumentation.spool.bytes", () => Interlocked.Read(ref _spoolBytes), "By", "Bytes of events in the spool (durable mode).");
+        }
     }
 
     /// <summary>The meter the instruments live on (tests attach a MetricCollector to it).</summary>

@@ -24,7 +24,7 @@ namespace Instrumentation.Generated
         public static global::System.Threading.Tasks.Task<int> ExecuteCellAsync_0(this global::Demo.Kernel __self, string notebookId, string cellId)
         {
             var __payload = global::Demo.ExecuteCellAsyncEvent.__Rent(notebookId, cellId);
-            long __start = global::Instrumentation.Hooks.CallHook.Start();
+            long __start = global::Instrumentation.Hooks.CallHook.Start(__payload);
             global::System.Threading.Tasks.Task<int> __result;
             try
             {
@@ -44,7 +44,7 @@ namespace Instrumentation.Generated
         public static void Shutdown_1(int exitCode)
         {
             var __payload = global::Demo.ShutdownEvent.__Rent(exitCode);
-            long __start = global::Instrumentation.Hooks.CallHook.Start();
+            long __start = global::Instrumentation.Hooks.CallHook.Start(__payload);
             try
             {
                 global::Demo.Kernel.Shutdown(exitCode);

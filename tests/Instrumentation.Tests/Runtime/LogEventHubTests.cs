@@ -1,5 +1,6 @@
 using Instrumentation.Testing;
 using Instrumentation.Tests.Subjects;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Instrumentation.Tests.Runtime;
 
@@ -45,14 +46,101 @@ public class LogEventHubTests
     }
 
     [Fact]
-    public void Only_one_sink_at_a_time_with_a_clear_message()
+    public void Every_listener_sees_every_event_recorded_while_it_listens()
     {
-        using IDisposable first = LogEventHub.Attach(new InMemoryLogEventSink());
+        var first = new InMemoryLogEventSink();
+        var second = new InMemoryLogEventSink();
+        IDisposable firstListening = LogEventHub.Attach(first);
+        NotebookEvents.WindowFocus(true, "only-first");
+        using (LogEventHub.Attach(second))
+        {
+            Assert.Equal(2, LogEventHub.ListenerCount);
+            NotebookEvents.WindowFocus(true, "both");
+            firstListening.Dispose();
+            NotebookEvents.WindowFocus(true, "only-second");
+        }
 
-        var error = Assert.Throws<InvalidOperationException>(() => LogEventHub.Attach(new InMemoryLogEventSink()));
+        Assert.Equal(["only-first", "both"], first.OfType<WindowFocusEvent>().Select(e => e.Id));
+        Assert.Equal(["both", "only-second"], second.OfType<WindowFocusEvent>().Select(e => e.Id));
+        Assert.Same(first.Events[1], second.Events[0]); // one event, stamped once, handed to both
+        Assert.Equal(0, LogEventHub.PendingCount);
+    }
 
-        Assert.Contains("already attached", error.Message, StringComparison.Ordinal);
-        Assert.Contains("Dispose the handle", error.Message, StringComparison.Ordinal);
+    [Fact]
+    public void Events_recorded_with_no_listener_go_to_the_first_listener_only()
+    {
+        NotebookEvents.WindowFocus(true, "held");
+        var first = new InMemoryLogEventSink();
+        var second = new InMemoryLogEventSink();
+        using (LogEventHub.Attach(first))
+        using (LogEventHub.Attach(second))
+        {
+            Assert.Equal(["held"], first.OfType<WindowFocusEvent>().Select(e => e.Id));
+            Assert.Empty(second.Events);
+        }
+    }
+
+    [Fact]
+    public void A_pooled_payload_held_by_two_listeners_returns_to_its_pool_only_after_both_release_it()
+    {
+        var first = new InMemoryLogEventSink();
+        var second = new InMemoryLogEventSink();
+        using (LogEventHub.Attach(first))
+        using (LogEventHub.Attach(second))
+        {
+            NotebookEvents.WindowFocus(true, "shared");
+        }
+
+        LogEventPayload shared = Assert.Single(first.Events);
+        Guid id = shared.EventId;
+        Assert.NotNull(shared.Pool); // a generated, pooled payload
+
+        shared.Release(); // the first listener is done with it
+        Assert.Equal(id, shared.EventId); // still intact for the second
+
+        using (LogEventHub.Attach(new InMemoryLogEventSink()))
+        {
+            NotebookEvents.WindowFocus(true, "meanwhile");
+        }
+
+        Assert.Equal(id, shared.EventId); // not handed out again while the second listener holds it
+        Assert.Equal("shared", ((WindowFocusEvent)shared).Id);
+
+        shared.Release(); // the second listener is done: now it goes back to the pool
+        Assert.Equal(Guid.Empty, shared.EventId);
+    }
+
+    [Fact]
+    public void A_pooled_payload_with_one_listener_returns_at_its_release()
+    {
+        var sink = new InMemoryLogEventSink();
+        using (LogEventHub.Attach(sink))
+        {
+            NotebookEvents.WindowFocus(true, "alone");
+        }
+
+        LogEventPayload payload = Assert.Single(sink.Events);
+        payload.Release();
+
+        Assert.Equal(Guid.Empty, payload.EventId);
+    }
+
+    [Fact]
+    public void The_clock_is_the_longest_attached_listeners_that_named_one()
+    {
+        var older = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var newer = new FakeTimeProvider(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var sink = new InMemoryLogEventSink();
+        using (LogEventHub.Attach(sink, TimeProvider.System)) // the system clock leaves the choice to others
+        using (LogEventHub.Attach(new InMemoryLogEventSink(), older))
+        using (LogEventHub.Attach(new InMemoryLogEventSink(), newer))
+        {
+            Assert.Same(older, LogEventHub.TimeProvider);
+            NotebookEvents.WindowFocus(true, "stamped");
+        }
+
+        Assert.Equal(older.GetUtcNow(), Assert.Single(sink.Events).Timestamp);
+        Assert.Same(TimeProvider.System, LogEventHub.TimeProvider);
     }
 
     [Fact]

@@ -33,8 +33,9 @@ internal sealed class UploadHarness : IAsyncDisposable
     /// <param name="configure">Changes to the options.</param>
     /// <param name="start">Whether to start the manager now.</param>
     /// <param name="client">The HttpClient to upload with; a plain shared client (which follows redirects) when null.</param>
+    /// <param name="loggerFactory">Where the uploader logs; a collector read through <see cref="Logs"/> when null.</param>
     /// <param name="spool">A durable queue to use instead of opening the configured spool directory.</param>
-    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true, HttpClient? client = null, Func<LogManagerOptions, Spool.IDurableQueue>? spool = null)
+    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true, HttpClient? client = null, Func<LogManagerOptions, Spool.IDurableQueue>? spool = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         ScriptedCollector collector = await ScriptedCollector.StartAsync();
         var time = new FakeTimeProvider(Start);
@@ -55,7 +56,7 @@ internal sealed class UploadHarness : IAsyncDisposable
         configure?.Invoke(options);
         HttpClient uploadClient = client ?? SharedClient;
         var logs = new FakeLogCollector();
-        var loggerFactory = new LoggerFactory([new FakeLoggerProvider(logs)]);
+        loggerFactory ??= new LoggerFactory([new FakeLoggerProvider(logs)]);
         var manager = new LogManager(options, () => uploadClient, loggerFactory, time, null, random: new Random(42), spool: spool?.Invoke(options));
         if (start)
         {

@@ -6,7 +6,7 @@ namespace Instrumentation.Upload;
 /// Carries out the decisions for each answered request (<see cref="AnswerDecider"/>): resolves delivered and
 /// dead-lettered events in the ledger, holds a failed request's events for their backoff, puts others back in the
 /// batch lane, tells the scheduler, and logs each kind of trouble once. Owns the split state after a 413 and the
-/// log-once flags. Used only by the pipeline's loop.
+/// log-once flags. Used only by the pipeline's loop; <c>pendingCount</c> reads every event still waiting, for the logs.
 /// </summary>
 internal sealed class AnswerApplier(
     LogManagerOptions options,
@@ -18,7 +18,8 @@ internal sealed class AnswerApplier(
     PendingEvents lanes,
     HeldBatches held,
     InFlightRequests requests,
-    DurableStage? durable)
+    DurableStage? durable,
+    Func<long> pendingCount)
 {
     private readonly HashSet<string> _loggedDeadLetterReasons = new(StringComparer.Ordinal);
     private bool _loggedUnauthorized;
@@ -148,7 +149,7 @@ internal sealed class AnswerApplier(
         }
         else
         {
-            Log.UploadFailed(logger, response.Outcome, response.StatusCode, response.Detail, events, delay);
+            Log.UploadFailed(logger, response, events, pendingCount(), delay);
         }
 
         if (!wasOpen && scheduler.IsOpen)

@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Instrumentation.Benchmarks;
+
+/// <summary>
+/// An HTTP proxy on 127.0.0.1 in front of a receiver (the real collector) that injects the faults of a bad network:
+/// 503 and 429 with <c>Retry-After</c> in seconds or as an HTTP date, 500, connections dropped before the request is
+/// forwarded, answers lost after the receiver stored the batch, and 2 s stalls. During an outage every connection is
+/// dropped. The choice of fault is random with a fixed seed, so runs are comparable.
+/// </summary>
+internal sealed class FaultProxy : IAsyncDisposable
+{
+    /// <summary>The kinds of fault, with the name the report prints.</summary>
+    public static readonly string[] FaultNames =
+    [
+        "503 Retry-After seconds", "503 Retry-After date", "429 Retry-After seconds", "429 Retry-After date", "500",
+        "dropped connection", "answer lost after store", "2 s stall (then forwarded)", "outage: dropped",
+    ];
+
+    private const int Outage = 8;
+    private const int Stall = 7;
+
+    private readonly WebApplication _app;
+    private readonly HttpClient _upstream;
+    private readonly Uri _target;
+    private readonly Random _random;
+    private readonly ConcurrentDictionary<int, long> _faults = new();
+    private long _requests;
+    private long _forwarded;
+    private long _outageUntilTicks;
+
+    private FaultProxy(WebApplication app, Uri target, int seed)
+    {
+        _app = app;
+        _target = target;
+        _random = new Random(seed);
+        _upstream = new HttpClient(new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, UseProxy = false })
+        {
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+    }
+
+    /// <summary>The proxy's address: point the uploader here.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>The share of requests that fail (503, 429, 500, dropped, answer lost), split evenly between those kinds.</summary>
+    public double FailureRate { get; init; } = 0.40;
+
+    /// <summary>The share of requests stalled for 2 s before they are forwarded (on top of <see cref="FailureRate"/>).</summary>
+    public double StallRate { get; init; } = 0.08;
+
+    /// <summary>Requests that reached the proxy.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Requests forwarded to the receiver (including those whose answer was then lost).</summary>
+    public long Forwarded => Interlocked.Read(ref _forwarded);
+
+    /// <summary>How many requests got each fault, by <see cref="FaultNames"/>.</summary>
+    public IReadOnlyDictionary<string, long> Faults => _faults.ToDictionary(f => FaultNames[f.Key], f => f.Value);
+
+    /// <summary>Until when every connection is dropped.</summary>
+    public DateTimeOffset OutageUntil
+    {
+        get => new(Interlocked.Read(ref _outageUntilTicks), TimeSpan.Zero);
+        set => Interlocked.Exchange(ref _outageUntilTicks, value.UtcTicks);
+    }
+
+    public static async Task<FaultProxy> StartAsync(Uri target, int seed, double failureRate = 0.40, double stallRate = 0.08)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
+        builder.Logging.ClearProviders();
+        WebApplication app = builder.Build();
+        var proxy = new FaultProxy(app, target, seed) { FailureRate = failureRate, StallRate = stallRate };
+        app.Run(proxy.HandleAsync);
+        await app.StartAsync();
+        proxy.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return proxy;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _upstream.Dispose();
+    }
+
+    private int Pick()
+    {
+        double roll;
+        int kind;
+        lock (_random)
+        {
+            roll = _random.NextDouble();
+            kind = _random.Next(7);
+        }
+
+        if (roll < FailureRate)
+        {
+            return kind; // 0..6: one of the failing kinds, evenly
+        }
+
+        return roll < FailureRate + StallRate ? Stall : -1;
+    }
+
+    private void Count(int fault) => _faults.AddOrUpdate(fault, 1, static (_, n) => n + 1);
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _requests);
+        if (DateTimeOffset.UtcNow < OutageUntil)
+        {
+            Count(Outage);
+            context.Abort();
+            return;
+        }
+
+        int fault = Pick();
+        switch (fault)
+        {
+            case 0 or 1 or 2 or 3:
+                Count(fault);
+                context.Response.StatusCode = fault < 2 ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status429TooManyRequests;
+                context.Response.Headers.RetryAfter = fault % 2 == 0
+                    ? "1"
+                    : DateTimeOffset.UtcNow.AddSeconds(2).ToString("R", CultureInfo.InvariantCulture);
+                await context.Response.WriteAsync("fault injected by the proxy");
+                return;
+            case 4:
+                Count(fault);
+                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                await context.Response.WriteAsync("fault injected by the proxy");
+                return;
+            case 5:
+                Count(fault);
+                context.Abort();
+                return;
+            case 6:
+                // The receiver stores the batch; the client never hears so and sends it again.
+                Count(fault);
+                using (await ForwardAsync(context))
+                {
+                }
+
+                context.Abort();
+                return;
+            case Stall:
+                Count(fault);
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                break;
+        }
+
+        using HttpResponseMessage answer = await ForwardAsync(context);
+        context.Response.StatusCode = (int)answer.StatusCode;
+        if (answer.Headers.RetryAfter is { } retryAfter)
+        {
+            context.Response.Headers.RetryAfter = retryAfter.ToString();
+        }
+
+        if (answer.Content.Headers.ContentType is { } contentType)
+        {
+            context.Response.ContentType = contentType.ToString();
+        }
+
+        await answer.Content.CopyToAsync(context.Response.Body);
+    }
+
+    private async Task<HttpResponseMessage> ForwardAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _forwarded);
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body);
+        var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(_target, context.Request.Path + context.Request.QueryString))
+        {
+            Content = new ByteArrayContent(body.ToArray()),
+        };
+        if (context.Request.ContentType is { } type)
+        {
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", type);
+        }
+
+        if (context.Request.Headers.ContentEncoding.Count > 0)
+        {
+            request.Content.Headers.TryAddWithoutValidation("Content-Encoding", context.Request.Headers.ContentEncoding.ToString());
+        }
+
+        if (context.Request.Headers.Authorization.Count > 0)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", context.Request.Headers.Authorization.ToString());
+        }
+
+        using (request)
+        {
+            HttpResponseMessage answer = await _upstream.SendAsync(request);
+            await answer.Content.LoadIntoBufferAsync();
+            return answer;
+        }
+    }
+}
