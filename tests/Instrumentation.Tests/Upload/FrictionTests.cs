@@ -149,7 +149,7 @@ public class FrictionTests
     {
         var logs = new FakeLogCollector();
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
-        await using UploadHarness harness = await UploadHarness.StartAsync(o => o.MaxBatchSize = 2, loggerFactory: loggerFactory);
+        await using UploadHarness harness = await UploadHarness.StartAsync(o => { o.MaxBatchSize = 2; o.MaxBacklogBatchSize = 2; }, loggerFactory: loggerFactory);
         var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // Every request waits until all five events are taken, then fails: however many batches are in flight at

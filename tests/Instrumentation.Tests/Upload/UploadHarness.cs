@@ -48,9 +48,7 @@ internal sealed class UploadHarness : IAsyncDisposable
             FlushOnProcessExit = false,
             ShutdownTimeout = TimeSpan.FromSeconds(5),
 
-            // Tests move the fake clock fast while requests run in real time: a request must not time out on the
-            // fake clock while the collector is still answering (its events would be sent again, and stored twice).
-            RequestTimeout = TimeSpan.FromDays(1),
+            RequestTimeout = HarnessRequestTimeout,
             OnDeadLetter = letters => { lock (deadLetters) { deadLetters.AddRange(letters); } },
         };
         configure?.Invoke(options);
@@ -58,6 +56,15 @@ internal sealed class UploadHarness : IAsyncDisposable
         var logs = new FakeLogCollector();
         loggerFactory ??= new LoggerFactory([new FakeLoggerProvider(logs)]);
         var manager = new LogManager(options, () => uploadClient, loggerFactory, time, null, random: new Random(42), spool: spool?.Invoke(options));
+        if (options.RequestTimeout == HarnessRequestTimeout)
+        {
+            // Tests move the fake clock fast (seconds per real millisecond) while requests run in real time: a request
+            // must not time out on the fake clock while the collector is still answering (its events would be sent
+            // again). Validation caps the option at 10 minutes, which the fast clock passes in well under a second on a
+            // loaded machine, so the harness lengthens it after the manager was built (the transport reads the option
+            // for each request). A test that sets its own timeout keeps it.
+            options.RequestTimeout = TimeSpan.FromDays(1);
+        }
         if (start)
         {
             manager.StartCore(attachToHub: false, registerProcessExit: false);
@@ -67,6 +74,8 @@ internal sealed class UploadHarness : IAsyncDisposable
     }
 
     private static readonly HttpClient SharedClient = new();
+
+    private static readonly TimeSpan HarnessRequestTimeout = LogManagerOptionsValidator.RequestTimeoutLimit;
 
     /// <summary>Waits (in real time, bounded) until the background loop has made <paramref name="condition"/> true.</summary>
     public static async Task WaitUntil(Func<bool> condition, string what)
