@@ -48,6 +48,8 @@ internal static class IngestEndpoints
         switch (status)
         {
             case RequestBodyReader.Status.TooLarge:
+                // The rest of the body is not read: close the connection after the answer rather than drain an unbounded body.
+                context.Response.Headers.Connection = "close";
                 return Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The body is larger than {options.MaxRequestBytes} bytes (as sent, or after decompression); send smaller batches.");
             case RequestBodyReader.Status.BadEncoding:
                 return Problem(StatusCodes.Status400BadRequest, "Bad gzip body", "The body is marked 'Content-Encoding: gzip' but is not a valid gzip stream.");

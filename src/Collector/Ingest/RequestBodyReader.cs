@@ -22,14 +22,11 @@ internal static class RequestBodyReader
 
     public static async Task<(Status Status, byte[] Body, string? Problem)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > maxBytes)
-        {
-            return (Status.TooLarge, [], null);
-        }
-
-        // Kestrel's own limit counts a chunked body's framing too (a 1 MiB payload in small chunks would be refused):
-        // lift it for this request, and count the payload here instead.
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } kestrelLimit)
+        // Kestrel's own limit (set to maxBytes) counts a chunked body's framing too, so a 1 MiB payload in small chunks
+        // would be refused: for a chunked body, lift it and count the payload here instead. A body with a Content-Length
+        // keeps Kestrel's limit, which then refuses it (413) before a byte is read.
+        if (request.ContentLength is null
+            && request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } kestrelLimit)
         {
             kestrelLimit.MaxRequestBodySize = null;
         }
