@@ -5,8 +5,6 @@ using Instrumentation.Collector.Dashboard.Queries;
 using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -24,14 +22,9 @@ internal static class DashboardEndpoints
     public const int TailSize = 50;
     public const int ActivityLimit = 200;
 
-    /// <summary>The dashboard's services: Razor components (static rendering), the ingest counters, the store's dashboard queries.</summary>
+    /// <summary>The dashboard's services: the ingest counters and the store's dashboard queries.</summary>
     public static IServiceCollection AddCollectorDashboard(this IServiceCollection services)
     {
-        services.AddRazorComponents();
-
-        // Razor components bring antiforgery, hence data protection; no dashboard form needs it (they are GET forms), so
-        // keep its keys in memory instead of writing an unencrypted key ring to the user's profile.
-        services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.TryAddSingleton<IngestActivity>();
         services.TryAddSingleton(provider => provider.GetRequiredService<IEventStore>().Dashboard);
         return services;
@@ -90,7 +83,7 @@ internal static class DashboardEndpoints
         IReadOnlyList<DashboardEvent> rows = await queries.NewestAsync(since, TailSize, cancellationToken);
         context.Response.Headers["X-Tail-Last"] = (rows.Count == 0 ? since : rows[0].Position.Sequence).ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.Headers.CacheControl = "no-store";
-        return new RazorComponentResult<EventRows>(new Dictionary<string, object?> { ["Rows"] = rows });
+        return new ComponentHtmlResult<EventRows>(new Dictionary<string, object?> { ["Rows"] = rows });
     }
 
     private static async Task<IResult> ExplorerAsync(string? type, string? from, string? to, string? ctx, string? value, string? q, string? after, IDashboardQueries queries, TimeProvider time, CancellationToken cancellationToken)
@@ -135,7 +128,7 @@ internal static class DashboardEndpoints
     private static async Task<IResult> EventAsync(string id, IDashboardQueries queries, CancellationToken cancellationToken)
     {
         DashboardEvent? row = Guid.TryParse(id, out Guid eventId) ? await queries.FindEventAsync(eventId, cancellationToken) : null;
-        var result = new RazorComponentResult<EventPage>(new Dictionary<string, object?> { ["Row"] = row, ["RequestedId"] = id });
+        var result = new ComponentHtmlResult<EventPage>(new Dictionary<string, object?> { ["Row"] = row, ["RequestedId"] = id });
         result.StatusCode = row is null ? StatusCodes.Status404NotFound : StatusCodes.Status200OK;
         return result;
     }
@@ -159,10 +152,10 @@ internal static class DashboardEndpoints
         return Page<ActivityPage>(model, valid);
     }
 
-    private static RazorComponentResult Page<TPage>(object model, bool valid)
+    private static IResult Page<TPage>(object model, bool valid)
         where TPage : Microsoft.AspNetCore.Components.IComponent
     {
-        var result = new RazorComponentResult<TPage>(new Dictionary<string, object?> { ["Model"] = model });
+        var result = new ComponentHtmlResult<TPage>(new Dictionary<string, object?> { ["Model"] = model });
         result.StatusCode = valid ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest;
         return result;
     }

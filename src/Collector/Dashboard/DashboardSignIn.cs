@@ -2,7 +2,6 @@ using Instrumentation.Collector.Dashboard.Pages;
 using Instrumentation.Collector.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 
 namespace Instrumentation.Collector.Dashboard;
@@ -80,9 +79,9 @@ internal static class DashboardSignIn
             ? returnUrl
             : "/";
 
-    private static RazorComponentResult Page(string? returnUrl, string? error, int status)
+    private static IResult Page(string? returnUrl, string? error, int status)
     {
-        var result = new RazorComponentResult<LoginPage>(new Dictionary<string, object?> { ["ReturnUrl"] = LocalUrl(returnUrl), ["Error"] = error });
+        var result = new ComponentHtmlResult<LoginPage>(new Dictionary<string, object?> { ["ReturnUrl"] = LocalUrl(returnUrl), ["Error"] = error });
         result.StatusCode = status;
         return result;
     }
