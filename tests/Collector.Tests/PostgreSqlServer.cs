@@ -33,11 +33,14 @@ public sealed class PostgreSqlServer : IAsyncLifetime
             return;
         }
 
-        if (!File.Exists(Path.Combine(BinDirectory, "initdb")))
+        // A fresh machine has no PostgreSQL: install Debian's package as .ci/run does (as root), so plain `dotnet test`
+        // runs these tests instead of failing them.
+        string? missing = await Instrumentation.Testing.Shared.DebianPackages.EnsureAsync("postgresql", Path.Combine(BinDirectory, "initdb"));
+        if (missing is not null)
         {
             _unavailable = $"The PostgreSQL tests need a server. Set {EnvironmentVariable} to a connection string that may create databases, "
                 + "for example by running `eval \"$(.ci/pg-start)\"` (installs Debian's postgresql 15 when missing and starts a throwaway cluster; `.ci/pg-stop` stops it), "
-                + $"or install postgresql 15 ({BinDirectory}) so that the tests start one themselves.";
+                + $"or let the tests start one themselves: {missing}";
             return;
         }
 

@@ -4,7 +4,7 @@ namespace Instrumentation.Dashboard.Tests;
 
 /// <summary>
 /// Debian's Chromium driven by Playwright. Playwright's own browser download fails on these machines and is never
-/// used: the executable is /usr/bin/chromium (installed by .ci/run when missing).
+/// used: the executable is /usr/bin/chromium (installed from Debian's package when missing, see DebianPackages).
 /// </summary>
 public sealed class Browser : IAsyncDisposable
 {
@@ -22,9 +22,11 @@ public sealed class Browser : IAsyncDisposable
 
     public static async Task<Browser> LaunchAsync()
     {
-        if (!File.Exists(ChromiumPath))
+        // A fresh machine has no Chromium: install Debian's package as .ci/run does (as root).
+        string? missing = await Instrumentation.Testing.Shared.DebianPackages.EnsureAsync("chromium", ChromiumPath);
+        if (missing is not null)
         {
-            throw new InvalidOperationException($"The browser tests need Debian's Chromium at {ChromiumPath}: run 'apt-get install -y chromium' (.ci/run installs it when missing).");
+            throw new InvalidOperationException("The browser tests need Debian's Chromium: " + missing);
         }
 
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
