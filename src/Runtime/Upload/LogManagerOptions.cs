@@ -124,6 +124,13 @@ public sealed class LogManagerOptions
     /// </summary>
     public int MaxConcurrentBatchUploads { get; set; } = 4;
 
+    /// <summary>
+    /// While the circuit is open, the longest wait between two probes (each waits a backoff that grows with the failures
+    /// in a row, up to this). A probe is one request, so probing often costs the server little, and it bounds how long
+    /// a backlog waits after the collector or the network comes back. A <c>Retry-After</c> still holds. Default 5 s.
+    /// </summary>
+    public TimeSpan CircuitProbeMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The endpoint, or the one the environment variable names.</summary>
     internal Uri? ResolveEndpoint()
     {

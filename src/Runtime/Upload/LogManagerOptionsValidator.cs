@@ -16,6 +16,7 @@ public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOpti
     internal static readonly TimeSpan MaxRetryAfterLimit = TimeSpan.FromHours(1);
     internal static readonly TimeSpan SpoolFlushIntervalLimit = TimeSpan.FromMinutes(1);
     internal static readonly TimeSpan MaxSpoolAgeLimit = TimeSpan.FromDays(365);
+    internal static readonly TimeSpan CircuitProbeMaxDelayLimit = TimeSpan.FromHours(1);
 
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, LogManagerOptions options)
@@ -47,6 +48,7 @@ public sealed class LogManagerOptionsValidator : IValidateOptions<LogManagerOpti
         InRange(failures, nameof(options.RetryMaxDelay), options.RetryMaxDelay, RetryMaxDelayLimit);
         InRange(failures, nameof(options.MinRetryAfter), options.MinRetryAfter, MinRetryAfterLimit);
         InRange(failures, nameof(options.MaxRetryAfter), options.MaxRetryAfter, MaxRetryAfterLimit);
+        InRange(failures, nameof(options.CircuitProbeMaxDelay), options.CircuitProbeMaxDelay, CircuitProbeMaxDelayLimit);
         if (options.ShutdownTimeout < TimeSpan.Zero)
         {
             failures.Add($"ShutdownTimeout must not be negative (it is {options.ShutdownTimeout}).");

@@ -199,6 +199,52 @@ public class BacklogTests
     }
 
     [Fact]
+    public async Task Probes_wait_at_most_CircuitProbeMaxDelay_and_held_batches_go_at_once_when_the_circuit_closes()
+    {
+        var counting = new CountingHandler();
+        using var client = new HttpClient(counting);
+        await using var harness = await UploadHarness.StartAsync(
+            o =>
+            {
+                o.MaxBatchSize = 10;
+                o.MaxBacklogBatchSize = 10;
+                o.CircuitBreakerThreshold = 2;
+                o.MaxConcurrentBatchUploads = 4;
+
+                // Backoffs of held requests grow far past the probe's cap: only the cap can make probes go every 5 s,
+                // and only releasing the held batches can send them without another minute on the clock.
+                o.RetryBaseDelay = TimeSpan.FromMinutes(1);
+                o.RetryMaxDelay = TimeSpan.FromHours(1);
+                o.CircuitProbeMaxDelay = TimeSpan.FromSeconds(5);
+            },
+            client: client);
+        harness.Collector.Default = (context, _) =>
+        {
+            context.Abort(); // the collector is down
+            return Task.FromResult(false);
+        };
+        for (int i = 0; i < 100; i++)
+        {
+            harness.Manager.AddLog(UploadHarness.Batch(index: i));
+        }
+
+        await UploadHarness.WaitUntil(() => harness.Collector.Received.Count >= 4 && counting.InFlight == 0 && harness.Manager.GetStatistics().EventsRetried >= 40, "the first requests failed");
+        for (int probe = 0; probe < 4; probe++)
+        {
+            int before = harness.Collector.Received.Count;
+            long retried = harness.Manager.GetStatistics().EventsRetried;
+            harness.Time.Advance(TimeSpan.FromSeconds(5));
+            await UploadHarness.WaitUntil(() => harness.Collector.Received.Count > before && harness.Manager.GetStatistics().EventsRetried > retried, "a probe went within 5 s of the last");
+        }
+
+        // The collector is back: the next probe succeeds, and every held batch goes at once, with no more clock time.
+        harness.Collector.Default = ScriptedCollector.AcceptAll;
+        harness.Time.Advance(TimeSpan.FromSeconds(5));
+        await UploadHarness.WaitUntil(() => harness.Collector.Stored.Count == 100, "every held batch went as soon as the circuit closed");
+        Assert.All(harness.Collector.Stored.Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
     public async Task A_failure_delays_only_its_own_request()
     {
         await using var harness = await UploadHarness.StartAsync(o =>

@@ -54,6 +54,21 @@ internal sealed class HeldBatches
         return taken;
     }
 
+    /// <summary>
+    /// Makes every held batch due at <paramref name="now"/>: the circuit has just closed, so the endpoint is back, and
+    /// backoffs earned while it was down (growing with every failed probe) would only keep a backlog waiting.
+    /// </summary>
+    public void ReleaseAll(DateTimeOffset now)
+    {
+        for (int i = 0; i < _batches.Count; i++)
+        {
+            if (_batches[i].Due > now)
+            {
+                _batches[i] = _batches[i] with { Due = now };
+            }
+        }
+    }
+
     /// <summary>Takes every held batch (shutdown, or a split that sends their events again in smaller requests).</summary>
     public List<HeldBatch> TakeAll()
     {

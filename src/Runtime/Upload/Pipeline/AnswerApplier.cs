@@ -119,6 +119,7 @@ internal sealed class AnswerApplier(
         if (scheduler.OnSuccess())
         {
             Log.CircuitClosed(logger);
+            held.ReleaseAll(timeProvider.GetUtcNow()); // full concurrency at once, for the held backlog too
         }
 
         if (completion.Kind == UploadKind.Batch && SplitLimit > 0 && completion.Items[^1].Ordinal >= _splitThrough)

@@ -112,9 +112,12 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
 
         if (IsOpen)
         {
-            // One probe at a time, each after a backoff that grows with the failures in a row.
-            DateTimeOffset probe = now + Backoff(_consecutiveFailures - options.CircuitBreakerThreshold + 1);
-            ProbeNotBefore = probe > now + delay ? probe : now + delay;
+            // One probe at a time, each after a backoff that grows with the failures in a row, up to
+            // CircuitProbeMaxDelay. The probe is the oldest held batch whatever its own backoff (the failures that opened
+            // the circuit were the endpoint's, not that request's), so only the probe's wait and the server's
+            // Retry-After (EndpointNotBefore, in ReadyAt) decide when it goes.
+            TimeSpan wait = Backoff(_consecutiveFailures - options.CircuitBreakerThreshold + 1);
+            ProbeNotBefore = now + (wait < options.CircuitProbeMaxDelay ? wait : options.CircuitProbeMaxDelay);
         }
 
         return delay;
