@@ -14,7 +14,11 @@ namespace Instrumentation.Generator.Parsing
         string? PayloadKey,
         string MethodDisplayName,
         LocationInfo? Location,
-        EquatableArray<DiagnosticInfo> Diagnostics);
+        EquatableArray<DiagnosticInfo> Diagnostics)
+    {
+        /// <summary>Where the <c>[LogEvent]</c> attribute is (diagnostics about its arguments go there).</summary>
+        public LocationInfo? AttributeLocation { get; init; }
+    }
 
     /// <summary>What the parser made of one call site or method-group use of a hooked method.</summary>
     internal sealed record CallSiteParseResult(CallSiteModel? CallSite, DiagnosticInfo? Diagnostic);

@@ -20,7 +20,8 @@ namespace Instrumentation.Generator.Parsing
         private static readonly HashSet<string> ReservedMemberNames = new(StringComparer.Ordinal)
         {
             "EventType", "Priority", "EventId", "Timestamp", "TraceId", "SpanId", "IsRecorded", "WriteTo", "WriteData",
-            "ToJson", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone", "Finalize",
+            "ToJson", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone", "Finalize", "ContextFields",
+            "ReferenceEquals", "__Rent", "__Pool", "__Json",
         };
 
         /// <summary>Further names that hook payloads (<c>MethodCallPayload</c>) use.</summary>
@@ -31,14 +32,28 @@ namespace Instrumentation.Generator.Parsing
 
         public static EventParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
         {
+            if (context.TargetNode is not MethodDeclarationSyntax syntax
+                || context.TargetSymbol is IMethodSymbol { ContainingType.IsExtension: true })
+            {
+                // Local functions, lambdas, operators, accessors, members of extension blocks: say why no event is recorded.
+                string name = context.TargetSymbol?.Name ?? "?";
+                LocationInfo? where = LocationInfo.From(context.TargetNode);
+                return Guarded(name, where, () =>
+                {
+                    DiagnosticInfo? diagnostic = ShapeRules.NotAnOrdinaryMethod(context.TargetNode, context.TargetSymbol);
+                    return diagnostic is null
+                        ? new EventParseResult(null, null, null, name, where, EquatableArray<DiagnosticInfo>.Empty)
+                        : Failed(name, where, diagnostic);
+                }, cancellationToken);
+            }
+
             var method = (IMethodSymbol)context.TargetSymbol;
-            var syntax = (MethodDeclarationSyntax)context.TargetNode;
             string display = method.ContainingType.Name + "." + method.Name;
             LocationInfo? location = LocationInfo.From(syntax.Identifier);
             return Guarded(
                 display,
                 location,
-                () => ParseCore(method, syntax, context.Attributes, display, location, cancellationToken),
+                () => ParseCore(method, syntax, context.Attributes, context.SemanticModel.Compilation, display, location, cancellationToken),
                 cancellationToken);
         }
 
@@ -67,6 +82,7 @@ namespace Instrumentation.Generator.Parsing
             IMethodSymbol method,
             MethodDeclarationSyntax syntax,
             IReadOnlyList<AttributeData> attributes,
+            Compilation compilation,
             string display,
             LocationInfo? location,
             CancellationToken cancellationToken)
@@ -75,6 +91,8 @@ namespace Instrumentation.Generator.Parsing
             AttributeData attribute = attributes[0];
             int priority = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is int value ? value : 1;
             string? explicitName = attribute.NamedArguments.FirstOrDefault(a => a.Key == "Name").Value.Value as string;
+            string? explicitPayloadType = attribute.NamedArguments.FirstOrDefault(a => a.Key == "PayloadType").Value.Value as string;
+            LocationInfo? attributeLocation = LocationInfo.From(attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken)) ?? location;
 
             bool isPartial = syntax.Modifiers.Any(SyntaxKind.PartialKeyword);
             bool hasBody = syntax.Body is not null || syntax.ExpressionBody is not null;
@@ -104,12 +122,21 @@ namespace Instrumentation.Generator.Parsing
 
             if (explicitName is not null && string.IsNullOrWhiteSpace(explicitName))
             {
-                LocationInfo? where = LocationInfo.From(attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken)) ?? location;
-                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.InvalidEventName, where, display));
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.InvalidEventName, attributeLocation, display));
+            }
+
+            if (explicitPayloadType is not null && (!SyntaxFacts.IsValidIdentifier(explicitPayloadType) || SyntaxFacts.GetKeywordKind(explicitPayloadType) != SyntaxKind.None))
+            {
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.InvalidPayloadTypeName, attributeLocation, explicitPayloadType, display));
+            }
+
+            if (ShapeRules.Inexpressible(method, form, display, location) is { } inexpressible)
+            {
+                return Failed(display, location, inexpressible);
             }
 
             string eventName = explicitName ?? Naming.ToSnakeCase(method.Name);
-            string payloadTypeName = Naming.ToPascalCase(eventName) + "Event";
+            string payloadTypeName = explicitPayloadType ?? Naming.ToPascalCase(eventName) + "Event";
 
             if (form == EventForm.PartialMethod)
             {
@@ -130,14 +157,23 @@ namespace Instrumentation.Generator.Parsing
                         method.ReturnType.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
                 }
             }
+            else if (method.ExplicitInterfaceImplementations.Length > 0)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.HookedMethodNotAccessible,
+                    location,
+                    display,
+                    "an explicit interface implementation is only called through the interface, and such calls cannot be hooked. Put [LogEvent] on an implicit implementation (a public method with the interface method's name), or on a method that this one calls"));
+            }
             else if (!IsAccessibleInAssembly(method))
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HookedMethodNotAccessible, location, display));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HookedMethodNotAccessible, location, display, "make it (and the types containing it) internal or public"));
             }
 
             var parameters = new List<ParameterModel>();
             var usedJsonNames = new Dictionary<string, string>(StringComparer.Ordinal);
             var usedPropertyNames = new HashSet<string>(StringComparer.Ordinal) { payloadTypeName };
+            AddBaseMemberNames(compilation, form, usedPropertyNames);
             bool payloadIsPublic = true;
             foreach (IParameterSymbol parameter in method.Parameters)
             {
@@ -154,7 +190,7 @@ namespace Instrumentation.Generator.Parsing
             string payloadKey = (method.ContainingType.ContainingNamespace.IsGlobalNamespace ? string.Empty : method.ContainingType.ContainingNamespace.ToDisplayString() + ".") + payloadTypeName;
             if (diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error))
             {
-                return new EventParseResult(null, eventName, payloadKey, display, location, diagnosticArray);
+                return new EventParseResult(null, eventName, payloadKey, display, location, diagnosticArray) { AttributeLocation = attributeLocation };
             }
 
             var model = new EventModel(
@@ -175,8 +211,17 @@ namespace Instrumentation.Generator.Parsing
                 ContainingTypeDisplay: method.ContainingType.ToDisplayString(TypeClassifier.FullyQualifiedWithoutNullable),
                 ContainingTypeIsValueType: method.ContainingType.IsValueType,
                 ContainingTypes: new EquatableArray<ContainingTypeModel>(syntax.Ancestors().OfType<TypeDeclarationSyntax>().Reverse().Select(ContainingType)),
-                Parameters: new EquatableArray<ParameterModel>(parameters));
-            return new EventParseResult(model, eventName, payloadKey, display, location, diagnosticArray);
+                Parameters: new EquatableArray<ParameterModel>(parameters))
+            {
+                ReturnRefKind = method.ReturnsByRefReadonly ? "ref readonly " : method.ReturnsByRef ? "ref " : string.Empty,
+                ReceiverRefKind = !method.ContainingType.IsValueType ? string.Empty
+                    : method.IsReadOnly || method.ContainingType.IsReadOnly ? "in " : "ref ",
+                IsUnsafe = ShapeRules.NeedsUnsafe(method),
+                IsHookableFromOtherAssemblies = form == EventForm.Hook && payloadIsPublic && IsPublic(method),
+                HookAttributes = form == EventForm.Hook ? ShapeRules.HookAttributes(method) : EquatableArray<string>.Empty,
+                ReturnAttributes = form == EventForm.Hook ? ShapeRules.NullabilityAttributes(method.GetReturnTypeAttributes(), "return: ") : string.Empty,
+            };
+            return new EventParseResult(model, eventName, payloadKey, display, location, diagnosticArray) { AttributeLocation = attributeLocation };
         }
 
         private static ParameterModel? ParseParameter(
@@ -205,7 +250,10 @@ namespace Instrumentation.Generator.Parsing
                 return null;
             }
 
-            string declarationPrefix = (isThis ? "this " : string.Empty) + (parameter.IsParams ? "params " : string.Empty) + refKind;
+            // 'out' parameters are scoped implicitly; any other scoped parameter was written so and must be repeated (CS8988).
+            string scoped = parameter.ScopedKind != ScopedKind.None && parameter.RefKind != RefKind.Out ? "scoped " : string.Empty;
+            string declarationPrefix = (isThis ? "this " : string.Empty) + (parameter.IsParams ? "params " : string.Empty) + scoped + refKind;
+            string attributes = ShapeRules.NullabilityAttributes(parameter.GetAttributes());
             string argumentPrefix = parameter.RefKind switch
             {
                 RefKind.Ref => "ref ",
@@ -234,7 +282,10 @@ namespace Instrumentation.Generator.Parsing
 
             if (notLogged)
             {
-                return new ParameterModel(identifier, typeDisplay, declarationPrefix, argumentPrefix, false, string.Empty, string.Empty, ValueKind.Unsupported, string.Empty, false, false, false, EquatableArray<EnumMemberModel>.Empty);
+                return new ParameterModel(identifier, typeDisplay, declarationPrefix, argumentPrefix, false, string.Empty, string.Empty, ValueKind.Unsupported, string.Empty, false, false, false, EquatableArray<EnumMemberModel>.Empty)
+                {
+                    Attributes = attributes,
+                };
             }
 
             string jsonName = Naming.ToSnakeCase(parameter.Name) + (classification.Kind == ValueKind.TimeSpan ? "_ms" : string.Empty);
@@ -252,9 +303,7 @@ namespace Instrumentation.Generator.Parsing
             }
 
             string propertyName = Naming.Capitalize(parameter.Name);
-            while (ReservedMemberNames.Contains(propertyName)
-                || (form == EventForm.Hook && ReservedHookMemberNames.Contains(propertyName))
-                || !usedPropertyNames.Add(propertyName))
+            while (!usedPropertyNames.Add(propertyName))
             {
                 propertyName += "Value";
             }
@@ -276,7 +325,35 @@ namespace Instrumentation.Generator.Parsing
                 classification.IsNullable,
                 classification.IsCollection,
                 enumUnsigned,
-                enumMembers);
+                enumMembers)
+            {
+                Attributes = attributes,
+            };
+        }
+
+        /// <summary>
+        /// Adds the names of the payload base types' public and protected members, so that no payload property hides one
+        /// (CS0108); the fixed lists cover compilations where the runtime is not referenced yet.
+        /// </summary>
+        private static void AddBaseMemberNames(Compilation compilation, EventForm form, HashSet<string> names)
+        {
+            names.UnionWith(ReservedMemberNames);
+            if (form == EventForm.Hook)
+            {
+                names.UnionWith(ReservedHookMemberNames);
+            }
+
+            INamedTypeSymbol? type = compilation.GetTypeByMetadataName(form == EventForm.Hook ? "Instrumentation.MethodCallPayload" : "Instrumentation.LogEventPayload");
+            for (; type is not null && type.SpecialType != SpecialType.System_Object; type = type.BaseType)
+            {
+                foreach (ISymbol member in type.GetMembers())
+                {
+                    if (member.DeclaredAccessibility is Accessibility.Public or Accessibility.Protected or Accessibility.ProtectedOrInternal)
+                    {
+                        names.Add(member.Name);
+                    }
+                }
+            }
         }
 
         /// <summary>The key that links call sites to their event: the method's documentation id.</summary>
@@ -293,6 +370,9 @@ namespace Instrumentation.Generator.Parsing
                 yield return type;
             }
         }
+
+        private static bool IsPublic(IMethodSymbol method) =>
+            method.DeclaredAccessibility == Accessibility.Public && ContainingTypes(method).All(t => t.DeclaredAccessibility == Accessibility.Public);
 
         private static bool IsAccessibleInAssembly(IMethodSymbol method)
         {
