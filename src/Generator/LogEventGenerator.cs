@@ -37,6 +37,7 @@ namespace Instrumentation.Generator
             public const string HookInputs = nameof(HookInputs);
             public const string HookedNames = nameof(HookedNames);
             public const string PayloadConflicts = nameof(PayloadConflicts);
+            public const string ReferencedEvents = nameof(ReferencedEvents);
         }
 
         /// <inheritdoc />
@@ -65,14 +66,28 @@ namespace Instrumentation.Generator
                     static (node, _) => node is MethodDeclarationSyntax method && !method.Modifiers.Any(SyntaxKind.PartialKeyword),
                     static (ctx, _) => ((MethodDeclarationSyntax)ctx.TargetNode).Identifier.ValueText)
                 .Collect()
-                .Select(static (names, _) => new EquatableArray<string>(names.Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)))
+                .Select(static (names, _) => new EquatableArray<string>(names.Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)));
+
+            // Hooked methods of referenced projects and packages, listed in their assembly attributes. Read again after
+            // every edit (cheap: only assemblies that reference the runtime are looked at), equal lists stay cached.
+            IncrementalValueProvider<EquatableArray<EventModel>> referenced = context.CompilationProvider
+                .Select(static (compilation, ct) => Parsing.ReferencedEvents.Read(compilation, ct))
+                .WithTrackingName(Steps.ReferencedEvents);
+
+            IncrementalValueProvider<HookIndex> hookIndex = hookedNames
+                .Combine(referenced)
+                .Select(static (input, _) => input.Right.Count == 0
+                    ? new HookIndex(input.Left, EquatableArray<string>.Empty)
+                    : new HookIndex(
+                        new EquatableArray<string>(input.Left.Concat(input.Right.Select(m => m.MethodName.TrimStart('@'))).Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)),
+                        new EquatableArray<string>(input.Right.Select(m => m.MethodKey).Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal))))
                 .WithTrackingName(Steps.HookedNames);
 
             // The tracked step keeps one entry per candidate (null for calls of other methods); the filtered list is what
             // is collected, so a file that gains or loses an unrelated call leaves the collected call sites equal.
             IncrementalValuesProvider<CallSiteParseResult?> callSites = context.SyntaxProvider
                 .CreateSyntaxProvider(CallSiteParser.IsCandidate, static (ctx, _) => new CallSiteCandidate(ctx.Node, ctx.SemanticModel))
-                .Combine(hookedNames)
+                .Combine(hookIndex)
                 .Select(static (input, ct) => CallSiteParser.Parse(input.Left.Node, input.Left.SemanticModel, input.Right, ct))
                 .WithTrackingName(Steps.CallSites);
 
@@ -96,8 +111,8 @@ namespace Instrumentation.Generator
             context.RegisterSourceOutput(allCallSites.Combine(context.CompilationProvider), static (spc, input) => ReportCallSiteDiagnostics(spc, input.Left, TreesByPath(input.Right)));
             context.RegisterSourceOutput(emitted, EmitPayloads);
             context.RegisterSourceOutput(
-                allCallSites.Combine(emitted).WithTrackingName(Steps.HookInputs),
-                static (spc, input) => EmitHooks(spc, input.Left, input.Right));
+                allCallSites.Combine(emitted).Combine(referenced).WithTrackingName(Steps.HookInputs),
+                static (spc, input) => EmitHooks(spc, input.Left.Left, input.Left.Right, input.Right));
         }
 
         private static Dictionary<string, SyntaxTree> TreesByPath(Compilation compilation)
@@ -181,11 +196,11 @@ namespace Instrumentation.Generator
             context.AddSource("Instrumentation.Events.g.cs", PayloadEmitter.Emit(events, Owners(events)));
         }
 
-        private static void EmitHooks(SourceProductionContext context, ImmutableArray<CallSiteParseResult> callSites, ImmutableArray<EventModel> events)
+        private static void EmitHooks(SourceProductionContext context, ImmutableArray<CallSiteParseResult> callSites, ImmutableArray<EventModel> events, EquatableArray<EventModel> referenced)
         {
             HashSet<EventModel> owners = Owners(events);
             var hooks = new List<(EventModel, IReadOnlyList<CallSiteModel>)>();
-            foreach (EventModel model in events.Where(e => e.Form == EventForm.Hook && owners.Contains(e)))
+            foreach (EventModel model in events.Where(e => e.Form == EventForm.Hook && owners.Contains(e)).Concat(referenced))
             {
                 var calls = callSites
                     .Where(r => r.CallSite is not null && r.CallSite.MethodKey == model.MethodKey)

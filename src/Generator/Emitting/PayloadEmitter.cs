@@ -21,6 +21,16 @@ namespace Instrumentation.Generator.Emitting
             code.Line("#nullable enable");
             // A logged parameter of an [Obsolete] enum type is named in its payload; the user sees the warning at the method.
             code.Line("#pragma warning disable CS0612, CS0618");
+
+            // The public hooked methods, read by the generator in projects that reference this one: their calls are hooked there too.
+            foreach (EventModel model in events)
+            {
+                if (model.Form == EventForm.Hook && model.IsHookableFromOtherAssemblies && owners.Contains(model))
+                {
+                    code.Line("[assembly: global::System.Reflection.AssemblyMetadata(" + Literal(Parsing.ReferencedEvents.MetadataKey) + ", " + Literal(Parsing.ReferencedEvents.Describe(model)) + ")]");
+                }
+            }
+
             foreach (IGrouping<string?, EventModel> group in events.GroupBy(e => e.Namespace))
             {
                 code.Line();
@@ -103,7 +113,13 @@ namespace Instrumentation.Generator.Emitting
                 local += "_";
             }
 
-            code.Open("internal static " + model.PayloadTypeName + " __Rent(" + parameters + ")");
+            if (model.IsHookableFromOtherAssemblies)
+            {
+                code.Line("/// <summary>Rents a payload; called by the generated hooks of this assembly and of assemblies that reference it.</summary>");
+                code.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+            }
+
+            code.Open((model.IsHookableFromOtherAssemblies ? "public" : "internal") + " static " + model.PayloadTypeName + " __Rent(" + parameters + ")");
             code.Line("var " + local + " = __Pool.Rent() ?? __Pool.Adopt(new " + model.PayloadTypeName + "());");
             EmitAssignments(code, logged, local, isHook);
             code.Line("return " + local + ";");

@@ -62,6 +62,12 @@ namespace Instrumentation.Generator.Model
         /// <summary>Attributes the hook repeats from the method and its types (<c>[Obsolete]</c>, <c>[RequiresUnreferencedCode]</c>...), as C#.</summary>
         public EquatableArray<string> HookAttributes { get; init; } = EquatableArray<string>.Empty;
 
+        /// <summary>The metadata name of the method's type (<c>Ns.Outer+Inner</c>), how other assemblies find it.</summary>
+        public string ContainingTypeMetadataName { get; init; } = string.Empty;
+
+        /// <summary>Whether the method is declared in a referenced assembly (its payload type is that assembly's).</summary>
+        public bool IsReferenced { get; init; }
+
         /// <summary>Whether hooks in other assemblies may rent this payload (a public method of public types with a public payload).</summary>
         public bool IsHookableFromOtherAssemblies { get; init; }
 

@@ -77,10 +77,10 @@ namespace Instrumentation.Generator.Parsing
         /// without touching the semantic model: binding is what makes this step expensive, and it runs again for every
         /// candidate whenever the compilation changes.
         /// </summary>
-        public static CallSiteParseResult? Parse(SyntaxNode node, SemanticModel semanticModel, EquatableArray<string> hookedNames, CancellationToken cancellationToken)
+        public static CallSiteParseResult? Parse(SyntaxNode node, SemanticModel semanticModel, HookIndex index, CancellationToken cancellationToken)
         {
             string? name = CalledName(node);
-            if (name is null || !Contains(hookedNames, name))
+            if (name is null || !Contains(index.Names, name))
             {
                 return null;
             }
@@ -89,9 +89,10 @@ namespace Instrumentation.Generator.Parsing
             return Guarded(
                 node,
                 semanticModel,
-                static (candidate, model, ct) => candidate is InvocationExpressionSyntax invocation
-                    ? ParseInvocation(model, invocation, ct)
-                    : ParseMethodGroup(model, (ExpressionSyntax)candidate, ct),
+                index,
+                static (candidate, model, hooks, ct) => candidate is InvocationExpressionSyntax invocation
+                    ? ParseInvocation(model, invocation, hooks, ct)
+                    : ParseMethodGroup(model, (ExpressionSyntax)candidate, hooks, ct),
                 name,
                 cancellationToken);
         }
@@ -103,13 +104,14 @@ namespace Instrumentation.Generator.Parsing
         internal static CallSiteParseResult? Guarded(
             SyntaxNode node,
             SemanticModel semanticModel,
-            Func<SyntaxNode, SemanticModel, CancellationToken, CallSiteParseResult?> parse,
+            HookIndex index,
+            Func<SyntaxNode, SemanticModel, HookIndex, CancellationToken, CallSiteParseResult?> parse,
             string calledName,
             CancellationToken cancellationToken)
         {
             try
             {
-                return parse(node, semanticModel, cancellationToken);
+                return parse(node, semanticModel, index, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -122,7 +124,7 @@ namespace Instrumentation.Generator.Parsing
             }
         }
 
-        private static bool Contains(EquatableArray<string> sortedNames, string name)
+        internal static bool Contains(EquatableArray<string> sortedNames, string name)
         {
             int low = 0, high = sortedNames.Count - 1;
             while (low <= high)
@@ -147,18 +149,18 @@ namespace Instrumentation.Generator.Parsing
             return false;
         }
 
-        private static CallSiteParseResult? ParseInvocation(SemanticModel model, InvocationExpressionSyntax invocation, CancellationToken cancellationToken)
+        private static CallSiteParseResult? ParseInvocation(SemanticModel model, InvocationExpressionSyntax invocation, HookIndex index, CancellationToken cancellationToken)
         {
             SymbolInfo info = model.GetSymbolInfo(invocation, cancellationToken);
             if (info.Symbol is not IMethodSymbol called || HasDynamicArgument(model, invocation, cancellationToken))
             {
-                return ParseUnboundInvocation(model, invocation, info, cancellationToken);
+                return ParseUnboundInvocation(model, invocation, info, index, cancellationToken);
             }
 
-            IMethodSymbol? target = HookTarget(called, model.Compilation);
+            IMethodSymbol? target = HookTarget(called, model.Compilation, index);
             if (target is null)
             {
-                return OverrideOfHookedMethod(called, model.Compilation) is { } overridden
+                return OverrideOfHookedMethod(called, model.Compilation, index) is { } overridden
                     ? CannotHook(
                         overridden,
                         invocation,
@@ -208,7 +210,7 @@ namespace Instrumentation.Generator.Parsing
         }
 
         /// <summary>A call the compiler binds at run time (a dynamic argument or receiver): it cannot be intercepted.</summary>
-        private static CallSiteParseResult? ParseUnboundInvocation(SemanticModel model, InvocationExpressionSyntax invocation, SymbolInfo info, CancellationToken cancellationToken)
+        private static CallSiteParseResult? ParseUnboundInvocation(SemanticModel model, InvocationExpressionSyntax invocation, SymbolInfo info, HookIndex index, CancellationToken cancellationToken)
         {
             bool lateBound = info.CandidateReason == CandidateReason.LateBound
                 || HasDynamicArgument(model, invocation, cancellationToken)
@@ -219,7 +221,7 @@ namespace Instrumentation.Generator.Parsing
                 return null;
             }
 
-            IMethodSymbol? target = info.CandidateSymbols.Add(info.Symbol!).OfType<IMethodSymbol>().Select(c => HookTarget(c, model.Compilation)).FirstOrDefault(t => t is not null);
+            IMethodSymbol? target = info.CandidateSymbols.Add(info.Symbol!).OfType<IMethodSymbol>().Select(c => HookTarget(c, model.Compilation, index)).FirstOrDefault(t => t is not null);
             string name = target is null ? CalledName(invocation) ?? "?" : target.ContainingType.Name + "." + target.Name;
             return new CallSiteParseResult(null, DiagnosticInfo.Create(
                 DiagnosticDescriptors.CallCannotBeHooked,
@@ -245,11 +247,11 @@ namespace Instrumentation.Generator.Parsing
         }
 
         /// <summary>The [LogEvent] method of this compilation that <paramref name="called"/> overrides, if any.</summary>
-        private static IMethodSymbol? OverrideOfHookedMethod(IMethodSymbol called, Compilation compilation)
+        private static IMethodSymbol? OverrideOfHookedMethod(IMethodSymbol called, Compilation compilation, HookIndex index)
         {
             for (IMethodSymbol? method = called.OriginalDefinition.OverriddenMethod; method is not null; method = method.OverriddenMethod)
             {
-                if (HookTarget(method, compilation) is { } target)
+                if (HookTarget(method, compilation, index) is { } target)
                 {
                     return target;
                 }
@@ -261,11 +263,11 @@ namespace Instrumentation.Generator.Parsing
         private static CallSiteParseResult CannotHook(IMethodSymbol target, SyntaxNode node, string why, string fix) =>
             new(null, DiagnosticInfo.Create(DiagnosticDescriptors.CallCannotBeHooked, LocationInfo.From(node), target.ContainingType.Name + "." + target.Name, why, fix));
 
-        private static CallSiteParseResult? ParseMethodGroup(SemanticModel model, ExpressionSyntax expression, CancellationToken cancellationToken)
+        private static CallSiteParseResult? ParseMethodGroup(SemanticModel model, ExpressionSyntax expression, HookIndex index, CancellationToken cancellationToken)
         {
             SymbolInfo info = model.GetSymbolInfo(expression, cancellationToken);
             ISymbol? symbol = info.Symbol ?? (info.CandidateSymbols.Length == 1 ? info.CandidateSymbols[0] : null);
-            if (symbol is not IMethodSymbol method || HookTarget(method, model.Compilation) is not { } target)
+            if (symbol is not IMethodSymbol method || HookTarget(method, model.Compilation, index) is not { } target)
             {
                 return null;
             }
@@ -273,23 +275,29 @@ namespace Instrumentation.Generator.Parsing
             return NotHooked(target.ContainingType.Name + "." + target.Name, "a method group (a delegate or function pointer)", expression);
         }
 
-        /// <summary>The hooked method a call resolves to: a <c>[LogEvent]</c> method with a body, declared in this compilation.</summary>
+        /// <summary>The hooked method a call resolves to: a <c>[LogEvent]</c> method with a body, declared in this compilation or listed by a reference.</summary>
         /// <remarks>
         /// Runs for every call of a method with a hooked name after every edit, so it allocates nothing: the attribute
         /// is matched by name parts rather than by a display string, and "has a body" is read from the symbol (a
         /// source method that is not partial, abstract or extern has one) rather than from its syntax.
         /// </remarks>
-        private static IMethodSymbol? HookTarget(IMethodSymbol called, Compilation compilation)
+        private static IMethodSymbol? HookTarget(IMethodSymbol called, Compilation compilation, HookIndex index)
         {
             IMethodSymbol method = (called.ReducedFrom ?? called).OriginalDefinition;
             if (method.MethodKind != MethodKind.Ordinary
                 || method.IsPartialDefinition
                 || method.PartialDefinitionPart is not null
                 || method.IsAbstract
-                || method.IsExtern
-                || !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, compilation.Assembly))
+                || method.IsExtern)
             {
                 return null;
+            }
+
+            if (!SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, compilation.Assembly))
+            {
+                // Declared in a reference: hooked only when that assembly lists it (a partial [LogEvent] method of a
+                // library records by itself and must not be hooked again).
+                return index.ExternalKeys.Count > 0 && Contains(index.ExternalKeys, EventParser.MethodKey(method)) ? method : null;
             }
 
             foreach (AttributeData attribute in method.GetAttributes())

@@ -218,13 +218,14 @@ namespace Instrumentation.Generator.Parsing
                     : method.IsReadOnly || method.ContainingType.IsReadOnly ? "in " : "ref ",
                 IsUnsafe = ShapeRules.NeedsUnsafe(method),
                 IsHookableFromOtherAssemblies = form == EventForm.Hook && payloadIsPublic && IsPublic(method),
+                ContainingTypeMetadataName = MetadataName(method.ContainingType),
                 HookAttributes = form == EventForm.Hook ? ShapeRules.HookAttributes(method) : EquatableArray<string>.Empty,
                 ReturnAttributes = form == EventForm.Hook ? ShapeRules.NullabilityAttributes(method.GetReturnTypeAttributes(), "return: ") : string.Empty,
             };
             return new EventParseResult(model, eventName, payloadKey, display, location, diagnosticArray) { AttributeLocation = attributeLocation };
         }
 
-        private static ParameterModel? ParseParameter(
+        internal static ParameterModel? ParseParameter(
             IMethodSymbol method,
             IParameterSymbol parameter,
             EventForm form,
@@ -335,7 +336,7 @@ namespace Instrumentation.Generator.Parsing
         /// Adds the names of the payload base types' public and protected members, so that no payload property hides one
         /// (CS0108); the fixed lists cover compilations where the runtime is not referenced yet.
         /// </summary>
-        private static void AddBaseMemberNames(Compilation compilation, EventForm form, HashSet<string> names)
+        internal static void AddBaseMemberNames(Compilation compilation, EventForm form, HashSet<string> names)
         {
             names.UnionWith(ReservedMemberNames);
             if (form == EventForm.Hook)
@@ -371,7 +372,20 @@ namespace Instrumentation.Generator.Parsing
             }
         }
 
-        private static bool IsPublic(IMethodSymbol method) =>
+        /// <summary>The name <c>GetTypeByMetadataName</c> finds the type by (<c>Ns.Outer+Inner</c>).</summary>
+        internal static string MetadataName(INamedTypeSymbol type)
+        {
+            string name = type.MetadataName;
+            for (INamedTypeSymbol? outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+            {
+                name = outer.MetadataName + "+" + name;
+                type = outer;
+            }
+
+            return type.ContainingNamespace.IsGlobalNamespace ? name : type.ContainingNamespace.ToDisplayString() + "." + name;
+        }
+
+        internal static bool IsPublic(IMethodSymbol method) =>
             method.DeclaredAccessibility == Accessibility.Public && ContainingTypes(method).All(t => t.DeclaredAccessibility == Accessibility.Public);
 
         private static bool IsAccessibleInAssembly(IMethodSymbol method)
@@ -382,7 +396,7 @@ namespace Instrumentation.Generator.Parsing
             return Visible(method.DeclaredAccessibility) && ContainingTypes(method).All(t => Visible(t.DeclaredAccessibility));
         }
 
-        private static ReturnShape ReturnShapeOf(ITypeSymbol type)
+        internal static ReturnShape ReturnShapeOf(ITypeSymbol type)
         {
             if (type.SpecialType == SpecialType.System_Void)
             {

@@ -107,16 +107,27 @@ internal static class CorpusHarness
         return hooked;
     }
 
-    public static string RunProgram(Compilation compilation)
+    /// <summary>Emits <paramref name="compilation"/> to an image (to load it, or to reference it from another compilation).</summary>
+    public static byte[] Emit(Compilation compilation)
     {
         using var stream = new MemoryStream();
         var emitted = compilation.Emit(stream);
         Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
-        stream.Position = 0;
+        return stream.ToArray();
+    }
+
+    public static string RunProgram(Compilation compilation, params byte[][] dependencies)
+    {
+        byte[] image = Emit(compilation);
         var context = new AssemblyLoadContext("corpus", isCollectible: true);
         try
         {
-            Assembly assembly = context.LoadFromStream(stream);
+            foreach (byte[] dependency in dependencies)
+            {
+                context.LoadFromStream(new MemoryStream(dependency));
+            }
+
+            Assembly assembly = context.LoadFromStream(new MemoryStream(image));
             MethodInfo run = assembly.GetType("Program")!.GetMethod("Run", BindingFlags.Public | BindingFlags.Static)!;
             object? result = run.Invoke(null, null);
             return result is Task<string> task ? task.GetAwaiter().GetResult() : (string)result!;
