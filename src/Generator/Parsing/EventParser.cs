@@ -270,8 +270,9 @@ namespace Instrumentation.Generator.Parsing
             bool notLogged = parameter.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == NotLoggedAttributeName)
                 || parameter.RefKind == RefKind.Out;
             TypeClassifier.Classification classification = TypeClassifier.Classify(parameter.Type);
-            if (isThis && classification.Kind == ValueKind.Unsupported)
+            if ((isThis || IsCancellationToken(parameter.Type)) && classification.Kind == ValueKind.Unsupported)
             {
+                // A cancellation token is plumbing, not data: left out without a warning, like an extension method's receiver.
                 // The receiver of an extension method is like an instance method's 'this': not data, not a warning.
                 notLogged = true;
             }
@@ -384,6 +385,9 @@ namespace Instrumentation.Generator.Parsing
 
             return type.ContainingNamespace.IsGlobalNamespace ? name : type.ContainingNamespace.ToDisplayString() + "." + name;
         }
+
+        private static bool IsCancellationToken(ITypeSymbol type) =>
+            type is INamedTypeSymbol { Name: "CancellationToken", ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } };
 
         internal static bool IsPublic(IMethodSymbol method) =>
             method.DeclaredAccessibility == Accessibility.Public && ContainingTypes(method).All(t => t.DeclaredAccessibility == Accessibility.Public);
