@@ -25,8 +25,8 @@ namespace Instrumentation.Generator
 
         public static readonly DiagnosticDescriptor GenericMethodOrType = Create(
             "INST002",
-            "A [LogEvent] method cannot be generic or in a generic type",
-            "'{0}' is generic or declared in a generic type; [LogEvent] needs a non-generic method in a non-generic type (a generated payload and hook cannot depend on type arguments). Move it to a non-generic type or remove its type parameters.",
+            "A [LogEvent] partial method cannot be generic or in a generic type",
+            "The partial method '{0}' is generic or declared in a generic type; its generated body and payload cannot depend on type arguments. Give it a body to have its calls hooked (hooks can be generic), or move it to a non-generic type and remove its type parameters.",
             DiagnosticSeverity.Error);
 
         public static readonly DiagnosticDescriptor UnsupportedParameterModifier = Create(

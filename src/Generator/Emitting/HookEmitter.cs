@@ -92,11 +92,11 @@ namespace Instrumentation.Generator.Emitting
 
             signature.AddRange(model.Parameters.Select(p => p.Attributes + p.RefKindPrefix + p.TypeDisplay + " " + p.Name));
             string arguments = string.Join(", ", model.Parameters.Select(p => p.ArgumentPrefix + p.Name));
-            string call = target + "." + model.MethodName + "(" + arguments + ")";
+            string call = target + "." + model.MethodName + model.MethodTypeArguments + "(" + arguments + ")";
             bool returnsValue = model.ReturnShape != ReturnShape.Void;
             bool byRef = model.ReturnRefKind.Length > 0;
 
-            code.Open("public static " + (model.IsUnsafe ? "unsafe " : string.Empty) + model.ReturnRefKind + model.ReturnTypeDisplay + " " + model.MethodName + "_" + index + "(" + string.Join(", ", signature) + ")");
+            code.Open("public static " + (model.IsUnsafe ? "unsafe " : string.Empty) + model.ReturnRefKind + model.ReturnTypeDisplay + " " + model.MethodName + "_" + index + model.TypeParameters + "(" + string.Join(", ", signature) + ")" + model.Constraints);
             code.Line("var " + payload + " = " + model.PayloadFullName + ".__Rent(" + string.Join(", ", model.Parameters.Where(p => p.IsLogged).Select(p => p.Name)) + ");");
             code.Line("long " + start + " = " + CallHook + ".Start();");
             if (byRef)

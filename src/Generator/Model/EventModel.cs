@@ -53,6 +53,15 @@ namespace Instrumentation.Generator.Model
         /// <summary>How a hook receives a struct receiver: <c>ref </c>, or <c>ref readonly </c> for readonly members and readonly structs.</summary>
         public string ReceiverRefKind { get; init; } = string.Empty;
 
+        /// <summary>For a generic method or a method of a generic type: the hook's type parameter list (<c>&lt;T, U&gt;</c>: the types' first, then the method's).</summary>
+        public string TypeParameters { get; init; } = string.Empty;
+
+        /// <summary>The method's own type arguments as the hook passes them on (<c>&lt;U&gt;</c>), or empty.</summary>
+        public string MethodTypeArguments { get; init; } = string.Empty;
+
+        /// <summary>The hook's <c>where</c> clauses, repeating the constraints of every type parameter.</summary>
+        public string Constraints { get; init; } = string.Empty;
+
         /// <summary>Nullability attributes of the return value (<c>[return: MaybeNull]</c>...), as C#.</summary>
         public string ReturnAttributes { get; init; } = string.Empty;
 

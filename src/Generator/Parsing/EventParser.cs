@@ -114,7 +114,10 @@ namespace Instrumentation.Generator.Parsing
                 return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.MethodWithoutBody, location, display));
             }
 
-            if (method.IsGenericMethod || ContainingTypes(method).Any(t => t.IsGenericType))
+            // A hooked generic method (or method of a generic type) gets a generic hook of the same total arity; its payload
+            // is not generic, so parameters whose type uses a type parameter are not logged. A partial method's payload and
+            // body cannot be generic.
+            if (form == EventForm.PartialMethod && (method.IsGenericMethod || ContainingTypes(method).Any(t => t.IsGenericType)))
             {
                 LocationInfo? where = syntax.TypeParameterList is { } list ? LocationInfo.From(list) : location;
                 return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.GenericMethodOrType, where, display));
@@ -217,7 +220,10 @@ namespace Instrumentation.Generator.Parsing
                 ReceiverRefKind = !method.ContainingType.IsValueType ? string.Empty
                     : method.IsReadOnly || method.ContainingType.IsReadOnly ? "in " : "ref ",
                 IsUnsafe = ShapeRules.NeedsUnsafe(method),
-                IsHookableFromOtherAssemblies = form == EventForm.Hook && payloadIsPublic && IsPublic(method),
+                TypeParameters = Generics.TypeParameterList(method),
+                MethodTypeArguments = method.IsGenericMethod ? "<" + string.Join(", ", method.TypeParameters.Select(t => t.Name)) + ">" : string.Empty,
+                Constraints = Generics.Constraints(method),
+                IsHookableFromOtherAssemblies = form == EventForm.Hook && payloadIsPublic && IsPublic(method) && !Generics.IsGeneric(method),
                 ContainingTypeMetadataName = MetadataName(method.ContainingType),
                 HookAttributes = form == EventForm.Hook ? ShapeRules.HookAttributes(method) : EquatableArray<string>.Empty,
                 ReturnAttributes = form == EventForm.Hook ? ShapeRules.NullabilityAttributes(method.GetReturnTypeAttributes(), "return: ") : string.Empty,

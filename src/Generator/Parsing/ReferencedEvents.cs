@@ -83,7 +83,7 @@ namespace Instrumentation.Generator.Parsing
             IMethodSymbol? method = type.GetMembers(parts[2]).OfType<IMethodSymbol>().FirstOrDefault(m => EventParser.MethodKey(m) == parts[0]);
             if (method is null
                 || !EventParser.IsPublic(method)
-                || method.IsGenericMethod
+                || Generics.IsGeneric(method)
                 || method.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == EventParser.LogEventAttributeName) is not { } attribute)
             {
                 return null;
