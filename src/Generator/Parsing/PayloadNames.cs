@@ -77,10 +77,28 @@ namespace Instrumentation.Generator.Parsing
         }
 
         /// <summary>A type of the compilation or a reference with the payload's full name, of any arity.</summary>
+        /// <remarks>
+        /// Walks the merged namespace (whose members Roslyn caches per compilation) rather than calling
+        /// <c>GetTypeByMetadataName</c>, which searches every reference again for each name: this runs for every event
+        /// after every edit.
+        /// </remarks>
         private static INamedTypeSymbol? ExistingType(EventModel model, Compilation compilation)
         {
-            string metadataName = model.Namespace is null ? model.PayloadTypeName : model.Namespace + "." + model.PayloadTypeName;
-            return compilation.GetTypeByMetadataName(metadataName);
+            INamespaceSymbol? current = compilation.GlobalNamespace;
+            if (model.Namespace is not null)
+            {
+                foreach (string part in model.Namespace.Split('.'))
+                {
+                    current = current.GetMembers(part).OfType<INamespaceSymbol>().FirstOrDefault();
+                    if (current is null)
+                    {
+                        return null;
+                    }
+                }
+            }
+
+            ImmutableArray<INamedTypeSymbol> types = current.GetTypeMembers(model.PayloadTypeName);
+            return types.IsEmpty ? null : types[0];
         }
     }
 }
