@@ -102,6 +102,14 @@ public class ShapeDiagnosticTests
         """, "__arglist");
 
     [Fact]
+    public void INST014_ref_struct_instance_method() => AssertDiagnostic("INST014", """
+        public ref struct Reader
+        {
+            [LogEvent(Priority.Batch)] public int [|Next|](int x) => x;
+        }
+        """, "ref struct 'Reader'");
+
+    [Fact]
     public void INST015_call_of_an_override_on_the_derived_type() => AssertDiagnostic("INST015", """
         public class Base
         {

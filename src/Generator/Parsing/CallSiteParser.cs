@@ -235,6 +235,18 @@ namespace Instrumentation.Generator.Parsing
 
         private static bool HasDynamicArgument(SemanticModel model, InvocationExpressionSyntax invocation, CancellationToken cancellationToken)
         {
+            if (invocation.ArgumentList.Arguments.Count == 0)
+            {
+                return false;
+            }
+
+            // A call with a dynamic argument is bound at run time and its value is 'dynamic' whatever the method returns:
+            // one look at the call's type rules out almost every call without looking at each argument.
+            if (model.GetTypeInfo(invocation, cancellationToken).Type is not { TypeKind: TypeKind.Dynamic })
+            {
+                return false;
+            }
+
             foreach (ArgumentSyntax argument in invocation.ArgumentList.Arguments)
             {
                 if (model.GetTypeInfo(argument.Expression, cancellationToken).Type is { TypeKind: TypeKind.Dynamic })

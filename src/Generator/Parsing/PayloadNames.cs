@@ -59,6 +59,13 @@ namespace Instrumentation.Generator.Parsing
                 return DiagnosticInfo.Create(DiagnosticDescriptors.PayloadTypeCollision, location, model.PayloadTypeName, model.MethodDisplayName, what, suggestion);
             }
 
+            // TypeNames is the source assembly's set of declared type names, kept by the compiler: most payload names are
+            // not in it, and those skip the symbol search.
+            if (!compilation.Assembly.TypeNames.Contains(model.PayloadTypeName))
+            {
+                return null;
+            }
+
             foreach (ISymbol symbol in compilation.GetSymbolsWithName(model.PayloadTypeName, SymbolFilter.Type, cancellationToken))
             {
                 if (symbol is INamedTypeSymbol other && other.ContainingType is null && other.Arity == 0)

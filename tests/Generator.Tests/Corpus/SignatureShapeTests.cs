@@ -195,7 +195,39 @@ public class SignatureShapeTests
             }
             """);
         Assert.Equal(4, CorpusHarness.InterceptedCalls(build));
+
+        // The trimming analyzer is not part of an in-memory build: check that the hooks carry what silences IL2026/IL3050.
+        string hooks = build.GeneratedSources.Single(g => g.Contains("InterceptsLocation(1,", StringComparison.Ordinal));
+        Assert.Contains("[global::System.Diagnostics.CodeAnalysis.RequiresUnreferencedCodeAttribute(\"reflects\")]", hooks, StringComparison.Ordinal);
+        Assert.Contains("[global::System.Diagnostics.CodeAnalysis.RequiresDynamicCodeAttribute(\"emits\")]", hooks, StringComparison.Ordinal);
+        Assert.Contains("[global::System.ObsoleteAttribute(\"old type\")]", hooks, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Interface_default_methods_and_class_constrained_type_parameters_are_hooked() => _ = CorpusHarness.AssertSameOutput("hi ada,hi bob,2", """
+        public interface IGreeter
+        {
+            string Prefix { get; }
+            [LogEvent(Priority.Batch)] public string Greet(string name) => Prefix + " " + name;
+        }
+
+        public sealed class Greeter : IGreeter
+        {
+            public string Prefix => "hi";
+            public int Calls;
+        }
+
+        public static class Program
+        {
+            private static string Twice<T>(T greeter) where T : class, IGreeter => greeter.Greet("bob");
+
+            public static string Run()
+            {
+                IGreeter greeter = new Greeter();
+                return greeter.Greet("ada") + "," + Twice(new Greeter()) + "," + 2;
+            }
+        }
+        """);
 
     [Fact]
     public void Parameters_named_like_payload_members_are_renamed_not_hidden() => CorpusHarness.AssertClean("""
