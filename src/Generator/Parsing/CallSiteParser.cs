@@ -181,7 +181,10 @@ namespace Instrumentation.Generator.Parsing
                 return NotHooked(display, "a base call", invocation);
             }
 
-            if (callee is MemberAccessExpressionSyntax { Expression: { } receiver }
+            // Only an interface member can be reached through a type parameter that may be a struct (a class constraint
+            // makes it a reference type), so other calls skip the look at the receiver's type.
+            if (target.ContainingType.TypeKind == TypeKind.Interface
+                && callee is MemberAccessExpressionSyntax { Expression: { } receiver }
                 && model.GetTypeInfo(receiver, cancellationToken).Type is ITypeParameterSymbol typeParameter
                 && (target.IsStatic || !typeParameter.IsReferenceType))
             {

@@ -17,7 +17,8 @@ namespace Instrumentation.Generator.Parsing
         public const string NotLoggedAttributeName = "Instrumentation.NotLoggedAttribute";
 
         /// <summary>Names the base payload types already use; a parameter property with one of them gets a suffix.</summary>
-        private static readonly HashSet<string> ReservedMemberNames = new(StringComparer.Ordinal)
+        /// <remarks>A test checks by reflection that these cover every public and protected member of the runtime's payload types.</remarks>
+        internal static readonly HashSet<string> ReservedMemberNames = new(StringComparer.Ordinal)
         {
             "EventType", "Priority", "EventId", "Timestamp", "TraceId", "SpanId", "IsRecorded", "WriteTo", "WriteData",
             "ToJson", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone", "Finalize", "ContextFields",
@@ -25,7 +26,7 @@ namespace Instrumentation.Generator.Parsing
         };
 
         /// <summary>Further names that hook payloads (<c>MethodCallPayload</c>) use.</summary>
-        private static readonly HashSet<string> ReservedHookMemberNames = new(StringComparer.Ordinal)
+        internal static readonly HashSet<string> ReservedHookMemberNames = new(StringComparer.Ordinal)
         {
             "Duration", "Error", "WriteArguments",
         };
@@ -176,7 +177,6 @@ namespace Instrumentation.Generator.Parsing
             var parameters = new List<ParameterModel>();
             var usedJsonNames = new Dictionary<string, string>(StringComparer.Ordinal);
             var usedPropertyNames = new HashSet<string>(StringComparer.Ordinal) { payloadTypeName };
-            AddBaseMemberNames(compilation, form, usedPropertyNames);
             bool payloadIsPublic = true;
             foreach (IParameterSymbol parameter in method.Parameters)
             {
@@ -311,7 +311,9 @@ namespace Instrumentation.Generator.Parsing
             }
 
             string propertyName = Naming.Capitalize(parameter.Name);
-            while (!usedPropertyNames.Add(propertyName))
+            while (ReservedMemberNames.Contains(propertyName)
+                || (form == EventForm.Hook && ReservedHookMemberNames.Contains(propertyName))
+                || !usedPropertyNames.Add(propertyName))
             {
                 propertyName += "Value";
             }
@@ -337,31 +339,6 @@ namespace Instrumentation.Generator.Parsing
             {
                 Attributes = attributes,
             };
-        }
-
-        /// <summary>
-        /// Adds the names of the payload base types' public and protected members, so that no payload property hides one
-        /// (CS0108); the fixed lists cover compilations where the runtime is not referenced yet.
-        /// </summary>
-        internal static void AddBaseMemberNames(Compilation compilation, EventForm form, HashSet<string> names)
-        {
-            names.UnionWith(ReservedMemberNames);
-            if (form == EventForm.Hook)
-            {
-                names.UnionWith(ReservedHookMemberNames);
-            }
-
-            INamedTypeSymbol? type = compilation.GetTypeByMetadataName(form == EventForm.Hook ? "Instrumentation.MethodCallPayload" : "Instrumentation.LogEventPayload");
-            for (; type is not null && type.SpecialType != SpecialType.System_Object; type = type.BaseType)
-            {
-                foreach (ISymbol member in type.GetMembers())
-                {
-                    if (member.DeclaredAccessibility is Accessibility.Public or Accessibility.Protected or Accessibility.ProtectedOrInternal)
-                    {
-                        names.Add(member.Name);
-                    }
-                }
-            }
         }
 
         /// <summary>The key that links call sites to their event: the method's documentation id.</summary>

@@ -11,7 +11,23 @@ namespace Instrumentation.Generator.Parsing
     /// </summary>
     internal static class Generics
     {
-        public static bool IsGeneric(IMethodSymbol method) => AllTypeParameters(method).Any();
+        public static bool IsGeneric(IMethodSymbol method)
+        {
+            if (method.IsGenericMethod)
+            {
+                return true;
+            }
+
+            for (INamedTypeSymbol? type = method.ContainingType; type is not null; type = type.ContainingType)
+            {
+                if (type.IsGenericType)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
 
         public static IEnumerable<ITypeParameterSymbol> AllTypeParameters(IMethodSymbol method)
         {
@@ -28,6 +44,11 @@ namespace Instrumentation.Generator.Parsing
         /// <summary><c>&lt;T, U&gt;</c>, or empty when nothing is generic.</summary>
         public static string TypeParameterList(IMethodSymbol method)
         {
+            if (!IsGeneric(method))
+            {
+                return string.Empty;
+            }
+
             List<string> names = AllTypeParameters(method).Select(t => t.Name).ToList();
             return names.Count == 0 ? string.Empty : "<" + string.Join(", ", names) + ">";
         }
@@ -35,6 +56,11 @@ namespace Instrumentation.Generator.Parsing
         /// <summary>The <c>where</c> clauses that repeat every type parameter's constraints, each preceded by a space.</summary>
         public static string Constraints(IMethodSymbol method)
         {
+            if (!IsGeneric(method))
+            {
+                return string.Empty;
+            }
+
             var clauses = new List<string>();
             foreach (ITypeParameterSymbol parameter in AllTypeParameters(method))
             {

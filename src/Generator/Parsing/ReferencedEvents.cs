@@ -99,7 +99,6 @@ namespace Instrumentation.Generator.Parsing
             var ignored = new List<DiagnosticInfo>();
             var usedJsonNames = new Dictionary<string, string>(StringComparer.Ordinal);
             var usedPropertyNames = new HashSet<string>(StringComparer.Ordinal) { payloadName };
-            EventParser.AddBaseMemberNames(compilation, EventForm.Hook, usedPropertyNames);
             var parameters = new List<ParameterModel>();
             foreach (IParameterSymbol parameter in method.Parameters)
             {
