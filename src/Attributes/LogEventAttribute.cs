@@ -29,5 +29,13 @@ namespace Instrumentation
         /// (<c>ExecuteCellAsync</c> becomes <c>execute_cell_async</c>). Must be unique within an assembly.
         /// </summary>
         public string? Name { get; set; }
+
+        /// <summary>
+        /// The simple name of the generated payload type, declared in the method's namespace (for example
+        /// <c>PayloadType = "CellRun"</c>). When not set, the event name in PascalCase followed by <c>Event</c> is used
+        /// (<c>execute_cell_async</c> becomes <c>ExecuteCellAsyncEvent</c>). Set it when that name is already taken by
+        /// another type (diagnostic INST016) or would hide one (INST017).
+        /// </summary>
+        public string? PayloadType { get; set; }
     }
 }

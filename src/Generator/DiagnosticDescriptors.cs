@@ -25,8 +25,8 @@ namespace Instrumentation.Generator
 
         public static readonly DiagnosticDescriptor GenericMethodOrType = Create(
             "INST002",
-            "A [LogEvent] method cannot be generic or in a generic type",
-            "'{0}' is generic or declared in a generic type; [LogEvent] needs a non-generic method in a non-generic type (a generated payload and hook cannot depend on type arguments). Move it to a non-generic type or remove its type parameters.",
+            "A [LogEvent] partial method cannot be generic or in a generic type",
+            "The partial method '{0}' is generic or declared in a generic type; its generated body and payload cannot depend on type arguments. Give it a body to have its calls hooked (hooks can be generic), or move it to a non-generic type and remove its type parameters.",
             DiagnosticSeverity.Error);
 
         public static readonly DiagnosticDescriptor UnsupportedParameterModifier = Create(
@@ -68,7 +68,7 @@ namespace Instrumentation.Generator
         public static readonly DiagnosticDescriptor HookedMethodNotAccessible = Create(
             "INST009",
             "A hooked [LogEvent] method must be accessible within its assembly",
-            "'{0}' is not accessible outside its type, so its calls cannot be hooked; make it (and the types containing it) internal or public",
+            "'{0}' is not accessible outside its type, so its calls cannot be hooked; {1}",
             DiagnosticSeverity.Error);
 
         public static readonly DiagnosticDescriptor MethodWithoutBody = Create(
@@ -88,6 +88,48 @@ namespace Instrumentation.Generator
             "A [LogEvent] partial method must not have a body of its own",
             "The [LogEvent] partial method '{0}' already has an implementation; remove it (the generator writes the body), or make '{0}' an ordinary method to have its calls hooked",
             DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor NotAnOrdinaryMethod = Create(
+            "INST013",
+            "[LogEvent] is not supported on this kind of member",
+            "[LogEvent] on {0} records no event: {1}. {2}",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor SignatureNotExpressible = Create(
+            "INST014",
+            "Generated code cannot express this [LogEvent] method",
+            "'{0}' cannot have [LogEvent]: {1}. {2}",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor CallCannotBeHooked = Create(
+            "INST015",
+            "This call of a [LogEvent] method is not hooked",
+            "This call of '{0}' is not hooked and records no event: {1}. {2}",
+            DiagnosticSeverity.Warning);
+
+        public static readonly DiagnosticDescriptor PayloadTypeCollision = Create(
+            "INST016",
+            "The generated payload type's name is already taken",
+            "The payload type '{0}' generated for '{1}' would collide with {2}; name it with [LogEvent(..., PayloadType = \"{3}\")] or rename the other type",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor PayloadTypeShadows = Create(
+            "INST017",
+            "The generated payload type hides a type of the same name",
+            "The payload type '{0}' generated in namespace '{1}' has the same name as '{2}'; code in '{1}' that names '{0}' would bind to the payload instead. Name it with [LogEvent(..., PayloadType = \"{3}\")].",
+            DiagnosticSeverity.Warning);
+
+        public static readonly DiagnosticDescriptor InvalidPayloadTypeName = Create(
+            "INST018",
+            "PayloadType is not a valid type name",
+            "PayloadType '{0}' on '{1}' is not a valid C# identifier; give a simple type name such as \"CellRun\" (no namespace, no generic arguments)",
+            DiagnosticSeverity.Error);
+
+        public static readonly DiagnosticDescriptor PublicHookNotRecordedEverywhere = Create(
+            "INST019",
+            "Calls from assemblies without the Instrumentation package are not recorded",
+            "'{0}' is public: its calls are recorded in this assembly and in assemblies that reference the Instrumentation package; calls from assemblies that do not reference it are not recorded",
+            DiagnosticSeverity.Info);
 
         private static DiagnosticDescriptor Create(string id, string title, string message, DiagnosticSeverity severity) =>
             new(id, title, message, Category, severity, isEnabledByDefault: true, helpLinkUri: HelpBase + id.ToLowerInvariant());

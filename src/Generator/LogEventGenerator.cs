@@ -36,6 +36,8 @@ namespace Instrumentation.Generator
             public const string CallSites = nameof(CallSites);
             public const string HookInputs = nameof(HookInputs);
             public const string HookedNames = nameof(HookedNames);
+            public const string PayloadConflicts = nameof(PayloadConflicts);
+            public const string ReferencedEvents = nameof(ReferencedEvents);
         }
 
         /// <inheritdoc />
@@ -44,7 +46,9 @@ namespace Instrumentation.Generator
             IncrementalValuesProvider<EventParseResult> parsed = context.SyntaxProvider
                 .ForAttributeWithMetadataName(
                     EventParser.LogEventAttributeName,
-                    static (node, _) => node is MethodDeclarationSyntax,
+                    // Every target the attribute allows: the ones the generator cannot handle get INST013 rather than silence.
+                    static (node, _) => node is MethodDeclarationSyntax or LocalFunctionStatementSyntax or AnonymousFunctionExpressionSyntax
+                        or OperatorDeclarationSyntax or ConversionOperatorDeclarationSyntax or AccessorDeclarationSyntax,
                     EventParser.Parse)
                 .WithTrackingName(Steps.ParsedEvents);
 
@@ -62,14 +66,28 @@ namespace Instrumentation.Generator
                     static (node, _) => node is MethodDeclarationSyntax method && !method.Modifiers.Any(SyntaxKind.PartialKeyword),
                     static (ctx, _) => ((MethodDeclarationSyntax)ctx.TargetNode).Identifier.ValueText)
                 .Collect()
-                .Select(static (names, _) => new EquatableArray<string>(names.Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)))
+                .Select(static (names, _) => new EquatableArray<string>(names.Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)));
+
+            // Hooked methods of referenced projects and packages, listed in their assembly attributes. Read again after
+            // every edit (cheap: only assemblies that reference the runtime are looked at), equal lists stay cached.
+            IncrementalValueProvider<EquatableArray<EventModel>> referenced = context.CompilationProvider
+                .Select(static (compilation, ct) => Parsing.ReferencedEvents.Read(compilation, ct))
+                .WithTrackingName(Steps.ReferencedEvents);
+
+            IncrementalValueProvider<HookIndex> hookIndex = hookedNames
+                .Combine(referenced)
+                .Select(static (input, _) => input.Right.Count == 0
+                    ? new HookIndex(input.Left, EquatableArray<string>.Empty)
+                    : new HookIndex(
+                        new EquatableArray<string>(input.Left.Concat(input.Right.Select(m => m.MethodName.TrimStart('@'))).Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)),
+                        new EquatableArray<string>(input.Right.Select(m => m.MethodKey).Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal))))
                 .WithTrackingName(Steps.HookedNames);
 
             // The tracked step keeps one entry per candidate (null for calls of other methods); the filtered list is what
             // is collected, so a file that gains or loses an unrelated call leaves the collected call sites equal.
             IncrementalValuesProvider<CallSiteParseResult?> callSites = context.SyntaxProvider
                 .CreateSyntaxProvider(CallSiteParser.IsCandidate, static (ctx, _) => new CallSiteCandidate(ctx.Node, ctx.SemanticModel))
-                .Combine(hookedNames)
+                .Combine(hookIndex)
                 .Select(static (input, ct) => CallSiteParser.Parse(input.Left.Node, input.Left.SemanticModel, input.Right, ct))
                 .WithTrackingName(Steps.CallSites);
 
@@ -79,12 +97,22 @@ namespace Instrumentation.Generator
                 .Where(static r => r is not null)
                 .Select(static (r, _) => r!)
                 .Collect();
-            context.RegisterSourceOutput(parsed.Collect().Combine(context.CompilationProvider), static (spc, input) => ReportEventDiagnostics(spc, input.Left, TreesByPath(input.Right)));
+            // Payload types whose name is taken by a type of the compilation or its references are not emitted (INST016 says
+            // why). Runs after every edit, but its result is a short list of names: equal lists leave the emit steps cached.
+            IncrementalValueProvider<EquatableArray<string>> conflicts = models
+                .Combine(context.CompilationProvider)
+                .Select(static (input, ct) => PayloadNames.Conflicting(input.Left, input.Right, ct))
+                .WithTrackingName(Steps.PayloadConflicts);
+            IncrementalValueProvider<ImmutableArray<EventModel>> emitted = models
+                .Combine(conflicts)
+                .Select(static (input, _) => input.Right.Count == 0 ? input.Left : input.Left.Where(m => !PayloadNames.Contains(input.Right, m.PayloadFullName)).ToImmutableArray());
+
+            context.RegisterSourceOutput(parsed.Collect().Combine(context.CompilationProvider), static (spc, input) => ReportEventDiagnostics(spc, input.Left, input.Right));
             context.RegisterSourceOutput(allCallSites.Combine(context.CompilationProvider), static (spc, input) => ReportCallSiteDiagnostics(spc, input.Left, TreesByPath(input.Right)));
-            context.RegisterSourceOutput(models, EmitPayloads);
+            context.RegisterSourceOutput(emitted, EmitPayloads);
             context.RegisterSourceOutput(
-                allCallSites.Combine(models).WithTrackingName(Steps.HookInputs),
-                static (spc, input) => EmitHooks(spc, input.Left, input.Right));
+                allCallSites.Combine(emitted).Combine(referenced).WithTrackingName(Steps.HookInputs),
+                static (spc, input) => EmitHooks(spc, input.Left.Left, input.Left.Right, input.Right));
         }
 
         private static Dictionary<string, SyntaxTree> TreesByPath(Compilation compilation)
@@ -109,11 +137,14 @@ namespace Instrumentation.Generator
             }
         }
 
-        private static void ReportEventDiagnostics(SourceProductionContext context, ImmutableArray<EventParseResult> results, Dictionary<string, SyntaxTree> trees)
+        private static void ReportEventDiagnostics(SourceProductionContext context, ImmutableArray<EventParseResult> results, Compilation compilation)
         {
+            Dictionary<string, SyntaxTree> trees = TreesByPath(compilation);
             var firstByPayload = new Dictionary<string, EventParseResult>(StringComparer.Ordinal);
+            var firstByEventName = new Dictionary<string, EventParseResult>(StringComparer.Ordinal);
             foreach (EventParseResult result in results)
             {
+                context.CancellationToken.ThrowIfCancellationRequested();
                 foreach (DiagnosticInfo diagnostic in result.Diagnostics)
                 {
                     context.ReportDiagnostic(diagnostic.ToDiagnostic(trees));
@@ -124,7 +155,9 @@ namespace Instrumentation.Generator
                     continue;
                 }
 
-                if (firstByPayload.TryGetValue(result.PayloadKey, out EventParseResult? first))
+                // The protocol wants an event type unique per assembly: the same name in two namespaces is a duplicate too.
+                if (firstByPayload.TryGetValue(result.PayloadKey, out EventParseResult? first)
+                    || (result.EventName is not null && firstByEventName.TryGetValue(result.EventName, out first)))
                 {
                     context.ReportDiagnostic(DiagnosticInfo.Create(
                         DiagnosticDescriptors.DuplicateEventName,
@@ -132,10 +165,23 @@ namespace Instrumentation.Generator
                         result.EventName ?? string.Empty,
                         result.PayloadKey,
                         first.MethodDisplayName).ToDiagnostic(trees));
+                    continue;
                 }
-                else
+
+                firstByPayload.Add(result.PayloadKey, result);
+                if (result.EventName is not null)
                 {
-                    firstByPayload.Add(result.PayloadKey, result);
+                    firstByEventName.Add(result.EventName, result);
+                }
+
+                if (result.Model is not null && PayloadNames.Conflict(result.Model, result.AttributeLocation ?? result.Location, compilation, context.CancellationToken) is { } conflict)
+                {
+                    context.ReportDiagnostic(conflict.ToDiagnostic(trees));
+                }
+
+                if (result.Model is { Form: EventForm.Hook, IsHookableFromOtherAssemblies: true })
+                {
+                    context.ReportDiagnostic(DiagnosticInfo.Create(DiagnosticDescriptors.PublicHookNotRecordedEverywhere, result.Location, result.MethodDisplayName).ToDiagnostic(trees));
                 }
             }
         }
@@ -150,11 +196,11 @@ namespace Instrumentation.Generator
             context.AddSource("Instrumentation.Events.g.cs", PayloadEmitter.Emit(events, Owners(events)));
         }
 
-        private static void EmitHooks(SourceProductionContext context, ImmutableArray<CallSiteParseResult> callSites, ImmutableArray<EventModel> events)
+        private static void EmitHooks(SourceProductionContext context, ImmutableArray<CallSiteParseResult> callSites, ImmutableArray<EventModel> events, EquatableArray<EventModel> referenced)
         {
             HashSet<EventModel> owners = Owners(events);
             var hooks = new List<(EventModel, IReadOnlyList<CallSiteModel>)>();
-            foreach (EventModel model in events.Where(e => e.Form == EventForm.Hook && owners.Contains(e)))
+            foreach (EventModel model in events.Where(e => e.Form == EventForm.Hook && owners.Contains(e)).Concat(referenced))
             {
                 var calls = callSites
                     .Where(r => r.CallSite is not null && r.CallSite.MethodKey == model.MethodKey)

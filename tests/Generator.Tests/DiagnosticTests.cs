@@ -30,11 +30,11 @@ public class DiagnosticTests
         """);
 
     [Fact]
-    public void INST002_method_in_generic_type() => AssertDiagnostic("INST002", """
-        public class Repository<T>
+    public void INST002_partial_method_in_generic_type() => AssertDiagnostic("INST002", """
+        public partial class Repository<T>
         {
             [LogEvent(Priority.Batch)]
-            public void [|Save|](string id) { }
+            public partial void [|Saved|](string id);
         }
         """);
 

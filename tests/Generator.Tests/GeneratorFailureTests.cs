@@ -1,3 +1,4 @@
+using Instrumentation.Generator.Support;
 using Instrumentation.Generator.Model;
 using Instrumentation.Generator.Parsing;
 using Microsoft.CodeAnalysis;
@@ -56,7 +57,8 @@ public class GeneratorFailureTests
         CallSiteParseResult? result = CallSiteParser.Guarded(
             call,
             SemanticModel(),
-            (_, _, _) => throw new NullReferenceException("no symbol"),
+            new HookIndex(EquatableArray<string>.Empty, EquatableArray<string>.Empty),
+            (_, _, _, _) => throw new NullReferenceException("no symbol"),
             "Run",
             TestContext.Current.CancellationToken);
 
@@ -77,7 +79,7 @@ public class GeneratorFailureTests
 
         Assert.Throws<OperationCanceledException>(() => EventParser.Guarded("Kernel.Run", null, () => throw new OperationCanceledException(canceled.Token), canceled.Token));
         InvocationExpressionSyntax call = Tree.GetRoot(TestContext.Current.CancellationToken).DescendantNodes().OfType<InvocationExpressionSyntax>().Single();
-        Assert.Throws<OperationCanceledException>(() => CallSiteParser.Guarded(call, SemanticModel(), (_, _, _) => throw new OperationCanceledException(canceled.Token), "Run", canceled.Token));
+        Assert.Throws<OperationCanceledException>(() => CallSiteParser.Guarded(call, SemanticModel(), new HookIndex(EquatableArray<string>.Empty, EquatableArray<string>.Empty), (_, _, _, _) => throw new OperationCanceledException(canceled.Token), "Run", canceled.Token));
     }
 
     [Fact]

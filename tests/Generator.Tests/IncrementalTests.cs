@@ -78,7 +78,7 @@ public class IncrementalTests
     {
         Compilation compilation = GeneratorHarness.Compile(Sources.Events, Sources.Calls, Sources.Unrelated);
         GeneratorDriver driver = GeneratorHarness.CreateDriver(trackSteps: true).RunGenerators(compilation, TestContext.Current.CancellationToken);
-        Assert.Empty(driver.GetRunResult().Diagnostics);
+        Assert.Empty(driver.GetRunResult().Diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning));
         return (driver, compilation);
     }
 
@@ -105,7 +105,11 @@ public class IncrementalTests
 
     private static void AssertOutputsCached(GeneratorRunResult result)
     {
-        var outputs = result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs).ToList();
+        // Outputs that only report diagnostics are left out: they combine with the compilation on purpose (to map locations
+        // back onto syntax trees, see LogEventGenerator) and so re-run after every edit; what must stay cached is the code.
+        var outputs = result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs)
+            .Where(o => o.Value is not System.Runtime.CompilerServices.ITuple { Length: 2 } tuple || tuple[0] is not IEnumerable sources || sources.Cast<object>().Any())
+            .ToList();
         Assert.NotEmpty(outputs);
         Assert.All(outputs, o => Assert.Contains(o.Reason, CachedReasons));
     }

@@ -14,7 +14,11 @@ namespace Instrumentation.Generator.Emitting
             string value = "this." + parameter.PropertyName;
             if (parameter.IsCollection)
             {
-                code.Open("if (" + value + " is { } __values" + index + ")");
+                // An argument that could not be copied when the call was recorded is written as its marker string.
+                code.Open("if (" + value + " is global::Instrumentation.Serialization.INotCapturedValue __missing" + index + ")");
+                code.Line("writer.WriteStringValue(__missing" + index + ".Marker);");
+                code.Close();
+                code.Open("else if (" + value + " is { } __values" + index + ")");
                 code.Line("writer.WriteStartArray();");
                 code.Open("foreach (var __item" + index + " in __values" + index + ")");
                 WriteOne(code, parameter, "__item" + index, index, enumWriter);

@@ -52,6 +52,9 @@ namespace Instrumentation.Generator.Model
         bool EnumUnderlyingIsUnsigned,
         EquatableArray<EnumMemberModel> EnumMembers)
     {
+        /// <summary>Attributes repeated on the hook's parameter (nullability attributes such as <c>[NotNullWhen(true)]</c>), as C#.</summary>
+        public string Attributes { get; init; } = string.Empty;
+
         public string PropertyTypeDisplay
         {
             get

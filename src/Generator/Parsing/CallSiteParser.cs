@@ -38,6 +38,11 @@ namespace Instrumentation.Generator.Parsing
 
             return node.Parent switch
             {
+                ParenthesizedExpressionSyntax parenthesized => parenthesized.Parent is not InvocationExpressionSyntax,
+                ConditionalExpressionSyntax conditional => conditional.Condition != node,
+                ExpressionElementSyntax => true,
+                SwitchExpressionArmSyntax arm => arm.Expression == node,
+                InitializerExpressionSyntax => true,
                 ArgumentSyntax argument => argument.Parent?.Parent is not InvocationExpressionSyntax { Expression: IdentifierNameSyntax { Identifier.ValueText: "nameof" } },
                 EqualsValueClauseSyntax => true,
                 AssignmentExpressionSyntax assignment => assignment.Right == node,
@@ -53,6 +58,11 @@ namespace Instrumentation.Generator.Parsing
         public static string? CalledName(SyntaxNode node)
         {
             ExpressionSyntax? expression = node is InvocationExpressionSyntax invocation ? invocation.Expression : node as ExpressionSyntax;
+            while (expression is ParenthesizedExpressionSyntax parenthesized)
+            {
+                expression = parenthesized.Expression;
+            }
+
             return expression switch
             {
                 SimpleNameSyntax name => name.Identifier.ValueText,
@@ -67,10 +77,10 @@ namespace Instrumentation.Generator.Parsing
         /// without touching the semantic model: binding is what makes this step expensive, and it runs again for every
         /// candidate whenever the compilation changes.
         /// </summary>
-        public static CallSiteParseResult? Parse(SyntaxNode node, SemanticModel semanticModel, EquatableArray<string> hookedNames, CancellationToken cancellationToken)
+        public static CallSiteParseResult? Parse(SyntaxNode node, SemanticModel semanticModel, HookIndex index, CancellationToken cancellationToken)
         {
             string? name = CalledName(node);
-            if (name is null || !Contains(hookedNames, name))
+            if (name is null || !Contains(index.Names, name))
             {
                 return null;
             }
@@ -79,9 +89,10 @@ namespace Instrumentation.Generator.Parsing
             return Guarded(
                 node,
                 semanticModel,
-                static (candidate, model, ct) => candidate is InvocationExpressionSyntax invocation
-                    ? ParseInvocation(model, invocation, ct)
-                    : ParseMethodGroup(model, (ExpressionSyntax)candidate, ct),
+                index,
+                static (candidate, model, hooks, ct) => candidate is InvocationExpressionSyntax invocation
+                    ? ParseInvocation(model, invocation, hooks, ct)
+                    : ParseMethodGroup(model, (ExpressionSyntax)candidate, hooks, ct),
                 name,
                 cancellationToken);
         }
@@ -93,13 +104,14 @@ namespace Instrumentation.Generator.Parsing
         internal static CallSiteParseResult? Guarded(
             SyntaxNode node,
             SemanticModel semanticModel,
-            Func<SyntaxNode, SemanticModel, CancellationToken, CallSiteParseResult?> parse,
+            HookIndex index,
+            Func<SyntaxNode, SemanticModel, HookIndex, CancellationToken, CallSiteParseResult?> parse,
             string calledName,
             CancellationToken cancellationToken)
         {
             try
             {
-                return parse(node, semanticModel, cancellationToken);
+                return parse(node, semanticModel, index, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -112,7 +124,7 @@ namespace Instrumentation.Generator.Parsing
             }
         }
 
-        private static bool Contains(EquatableArray<string> sortedNames, string name)
+        internal static bool Contains(EquatableArray<string> sortedNames, string name)
         {
             int low = 0, high = sortedNames.Count - 1;
             while (low <= high)
@@ -137,17 +149,24 @@ namespace Instrumentation.Generator.Parsing
             return false;
         }
 
-        private static CallSiteParseResult? ParseInvocation(SemanticModel model, InvocationExpressionSyntax invocation, CancellationToken cancellationToken)
+        private static CallSiteParseResult? ParseInvocation(SemanticModel model, InvocationExpressionSyntax invocation, HookIndex index, CancellationToken cancellationToken)
         {
-            if (model.GetSymbolInfo(invocation, cancellationToken).Symbol is not IMethodSymbol called)
+            SymbolInfo info = model.GetSymbolInfo(invocation, cancellationToken);
+            if (info.Symbol is not IMethodSymbol called || HasDynamicArgument(model, invocation, cancellationToken))
             {
-                return null;
+                return ParseUnboundInvocation(model, invocation, info, index, cancellationToken);
             }
 
-            IMethodSymbol? target = HookTarget(called, model.Compilation);
+            IMethodSymbol? target = HookTarget(called, model.Compilation, index);
             if (target is null)
             {
-                return null;
+                return OverrideOfHookedMethod(called, model.Compilation, index) is { } overridden
+                    ? CannotHook(
+                        overridden,
+                        invocation,
+                        "it resolves to the override '" + called.ContainingType.Name + "." + called.Name + "', which has no [LogEvent] of its own",
+                        "Put [LogEvent] on the override too (with a Name of its own), or call the method through a variable of the base type.")
+                    : null;
             }
 
             string display = target.ContainingType.Name + "." + target.Name;
@@ -156,15 +175,36 @@ namespace Instrumentation.Generator.Parsing
                 return NotHooked(display, "a call inside an expression tree", invocation);
             }
 
-            if (invocation.Expression is MemberAccessExpressionSyntax { Expression: BaseExpressionSyntax })
+            ExpressionSyntax callee = invocation.Expression;
+            if (callee is MemberAccessExpressionSyntax { Expression: BaseExpressionSyntax })
             {
                 return NotHooked(display, "a base call", invocation);
+            }
+
+            // Only an interface member can be reached through a type parameter that may be a struct (a class constraint
+            // makes it a reference type), so other calls skip the look at the receiver's type.
+            if (target.ContainingType.TypeKind == TypeKind.Interface
+                && callee is MemberAccessExpressionSyntax { Expression: { } receiver }
+                && model.GetTypeInfo(receiver, cancellationToken).Type is ITypeParameterSymbol typeParameter
+                && (target.IsStatic || !typeParameter.IsReferenceType))
+            {
+                // A hook takes the receiver as the method's containing type: a struct behind a type parameter would be
+                // boxed (a mutating method would change a copy), and a static virtual member needs the type argument.
+                return CannotHook(
+                    target,
+                    invocation,
+                    target.IsStatic
+                        ? "it calls a static virtual interface member through the type parameter '" + typeParameter.Name + "', which a hook cannot do without the type argument"
+                        : "it is called through the type parameter '" + typeParameter.Name + "', which may be a struct: the hook would box it, and a mutating method would change a copy",
+                    target.IsStatic
+                        ? "Call a [LogEvent] method from the implementation instead."
+                        : "Constrain '" + typeParameter.Name + "' to 'class', call the method on a concrete type, or call a [LogEvent] method from the implementation.");
             }
 
             InterceptableLocation? location = model.GetInterceptableLocation(invocation, cancellationToken);
             if (location is null)
             {
-                return null;
+                return CannotHook(target, invocation, "the compiler offers no interceptable location for this form of call", "Call the method by its name (receiver.Method(...)), without parentheses around the method.");
             }
 
             return new CallSiteParseResult(
@@ -172,11 +212,77 @@ namespace Instrumentation.Generator.Parsing
                 null);
         }
 
-        private static CallSiteParseResult? ParseMethodGroup(SemanticModel model, ExpressionSyntax expression, CancellationToken cancellationToken)
+        /// <summary>A call the compiler binds at run time (a dynamic argument or receiver): it cannot be intercepted.</summary>
+        private static CallSiteParseResult? ParseUnboundInvocation(SemanticModel model, InvocationExpressionSyntax invocation, SymbolInfo info, HookIndex index, CancellationToken cancellationToken)
+        {
+            bool lateBound = info.CandidateReason == CandidateReason.LateBound
+                || HasDynamicArgument(model, invocation, cancellationToken)
+                || (invocation.Expression is MemberAccessExpressionSyntax { Expression: { } receiver }
+                    && model.GetTypeInfo(receiver, cancellationToken).Type is { TypeKind: TypeKind.Dynamic });
+            if (!lateBound)
+            {
+                return null;
+            }
+
+            IMethodSymbol? target = info.CandidateSymbols.Add(info.Symbol!).OfType<IMethodSymbol>().Select(c => HookTarget(c, model.Compilation, index)).FirstOrDefault(t => t is not null);
+            string name = target is null ? CalledName(invocation) ?? "?" : target.ContainingType.Name + "." + target.Name;
+            return new CallSiteParseResult(null, DiagnosticInfo.Create(
+                DiagnosticDescriptors.CallCannotBeHooked,
+                LocationInfo.From(invocation),
+                name,
+                target is null
+                    ? "it is a dynamic call of a method with the name of a [LogEvent] method, bound only at run time"
+                    : "it is a dynamic call (an argument or the receiver is 'dynamic'), bound only at run time",
+                "Cast the dynamic values to their static types so that the call binds at compile time."));
+        }
+
+        private static bool HasDynamicArgument(SemanticModel model, InvocationExpressionSyntax invocation, CancellationToken cancellationToken)
+        {
+            if (invocation.ArgumentList.Arguments.Count == 0)
+            {
+                return false;
+            }
+
+            // A call with a dynamic argument is bound at run time and its value is 'dynamic' whatever the method returns:
+            // one look at the call's type rules out almost every call without looking at each argument.
+            if (model.GetTypeInfo(invocation, cancellationToken).Type is not { TypeKind: TypeKind.Dynamic })
+            {
+                return false;
+            }
+
+            foreach (ArgumentSyntax argument in invocation.ArgumentList.Arguments)
+            {
+                if (model.GetTypeInfo(argument.Expression, cancellationToken).Type is { TypeKind: TypeKind.Dynamic })
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>The [LogEvent] method of this compilation that <paramref name="called"/> overrides, if any.</summary>
+        private static IMethodSymbol? OverrideOfHookedMethod(IMethodSymbol called, Compilation compilation, HookIndex index)
+        {
+            for (IMethodSymbol? method = called.OriginalDefinition.OverriddenMethod; method is not null; method = method.OverriddenMethod)
+            {
+                if (HookTarget(method, compilation, index) is { } target)
+                {
+                    return target;
+                }
+            }
+
+            return null;
+        }
+
+        private static CallSiteParseResult CannotHook(IMethodSymbol target, SyntaxNode node, string why, string fix) =>
+            new(null, DiagnosticInfo.Create(DiagnosticDescriptors.CallCannotBeHooked, LocationInfo.From(node), target.ContainingType.Name + "." + target.Name, why, fix));
+
+        private static CallSiteParseResult? ParseMethodGroup(SemanticModel model, ExpressionSyntax expression, HookIndex index, CancellationToken cancellationToken)
         {
             SymbolInfo info = model.GetSymbolInfo(expression, cancellationToken);
             ISymbol? symbol = info.Symbol ?? (info.CandidateSymbols.Length == 1 ? info.CandidateSymbols[0] : null);
-            if (symbol is not IMethodSymbol method || HookTarget(method, model.Compilation) is not { } target)
+            if (symbol is not IMethodSymbol method || HookTarget(method, model.Compilation, index) is not { } target)
             {
                 return null;
             }
@@ -184,23 +290,29 @@ namespace Instrumentation.Generator.Parsing
             return NotHooked(target.ContainingType.Name + "." + target.Name, "a method group (a delegate or function pointer)", expression);
         }
 
-        /// <summary>The hooked method a call resolves to: a <c>[LogEvent]</c> method with a body, declared in this compilation.</summary>
+        /// <summary>The hooked method a call resolves to: a <c>[LogEvent]</c> method with a body, declared in this compilation or listed by a reference.</summary>
         /// <remarks>
         /// Runs for every call of a method with a hooked name after every edit, so it allocates nothing: the attribute
         /// is matched by name parts rather than by a display string, and "has a body" is read from the symbol (a
         /// source method that is not partial, abstract or extern has one) rather than from its syntax.
         /// </remarks>
-        private static IMethodSymbol? HookTarget(IMethodSymbol called, Compilation compilation)
+        private static IMethodSymbol? HookTarget(IMethodSymbol called, Compilation compilation, HookIndex index)
         {
             IMethodSymbol method = (called.ReducedFrom ?? called).OriginalDefinition;
             if (method.MethodKind != MethodKind.Ordinary
                 || method.IsPartialDefinition
                 || method.PartialDefinitionPart is not null
                 || method.IsAbstract
-                || method.IsExtern
-                || !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, compilation.Assembly))
+                || method.IsExtern)
             {
                 return null;
+            }
+
+            if (!SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, compilation.Assembly))
+            {
+                // Declared in a reference: hooked only when that assembly lists it (a partial [LogEvent] method of a
+                // library records by itself and must not be hooked again).
+                return index.ExternalKeys.Count > 0 && Contains(index.ExternalKeys, EventParser.MethodKey(method)) ? method : null;
             }
 
             foreach (AttributeData attribute in method.GetAttributes())
@@ -221,17 +333,35 @@ namespace Instrumentation.Generator.Parsing
 
         private static bool IsInExpressionTree(SemanticModel model, SyntaxNode node, CancellationToken cancellationToken)
         {
-            foreach (AnonymousFunctionExpressionSyntax lambda in node.Ancestors().OfType<AnonymousFunctionExpressionSyntax>())
+            foreach (SyntaxNode ancestor in node.Ancestors())
             {
-                if (model.GetTypeInfo(lambda, cancellationToken).ConvertedType is INamedTypeSymbol { Name: "Expression", ContainingNamespace: { } ns }
-                    && ns.ToDisplayString() == "System.Linq.Expressions")
+                switch (ancestor)
                 {
-                    return true;
+                    case AnonymousFunctionExpressionSyntax lambda when IsExpressionType(model.GetTypeInfo(lambda, cancellationToken).ConvertedType):
+                        return true;
+
+                    // A query clause over IQueryable becomes a lambda converted to an expression tree: the clause's method
+                    // (Where, Select, OrderBy...) takes an Expression<...>.
+                    case QueryClauseSyntax or SelectOrGroupClauseSyntax or OrderingSyntax or QueryContinuationSyntax when TakesExpression(QueryMethod(model, ancestor, cancellationToken)):
+                        return true;
                 }
             }
 
             return false;
         }
+
+        private static IMethodSymbol? QueryMethod(SemanticModel model, SyntaxNode clause, CancellationToken cancellationToken) => clause switch
+        {
+            QueryClauseSyntax query => model.GetQueryClauseInfo(query, cancellationToken).OperationInfo.Symbol as IMethodSymbol
+                ?? model.GetSymbolInfo(query, cancellationToken).Symbol as IMethodSymbol,
+            _ => model.GetSymbolInfo(clause, cancellationToken).Symbol as IMethodSymbol,
+        };
+
+        private static bool TakesExpression(IMethodSymbol? method) =>
+            method is not null && (method.ReducedFrom ?? method).Parameters.Any(p => IsExpressionType(p.Type));
+
+        private static bool IsExpressionType(ITypeSymbol? type) =>
+            type is INamedTypeSymbol { Name: "Expression", ContainingNamespace: { Name: "Expressions", ContainingNamespace: { Name: "Linq", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } };
 
         private static CallSiteParseResult NotHooked(string method, string usage, SyntaxNode node) =>
             new(null, DiagnosticInfo.Create(DiagnosticDescriptors.CallNotHooked, LocationInfo.From(node), method, usage));

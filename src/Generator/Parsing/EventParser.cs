@@ -17,28 +17,44 @@ namespace Instrumentation.Generator.Parsing
         public const string NotLoggedAttributeName = "Instrumentation.NotLoggedAttribute";
 
         /// <summary>Names the base payload types already use; a parameter property with one of them gets a suffix.</summary>
-        private static readonly HashSet<string> ReservedMemberNames = new(StringComparer.Ordinal)
+        /// <remarks>A test checks by reflection that these cover every public and protected member of the runtime's payload types.</remarks>
+        internal static readonly HashSet<string> ReservedMemberNames = new(StringComparer.Ordinal)
         {
             "EventType", "Priority", "EventId", "Timestamp", "TraceId", "SpanId", "IsRecorded", "WriteTo", "WriteData",
-            "ToJson", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone", "Finalize",
+            "ToJson", "ToString", "Equals", "GetHashCode", "GetType", "MemberwiseClone", "Finalize", "ContextFields",
+            "ReferenceEquals", "__Rent", "__Pool", "__Json",
         };
 
         /// <summary>Further names that hook payloads (<c>MethodCallPayload</c>) use.</summary>
-        private static readonly HashSet<string> ReservedHookMemberNames = new(StringComparer.Ordinal)
+        internal static readonly HashSet<string> ReservedHookMemberNames = new(StringComparer.Ordinal)
         {
             "Duration", "Error", "WriteArguments",
         };
 
         public static EventParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
         {
+            if (context.TargetNode is not MethodDeclarationSyntax syntax
+                || context.TargetSymbol is IMethodSymbol { ContainingType.IsExtension: true })
+            {
+                // Local functions, lambdas, operators, accessors, members of extension blocks: say why no event is recorded.
+                string name = context.TargetSymbol?.Name ?? "?";
+                LocationInfo? where = LocationInfo.From(context.TargetNode);
+                return Guarded(name, where, () =>
+                {
+                    DiagnosticInfo? diagnostic = ShapeRules.NotAnOrdinaryMethod(context.TargetNode, context.TargetSymbol);
+                    return diagnostic is null
+                        ? new EventParseResult(null, null, null, name, where, EquatableArray<DiagnosticInfo>.Empty)
+                        : Failed(name, where, diagnostic);
+                }, cancellationToken);
+            }
+
             var method = (IMethodSymbol)context.TargetSymbol;
-            var syntax = (MethodDeclarationSyntax)context.TargetNode;
             string display = method.ContainingType.Name + "." + method.Name;
             LocationInfo? location = LocationInfo.From(syntax.Identifier);
             return Guarded(
                 display,
                 location,
-                () => ParseCore(method, syntax, context.Attributes, display, location, cancellationToken),
+                () => ParseCore(method, syntax, context.Attributes, context.SemanticModel.Compilation, display, location, cancellationToken),
                 cancellationToken);
         }
 
@@ -67,6 +83,7 @@ namespace Instrumentation.Generator.Parsing
             IMethodSymbol method,
             MethodDeclarationSyntax syntax,
             IReadOnlyList<AttributeData> attributes,
+            Compilation compilation,
             string display,
             LocationInfo? location,
             CancellationToken cancellationToken)
@@ -75,6 +92,8 @@ namespace Instrumentation.Generator.Parsing
             AttributeData attribute = attributes[0];
             int priority = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is int value ? value : 1;
             string? explicitName = attribute.NamedArguments.FirstOrDefault(a => a.Key == "Name").Value.Value as string;
+            string? explicitPayloadType = attribute.NamedArguments.FirstOrDefault(a => a.Key == "PayloadType").Value.Value as string;
+            LocationInfo? attributeLocation = LocationInfo.From(attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken)) ?? location;
 
             bool isPartial = syntax.Modifiers.Any(SyntaxKind.PartialKeyword);
             bool hasBody = syntax.Body is not null || syntax.ExpressionBody is not null;
@@ -96,7 +115,10 @@ namespace Instrumentation.Generator.Parsing
                 return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.MethodWithoutBody, location, display));
             }
 
-            if (method.IsGenericMethod || ContainingTypes(method).Any(t => t.IsGenericType))
+            // A hooked generic method (or method of a generic type) gets a generic hook of the same total arity; its payload
+            // is not generic, so parameters whose type uses a type parameter are not logged. A partial method's payload and
+            // body cannot be generic.
+            if (form == EventForm.PartialMethod && (method.IsGenericMethod || ContainingTypes(method).Any(t => t.IsGenericType)))
             {
                 LocationInfo? where = syntax.TypeParameterList is { } list ? LocationInfo.From(list) : location;
                 return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.GenericMethodOrType, where, display));
@@ -104,12 +126,21 @@ namespace Instrumentation.Generator.Parsing
 
             if (explicitName is not null && string.IsNullOrWhiteSpace(explicitName))
             {
-                LocationInfo? where = LocationInfo.From(attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken)) ?? location;
-                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.InvalidEventName, where, display));
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.InvalidEventName, attributeLocation, display));
+            }
+
+            if (explicitPayloadType is not null && (!SyntaxFacts.IsValidIdentifier(explicitPayloadType) || SyntaxFacts.GetKeywordKind(explicitPayloadType) != SyntaxKind.None))
+            {
+                return Failed(display, location, DiagnosticInfo.Create(DiagnosticDescriptors.InvalidPayloadTypeName, attributeLocation, explicitPayloadType, display));
+            }
+
+            if (ShapeRules.Inexpressible(method, form, display, location) is { } inexpressible)
+            {
+                return Failed(display, location, inexpressible);
             }
 
             string eventName = explicitName ?? Naming.ToSnakeCase(method.Name);
-            string payloadTypeName = Naming.ToPascalCase(eventName) + "Event";
+            string payloadTypeName = explicitPayloadType ?? Naming.ToPascalCase(eventName) + "Event";
 
             if (form == EventForm.PartialMethod)
             {
@@ -130,9 +161,17 @@ namespace Instrumentation.Generator.Parsing
                         method.ReturnType.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
                 }
             }
+            else if (method.ExplicitInterfaceImplementations.Length > 0)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.HookedMethodNotAccessible,
+                    location,
+                    display,
+                    "an explicit interface implementation is only called through the interface, and such calls cannot be hooked. Put [LogEvent] on an implicit implementation (a public method with the interface method's name), or on a method that this one calls"));
+            }
             else if (!IsAccessibleInAssembly(method))
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HookedMethodNotAccessible, location, display));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HookedMethodNotAccessible, location, display, "make it (and the types containing it) internal or public"));
             }
 
             var parameters = new List<ParameterModel>();
@@ -154,7 +193,7 @@ namespace Instrumentation.Generator.Parsing
             string payloadKey = (method.ContainingType.ContainingNamespace.IsGlobalNamespace ? string.Empty : method.ContainingType.ContainingNamespace.ToDisplayString() + ".") + payloadTypeName;
             if (diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error))
             {
-                return new EventParseResult(null, eventName, payloadKey, display, location, diagnosticArray);
+                return new EventParseResult(null, eventName, payloadKey, display, location, diagnosticArray) { AttributeLocation = attributeLocation };
             }
 
             var model = new EventModel(
@@ -175,11 +214,24 @@ namespace Instrumentation.Generator.Parsing
                 ContainingTypeDisplay: method.ContainingType.ToDisplayString(TypeClassifier.FullyQualifiedWithoutNullable),
                 ContainingTypeIsValueType: method.ContainingType.IsValueType,
                 ContainingTypes: new EquatableArray<ContainingTypeModel>(syntax.Ancestors().OfType<TypeDeclarationSyntax>().Reverse().Select(ContainingType)),
-                Parameters: new EquatableArray<ParameterModel>(parameters));
-            return new EventParseResult(model, eventName, payloadKey, display, location, diagnosticArray);
+                Parameters: new EquatableArray<ParameterModel>(parameters))
+            {
+                ReturnRefKind = method.ReturnsByRefReadonly ? "ref readonly " : method.ReturnsByRef ? "ref " : string.Empty,
+                ReceiverRefKind = !method.ContainingType.IsValueType ? string.Empty
+                    : method.IsReadOnly || method.ContainingType.IsReadOnly ? "in " : "ref ",
+                IsUnsafe = ShapeRules.NeedsUnsafe(method),
+                TypeParameters = Generics.TypeParameterList(method),
+                MethodTypeArguments = method.IsGenericMethod ? "<" + string.Join(", ", method.TypeParameters.Select(t => t.Name)) + ">" : string.Empty,
+                Constraints = Generics.Constraints(method),
+                IsHookableFromOtherAssemblies = form == EventForm.Hook && payloadIsPublic && IsPublic(method) && !Generics.IsGeneric(method),
+                ContainingTypeMetadataName = MetadataName(method.ContainingType),
+                HookAttributes = form == EventForm.Hook ? ShapeRules.HookAttributes(method) : EquatableArray<string>.Empty,
+                ReturnAttributes = form == EventForm.Hook ? ShapeRules.NullabilityAttributes(method.GetReturnTypeAttributes(), "return: ") : string.Empty,
+            };
+            return new EventParseResult(model, eventName, payloadKey, display, location, diagnosticArray) { AttributeLocation = attributeLocation };
         }
 
-        private static ParameterModel? ParseParameter(
+        internal static ParameterModel? ParseParameter(
             IMethodSymbol method,
             IParameterSymbol parameter,
             EventForm form,
@@ -205,7 +257,10 @@ namespace Instrumentation.Generator.Parsing
                 return null;
             }
 
-            string declarationPrefix = (isThis ? "this " : string.Empty) + (parameter.IsParams ? "params " : string.Empty) + refKind;
+            // 'out' parameters are scoped implicitly; any other scoped parameter was written so and must be repeated (CS8988).
+            string scoped = parameter.ScopedKind != ScopedKind.None && parameter.RefKind != RefKind.Out ? "scoped " : string.Empty;
+            string declarationPrefix = (isThis ? "this " : string.Empty) + (parameter.IsParams ? "params " : string.Empty) + scoped + refKind;
+            string attributes = ShapeRules.NullabilityAttributes(parameter.GetAttributes());
             string argumentPrefix = parameter.RefKind switch
             {
                 RefKind.Ref => "ref ",
@@ -221,8 +276,9 @@ namespace Instrumentation.Generator.Parsing
             bool notLogged = parameter.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == NotLoggedAttributeName)
                 || parameter.RefKind == RefKind.Out;
             TypeClassifier.Classification classification = TypeClassifier.Classify(parameter.Type);
-            if (isThis && classification.Kind == ValueKind.Unsupported)
+            if ((isThis || IsCancellationToken(parameter.Type)) && classification.Kind == ValueKind.Unsupported)
             {
+                // A cancellation token is plumbing, not data: left out without a warning, like an extension method's receiver.
                 // The receiver of an extension method is like an instance method's 'this': not data, not a warning.
                 notLogged = true;
             }
@@ -234,7 +290,10 @@ namespace Instrumentation.Generator.Parsing
 
             if (notLogged)
             {
-                return new ParameterModel(identifier, typeDisplay, declarationPrefix, argumentPrefix, false, string.Empty, string.Empty, ValueKind.Unsupported, string.Empty, false, false, false, EquatableArray<EnumMemberModel>.Empty);
+                return new ParameterModel(identifier, typeDisplay, declarationPrefix, argumentPrefix, false, string.Empty, string.Empty, ValueKind.Unsupported, string.Empty, false, false, false, EquatableArray<EnumMemberModel>.Empty)
+                {
+                    Attributes = attributes,
+                };
             }
 
             string jsonName = Naming.ToSnakeCase(parameter.Name) + (classification.Kind == ValueKind.TimeSpan ? "_ms" : string.Empty);
@@ -276,7 +335,10 @@ namespace Instrumentation.Generator.Parsing
                 classification.IsNullable,
                 classification.IsCollection,
                 enumUnsigned,
-                enumMembers);
+                enumMembers)
+            {
+                Attributes = attributes,
+            };
         }
 
         /// <summary>The key that links call sites to their event: the method's documentation id.</summary>
@@ -294,6 +356,25 @@ namespace Instrumentation.Generator.Parsing
             }
         }
 
+        /// <summary>The name <c>GetTypeByMetadataName</c> finds the type by (<c>Ns.Outer+Inner</c>).</summary>
+        internal static string MetadataName(INamedTypeSymbol type)
+        {
+            string name = type.MetadataName;
+            for (INamedTypeSymbol? outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+            {
+                name = outer.MetadataName + "+" + name;
+                type = outer;
+            }
+
+            return type.ContainingNamespace.IsGlobalNamespace ? name : type.ContainingNamespace.ToDisplayString() + "." + name;
+        }
+
+        private static bool IsCancellationToken(ITypeSymbol type) =>
+            type is INamedTypeSymbol { Name: "CancellationToken", ContainingNamespace: { Name: "Threading", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } };
+
+        internal static bool IsPublic(IMethodSymbol method) =>
+            method.DeclaredAccessibility == Accessibility.Public && ContainingTypes(method).All(t => t.DeclaredAccessibility == Accessibility.Public);
+
         private static bool IsAccessibleInAssembly(IMethodSymbol method)
         {
             static bool Visible(Accessibility accessibility) =>
@@ -302,7 +383,7 @@ namespace Instrumentation.Generator.Parsing
             return Visible(method.DeclaredAccessibility) && ContainingTypes(method).All(t => Visible(t.DeclaredAccessibility));
         }
 
-        private static ReturnShape ReturnShapeOf(ITypeSymbol type)
+        internal static ReturnShape ReturnShapeOf(ITypeSymbol type)
         {
             if (type.SpecialType == SpecialType.System_Void)
             {

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Instrumentation.Hooks;
 
@@ -42,12 +43,42 @@ public static class CallHook
     public static void Failed(MethodCallPayload payload, long startTimestamp, Exception exception) =>
         Record(payload, startTimestamp, ErrorName(exception));
 
+    /// <summary>
+    /// Records a call that is throwing, from an exception filter, and returns <see langword="false"/> so the exception
+    /// is never caught by the hook.
+    /// </summary>
+    /// <remarks>
+    /// Hooks record failures from a filter (<c>catch (Exception e) when (CallHook.Throwing(...))</c>) rather than a
+    /// catch-and-rethrow: a catch would end the first pass of exception dispatch at the hook, so the callee's
+    /// <c>finally</c> blocks would run before the caller's exception filters; a filter that declines keeps the order
+    /// the program has without the hook. The filter never throws (an exception in a filter would be swallowed as
+    /// "false" anyway, but recording must not depend on that).
+    /// </remarks>
+    /// <param name="payload">The call's payload.</param>
+    /// <param name="startTimestamp">The value <see cref="Start(MethodCallPayload)"/> returned.</param>
+    /// <param name="exception">The exception being thrown.</param>
+    /// <returns>Always <see langword="false"/>.</returns>
+    public static bool Throwing(MethodCallPayload payload, long startTimestamp, Exception exception)
+    {
+        try
+        {
+            Failed(payload, startTimestamp, exception);
+        }
+        catch (Exception)
+        {
+            // Recording never changes what the application sees.
+        }
+
+        return false;
+    }
+
     /// <summary>Records the event when <paramref name="task"/> completes, and returns the same task.</summary>
-    /// <param name="task">The task the original method returned.</param>
+    /// <param name="task">The task the original method returned (a method may return a null task).</param>
     /// <param name="payload">The call's payload.</param>
     /// <param name="startTimestamp">The value <see cref="Start(MethodCallPayload)"/> returned.</param>
     /// <returns><paramref name="task"/> itself.</returns>
-    public static Task Observe(Task task, MethodCallPayload payload, long startTimestamp)
+    [return: NotNullIfNotNull(nameof(task))]
+    public static Task? Observe(Task? task, MethodCallPayload payload, long startTimestamp)
     {
         WhenDone(task, payload, startTimestamp);
         return task;
@@ -59,7 +90,8 @@ public static class CallHook
     /// <param name="payload">The call's payload.</param>
     /// <param name="startTimestamp">The value <see cref="Start(MethodCallPayload)"/> returned.</param>
     /// <returns><paramref name="task"/> itself.</returns>
-    public static Task<T> Observe<T>(Task<T> task, MethodCallPayload payload, long startTimestamp)
+    [return: NotNullIfNotNull(nameof(task))]
+    public static Task<T>? Observe<T>(Task<T>? task, MethodCallPayload payload, long startTimestamp)
     {
         WhenDone(task, payload, startTimestamp);
         return task;

@@ -36,7 +36,7 @@ public class EventDataSnapshotTests
     }
 
     [Fact]
-    public void A_sequence_that_throws_is_recorded_as_null()
+    public void A_sequence_that_throws_is_recorded_as_a_counted_marker()
     {
         static IEnumerable<int> Broken()
         {
@@ -44,6 +44,28 @@ public class EventDataSnapshotTests
             throw new InvalidOperationException("broken sequence");
         }
 
-        Assert.Null(EventDataSnapshot.Copy(Broken(), enumerateLazySequences: true));
+        long before = EventDataSnapshot.NotCapturedCount;
+        IReadOnlyList<int>? copy = EventDataSnapshot.Copy(Broken(), enumerateLazySequences: true);
+
+        INotCapturedValue marker = Assert.IsAssignableFrom<INotCapturedValue>(copy);
+        Assert.Equal("<not captured: InvalidOperationException>", marker.Marker);
+        Assert.Empty(copy!);
+        Assert.True(EventDataSnapshot.NotCapturedCount > before);
+    }
+
+    [Fact]
+    public void Collections_that_cannot_be_copied_never_throw()
+    {
+        // A default ImmutableArray throws from Count; a collection may throw from CopyTo.
+        IReadOnlyList<int>? fromDefault = EventDataSnapshot.Copy(default(System.Collections.Immutable.ImmutableArray<int>), enumerateLazySequences: false);
+        IReadOnlyList<int>? fromBroken = EventDataSnapshot.Copy(new BrokenCollection(), enumerateLazySequences: false);
+
+        Assert.IsAssignableFrom<INotCapturedValue>(fromDefault);
+        Assert.Equal("<not captured: NotSupportedException>", Assert.IsAssignableFrom<INotCapturedValue>(fromBroken).Marker);
+    }
+
+    private sealed class BrokenCollection : List<int>, ICollection<int>
+    {
+        void ICollection<int>.CopyTo(int[] array, int arrayIndex) => throw new NotSupportedException("no copy");
     }
 }
