@@ -162,6 +162,25 @@ internal sealed class UploadPipeline
         _stop.Cancel();
         _requests.Abort();
         await _loop.ConfigureAwait(false);
+
+        // The loop has stopped: this thread owns the state now. Answers that came in meanwhile are applied when they
+        // settle their events (a delivery is not then counted as a shutdown drop, nor, in durable mode, left
+        // unacknowledged in the spool to be sent again); events still in the hand-off are taken, so that in durable
+        // mode they reach the spool, and in memory mode they get an ordinal the drop below can count.
+        while (_requests.TryTakeCompletion(out Completion? completion))
+        {
+            if (completion!.Response.Outcome is UploadOutcome.Accepted or UploadOutcome.BadRequest or UploadOutcome.TooLarge)
+            {
+                _answers.Apply(completion);
+            }
+        }
+
+        while (_inbox.TryDequeue(out LogEventPayload? payload))
+        {
+            Take(payload!);
+        }
+
+        ReportRefused();
         _durable?.Stop(_ledger.Taken);
 
         long left = PendingCount;
@@ -171,8 +190,9 @@ internal sealed class UploadPipeline
         }
         else if (left > 0)
         {
-            _statistics.Dropped((int)Math.Min(left, int.MaxValue), "shutdown");
-            Log.ShutdownIncomplete(_logger, left, timeout);
+            // Counted through the ledger like every other end: the statistics then show them dropped, not pending.
+            long dropped = _ledger.DropUnresolved("shutdown");
+            Log.ShutdownIncomplete(_logger, dropped, timeout);
         }
 
         _ledger.CancelFlushWaiters();
@@ -223,13 +243,7 @@ internal sealed class UploadPipeline
             Take(payload!);
         }
 
-        // Refusals happen on recording threads, which only bump a counter; the loop reports them.
-        long inboxFull = Volatile.Read(ref _inboxFull);
-        if (inboxFull > _inboxFullReported)
-        {
-            _ledger.Refused((int)(inboxFull - _inboxFullReported));
-            _inboxFullReported = inboxFull;
-        }
+        ReportRefused();
 
         _ledger.CollectFlushRequests();
         if (_durable is not null)
@@ -244,6 +258,17 @@ internal sealed class UploadPipeline
         StartImmediateUploads();
         StartBatchUploads();
         _ledger.CompleteFlushWaiters();
+    }
+
+    /// <summary>Refusals happen on recording threads, which only bump a counter; the loop reports them.</summary>
+    private void ReportRefused()
+    {
+        long inboxFull = Volatile.Read(ref _inboxFull);
+        if (inboxFull > _inboxFullReported)
+        {
+            _ledger.Refused((int)(inboxFull - _inboxFullReported));
+            _inboxFullReported = inboxFull;
+        }
     }
 
     private void Take(LogEventPayload payload)
