@@ -183,6 +183,12 @@ internal sealed class UploadPipeline
         ReportRefused();
         _durable?.Stop(_ledger.Taken);
 
+        long inMemoryOnly = _durable?.DropInMemoryOnly("shutdown") ?? 0;
+        if (inMemoryOnly > 0)
+        {
+            Log.ShutdownIncomplete(_logger, inMemoryOnly, timeout); // their spool write had failed: not in the spool
+        }
+
         long left = PendingCount;
         if (left > 0 && _durable is not null)
         {
