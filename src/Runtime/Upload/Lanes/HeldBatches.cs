@@ -10,8 +10,6 @@ internal sealed class HeldBatches
 {
     private readonly List<HeldBatch> _batches = [];
 
-    public int Count => _batches.Count;
-
     /// <summary>When the earliest held batch may go again, or null when none waits.</summary>
     public DateTimeOffset? NextDue
     {
@@ -52,14 +50,6 @@ internal sealed class HeldBatches
         HeldBatch taken = _batches[best];
         _batches.RemoveAt(best);
         return taken;
-    }
-
-    /// <summary>Takes every held batch (shutdown, or a split that sends their events again in smaller requests).</summary>
-    public List<HeldBatch> TakeAll()
-    {
-        List<HeldBatch> all = [.. _batches];
-        _batches.Clear();
-        return all;
     }
 }
 
