@@ -97,6 +97,24 @@ public sealed class DefectRegressionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_manager_disposed_without_being_started_closes_its_spool_and_keeps_what_it_was_given()
+    {
+        UploadHarness harness = await UploadHarness.StartAsync(o => o.SpoolDirectory = _spool, start: false);
+        harness.Manager.AddLog(UploadHarness.Batch(index: 1));
+
+        await harness.Manager.DisposeAsync();
+
+        // Before the fix the spool stayed open (its lock held: the directory could not be opened again in this
+        // process) and the event handed over was neither spooled nor counted.
+        using (IDurableQueue reopened = SpoolDirectory.Open(new LogManagerOptions { Endpoint = harness.Collector.Endpoint, SpoolDirectory = _spool }, UploadHarness.Start, NullLogger.Instance))
+        {
+            Assert.Equal(1, reopened.ReplayedCount);
+        }
+
+        await harness.Collector.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Dispose_on_a_single_threaded_synchronization_context_does_not_deadlock()
     {
         UploadHarness harness = await UploadHarness.StartAsync();

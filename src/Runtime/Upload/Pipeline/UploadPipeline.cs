@@ -129,11 +129,15 @@ internal sealed class UploadPipeline
         return flushed;
     }
 
-    /// <summary>Flushes within <paramref name="timeout"/>, stops the loop, and counts what is left as dropped.</summary>
-    public async Task StopAsync(TimeSpan timeout)
+    /// <summary>
+    /// Flushes within <paramref name="timeout"/> (when the loop was started: nothing else would send), stops the loop,
+    /// and counts what is left as dropped (durable mode: leaves it in the spool, which it closes).
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout, bool started = true)
     {
-        using (var deadline = new CancellationTokenSource(timeout, _timeProvider))
+        if (started)
         {
+            using var deadline = new CancellationTokenSource(timeout, _timeProvider);
             try
             {
                 await FlushAsync(deadline.Token).ConfigureAwait(false);
