@@ -3,7 +3,7 @@ namespace Instrumentation.Upload;
 /// <summary>
 /// Batches whose request failed, each waiting for its own backoff to end: a failure delays only its own events. Their
 /// events still count as in flight for the caps (they are not dropped while they wait), and their number is bounded:
-/// while the circuit is open the next probe is always the oldest held batch.
+/// while the circuit is open the next probe is always the held batch due first, whatever its own backoff.
 /// </summary>
 /// <remarks>Used only by the pipeline's loop, one thread at a time.</remarks>
 internal sealed class HeldBatches
