@@ -11,7 +11,7 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Warning, "Upload to the collector failed (HTTP {StatusCode}, {Outcome}: {Detail}); the request's {RequestEvents} retried in {Delay}, {PendingEvents} waiting in all.")]
     public static partial void UploadFailed(ILogger logger, int statusCode, UploadOutcome outcome, string? detail, string requestEvents, TimeSpan delay, string pendingEvents);
 
-    [LoggerMessage(12, LogLevel.Warning, "Upload to the collector failed (no answer: {Detail}); the request's {RequestEvents} retried in {Delay}, {PendingEvents} waiting in all.")]
+    [LoggerMessage(14, LogLevel.Warning, "Upload to the collector failed (no answer: {Detail}); the request's {RequestEvents} retried in {Delay}, {PendingEvents} waiting in all.")]
     public static partial void UploadGotNoAnswer(ILogger logger, string? detail, string requestEvents, TimeSpan delay, string pendingEvents);
 
     /// <summary>Logs a failed upload: with its HTTP status, or without one when there was no answer (a network error).</summary>

@@ -193,10 +193,9 @@ public sealed class LogManager : ILogEventSink, IAsyncDisposable, IDisposable
             AppDomain.CurrentDomain.ProcessExit -= _processExitHandler;
         }
 
-        if (Volatile.Read(ref _started) != 0)
-        {
-            await _pipeline.StopAsync(_options.ShutdownTimeout).ConfigureAwait(false);
-        }
+        // A manager that was never started still closes what its pipeline opened (the spool and its lock), and events
+        // handed to it are spooled or counted as dropped, not lost silently.
+        await _pipeline.StopAsync(_options.ShutdownTimeout, started: Volatile.Read(ref _started) != 0).ConfigureAwait(false);
 
         _ownedHttpClient?.Dispose();
         _statistics.Dispose();

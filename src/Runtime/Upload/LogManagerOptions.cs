@@ -105,7 +105,8 @@ public sealed class LogManagerOptions
     public TimeSpan MaxSpoolAge { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>
-    /// Called (on the upload loop's thread) with events the server refused for good or that ran out of retries. Not
+    /// Called (on the upload loop's thread; during shutdown, on the thread that stops it, for answers that came in as
+    /// the loop stopped) with events the server refused for good or that ran out of retries. Not
     /// called for drops (queue caps, shutdown, spool caps): those are counted by reason on
     /// <c>instrumentation.events.dropped</c> and in <see cref="LogManagerStatistics.EventsDropped"/>.
     /// </summary>

@@ -266,7 +266,9 @@ public class BacklogTests
         }
 
         // The second batch goes at once, without waiting for the first one's backoff.
-        await UploadHarness.WaitUntil(() => harness.Collector.Stored.Count == 5, "the second batch was delivered");
+        // (Waits for the uploader to apply the answer: the collector stores before it answers.)
+        await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsUploaded == 5, "the second batch was delivered");
+        Assert.Equal(5, harness.Collector.Stored.Count);
         Assert.Equal(5, harness.Manager.PendingCount);
         await harness.FlushAdvancingAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(10, harness.Collector.Stored.Count);

@@ -62,6 +62,59 @@ public sealed class DefectRegressionTests : IDisposable
     }
 
     [Fact]
+    public async Task At_shutdown_an_event_whose_spool_write_failed_is_counted_as_dropped_not_left_in_the_spool()
+    {
+        UploadHarness harness = await UploadHarness.StartAsync(
+            o =>
+            {
+                o.SpoolDirectory = _spool;
+                o.ShutdownTimeout = TimeSpan.FromSeconds(5);
+            },
+            spool: options => new FailingQueue(SpoolDirectory.Open(options, UploadHarness.Start, NullLogger.Instance)) { FailingOrdinal = 1 });
+        harness.Collector.Default = (context, _) =>
+        {
+            context.Abort();
+            return Task.FromResult(false);
+        };
+        harness.Manager.AddLog(UploadHarness.Batch(index: 1)); // its spool write fails: kept in memory only
+        harness.Manager.AddLog(UploadHarness.Batch(index: 2)); // in the spool
+
+        Task stopping = harness.Manager.DisposeAsync().AsTask();
+        await harness.WaitForRetried(2);
+        harness.Time.Advance(TimeSpan.FromSeconds(5));
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        // Before the fix both were reported as left in the spool and the first was lost without being counted.
+        LogManagerStatistics statistics = harness.Manager.GetStatistics();
+        Assert.Equal(1, statistics.EventsDropped["shutdown"]);
+        Assert.Equal(1, statistics.PendingCount); // the spooled one, sent at the next start
+        using (IDurableQueue reopened = SpoolDirectory.Open(new LogManagerOptions { Endpoint = harness.Collector.Endpoint, SpoolDirectory = _spool }, UploadHarness.Start, NullLogger.Instance))
+        {
+            Assert.Equal(1, reopened.ReplayedCount);
+        }
+
+        await harness.Collector.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_manager_disposed_without_being_started_closes_its_spool_and_keeps_what_it_was_given()
+    {
+        UploadHarness harness = await UploadHarness.StartAsync(o => o.SpoolDirectory = _spool, start: false);
+        harness.Manager.AddLog(UploadHarness.Batch(index: 1));
+
+        await harness.Manager.DisposeAsync();
+
+        // Before the fix the spool stayed open (its lock held: the directory could not be opened again in this
+        // process) and the event handed over was neither spooled nor counted.
+        using (IDurableQueue reopened = SpoolDirectory.Open(new LogManagerOptions { Endpoint = harness.Collector.Endpoint, SpoolDirectory = _spool }, UploadHarness.Start, NullLogger.Instance))
+        {
+            Assert.Equal(1, reopened.ReplayedCount);
+        }
+
+        await harness.Collector.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Dispose_on_a_single_threaded_synchronization_context_does_not_deadlock()
     {
         UploadHarness harness = await UploadHarness.StartAsync();
@@ -146,6 +199,9 @@ public sealed class DefectRegressionTests : IDisposable
     {
         public volatile bool Failing;
 
+        /// <summary>An ordinal whose append fails even while <see cref="Failing"/> is off.</summary>
+        public long FailingOrdinal { get; init; } = -1;
+
         public long ReplayedCount => inner.ReplayedCount;
 
         public long TotalBytes => inner.TotalBytes;
@@ -156,7 +212,7 @@ public sealed class DefectRegressionTests : IDisposable
 
         public long CommittedThrough => inner.CommittedThrough;
 
-        public long Append(in SpoolEntry entry) => Failing ? 0 : inner.Append(entry);
+        public long Append(in SpoolEntry entry) => Failing || entry.Ordinal == FailingOrdinal ? 0 : inner.Append(entry);
 
         public CommitResult Commit(DateTimeOffset now) => Failing ? CommitResult.Failed : inner.Commit(now);
 

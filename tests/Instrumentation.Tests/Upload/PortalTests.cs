@@ -45,6 +45,25 @@ public class PortalTests
     }
 
     [Theory]
+    [InlineData(404)] // a wrong path, or a reverse proxy not yet routing to the collector
+    [InlineData(405)]
+    [InlineData(407)] // a proxy asking for its own credentials
+    public async Task An_answer_from_something_other_than_the_upload_endpoint_keeps_the_events(int status)
+    {
+        await using var harness = await UploadHarness.StartAsync();
+        harness.Collector.ThenStatus(status);
+        CustomLogEvent e = UploadHarness.Batch(index: 1);
+        harness.Manager.AddLog(e);
+
+        await harness.FlushAdvancingAsync(TimeSpan.FromSeconds(10));
+
+        // Before the fix these were dead-lettered as bad_request: a configuration mistake lost every event for good.
+        Assert.Empty(harness.DeadLetters);
+        Assert.Equal(1, harness.Collector.Stored[e.EventId]);
+        Assert.Equal(2, harness.Collector.Received.Count);
+    }
+
+    [Theory]
     [InlineData("text/html", "<html><body>Sign in to continue</body></html>")]
     [InlineData("application/json", "{\"status\":\"ok\"}")]
     [InlineData("application/json", "[1,2,3]")]

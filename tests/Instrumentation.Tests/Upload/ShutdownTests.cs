@@ -38,7 +38,13 @@ public class ShutdownTests
         harness.Time.Advance(TimeSpan.FromSeconds(5));
         await stopping.WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
 
-        Assert.Equal(2, harness.Manager.GetStatistics().EventsDropped["shutdown"]);
+        LogManagerStatistics statistics = harness.Manager.GetStatistics();
+        Assert.Equal(2, statistics.EventsDropped["shutdown"]);
+
+        // Regression: the shutdown drop was counted beside the ledger, so the same two events also stayed pending.
+        Assert.Equal(0, statistics.PendingCount);
+        Assert.Equal(0, harness.Manager.PendingCount);
+        Assert.Equal(statistics.EventsRecorded, statistics.EventsUploaded + statistics.EventsDeadLettered + statistics.EventsDropped.Values.Sum());
         await harness.Collector.DisposeAsync();
     }
 

@@ -45,6 +45,32 @@ public class UploadLedgerTests
     }
 
     [Fact]
+    public async Task At_shutdown_exactly_the_unresolved_events_are_dropped_through_the_ledger()
+    {
+        using var statistics = new UploadStatistics(null, () => 0);
+        var ledger = new UploadLedger(statistics, replayed: 1);
+        for (int i = 0; i < 5; i++)
+        {
+            ledger.Take(); // ordinals 2…6
+        }
+
+        Task flushed = ledger.WaitForAsync(6, TestContext.Current.CancellationToken);
+        ledger.CollectFlushRequests();
+        ledger.Resolve(3, Resolution.Delivered);
+        ledger.Resolve(5, Resolution.DeadLettered, DeadLetterReasons.Rejected);
+
+        Assert.Equal(4, ledger.DropUnresolved("shutdown")); // 1, 2, 4 and 6; never 3 or 5 a second time
+        Assert.Equal(6, ledger.ResolvedCount);
+        Assert.Equal(0, ledger.DropUnresolved("shutdown"));
+
+        LogManagerStatistics snapshot = statistics.Snapshot(0);
+        Assert.Equal(4, snapshot.EventsDropped["shutdown"]);
+        Assert.Equal((1L, 1L), (snapshot.EventsUploaded, snapshot.EventsDeadLettered));
+        ledger.CompleteFlushWaiters();
+        await flushed;
+    }
+
+    [Fact]
     public void Every_counter_changes_with_the_resolution()
     {
         using var statistics = new UploadStatistics(null, () => 0);

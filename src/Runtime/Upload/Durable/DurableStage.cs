@@ -9,12 +9,13 @@ namespace Instrumentation.Upload;
 /// </summary>
 internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions options, UploadLedger ledger, UploadStatistics statistics, TimeProvider timeProvider)
 {
+    private readonly HashSet<long> _inMemoryOnly = [];
     private long _appendedNotDurable;
 
     /// <summary>When the queue needs a commit to keep the flush policy's promise.</summary>
     public DateTimeOffset? NextSyncDue => queue.NextSyncDue;
 
-    /// <summary>Appends a serialized event; false when the write failed (the caller keeps the event in memory).</summary>
+    /// <summary>Appends a serialized event; false when the write failed (the caller keeps the event in memory, and this stage remembers its ordinal).</summary>
     public bool TryAppend(long ordinal, Guid id, string type, Priority priority, DateTimeOffset recordedAt, ReadOnlySpan<byte> json)
     {
         long size = SpoolRecord.SizeOf(json.Length);
@@ -25,6 +26,7 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
 
         if (queue.Append(new SpoolEntry(ordinal, id, type, priority, recordedAt, json)) == 0)
         {
+            _inMemoryOnly.Add(ordinal); // not in the spool: at shutdown it is lost unless resolved before
             return false;
         }
 
@@ -78,6 +80,28 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
         {
             queue.Acknowledge(item.SpoolReceipt);
         }
+        else
+        {
+            _inMemoryOnly.Remove(item.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// At shutdown, once the loop has stopped: the events whose spool write failed and that are still unresolved are
+    /// not in the spool, so they are not sent at the next start; they are dropped with <paramref name="reason"/>
+    /// through the ledger (and not reported as left in the spool).
+    /// </summary>
+    /// <returns>How many were dropped.</returns>
+    public int DropInMemoryOnly(string reason)
+    {
+        int dropped = _inMemoryOnly.Count;
+        foreach (long ordinal in _inMemoryOnly)
+        {
+            ledger.Resolve(ordinal, Resolution.Dropped, reason);
+        }
+
+        _inMemoryOnly.Clear();
+        return dropped;
     }
 
     /// <summary>Blocks a recording thread until the event with <paramref name="ordinal"/> is committed (or the spool is closed).</summary>

@@ -3,14 +3,12 @@ namespace Instrumentation.Upload;
 /// <summary>
 /// Batches whose request failed, each waiting for its own backoff to end: a failure delays only its own events. Their
 /// events still count as in flight for the caps (they are not dropped while they wait), and their number is bounded:
-/// while the circuit is open the next probe is always the oldest held batch.
+/// while the circuit is open the next probe is always the held batch due first, whatever its own backoff.
 /// </summary>
 /// <remarks>Used only by the pipeline's loop, one thread at a time.</remarks>
 internal sealed class HeldBatches
 {
     private readonly List<HeldBatch> _batches = [];
-
-    public int Count => _batches.Count;
 
     /// <summary>When the earliest held batch may go again, or null when none waits.</summary>
     public DateTimeOffset? NextDue
@@ -67,14 +65,6 @@ internal sealed class HeldBatches
                 _batches[i] = _batches[i] with { Due = now };
             }
         }
-    }
-
-    /// <summary>Takes every held batch (shutdown, or a split that sends their events again in smaller requests).</summary>
-    public List<HeldBatch> TakeAll()
-    {
-        List<HeldBatch> all = [.. _batches];
-        _batches.Clear();
-        return all;
     }
 }
 

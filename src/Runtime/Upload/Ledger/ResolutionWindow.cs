@@ -35,6 +35,18 @@ internal sealed class ResolutionWindow
         }
     }
 
+    /// <summary>Whether <paramref name="ordinal"/> is resolved.</summary>
+    public bool IsResolved(long ordinal)
+    {
+        long offset = ordinal - OldestUnresolved;
+        if (offset < 0)
+        {
+            return true;
+        }
+
+        return offset < _resolved.Length && _resolved[(int)((_head + offset) % _resolved.Length)];
+    }
+
     private void Grow()
     {
         var larger = new bool[_resolved.Length * 2];

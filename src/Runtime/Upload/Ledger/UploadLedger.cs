@@ -89,6 +89,27 @@ internal sealed class UploadLedger
         }
     }
 
+    /// <summary>
+    /// At shutdown, once the loop has stopped: every ordinal taken and not yet resolved is resolved as dropped with
+    /// <paramref name="reason"/>, through <see cref="Resolve"/> like any other end, so the counts stay consistent
+    /// (nothing is left pending that is also counted as dropped).
+    /// </summary>
+    /// <returns>How many events were dropped.</returns>
+    public long DropUnresolved(string reason)
+    {
+        long dropped = 0;
+        for (long ordinal = _window.OldestUnresolved; ordinal <= _taken; ordinal++)
+        {
+            if (!_window.IsResolved(ordinal))
+            {
+                Resolve(ordinal, Resolution.Dropped, reason);
+                dropped++;
+            }
+        }
+
+        return dropped;
+    }
+
     /// <summary>Completes when every event accepted up to <paramref name="target"/> is resolved. Any thread.</summary>
     public Task WaitForAsync(long target, CancellationToken cancellationToken)
     {

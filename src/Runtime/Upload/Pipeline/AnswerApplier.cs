@@ -56,7 +56,9 @@ internal sealed class AnswerApplier(
                 delay = Failed(decision.Effect, response, items.Count, completion.Attempts + 1);
                 break;
             case RequestEffect.Split:
-                SplitLimit = decision.SplitLimit;
+                // Several requests may be in flight when the first 413 comes: a larger one started before the split
+                // and answered 413 after it must not raise the limit back (only the first answer sets it).
+                SplitLimit = SplitLimit > 0 ? Math.Min(SplitLimit, decision.SplitLimit) : decision.SplitLimit;
                 _splitThrough = Math.Max(_splitThrough, items[^1].Ordinal);
                 break;
         }

@@ -1,11 +1,10 @@
-using Instrumentation.Pooling;
 using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Upload;
 
 /// <summary>
 /// The batcher: one background loop that owns every piece of upload state, through parts with one job each. Producers
-/// only hand events over (an in-memory enqueue); the loop serializes them (<see cref="UploadLedger"/> gives each an
+/// only hand events over (<see cref="EventInbox"/>, a lock-free enqueue); the loop serializes them (<see cref="UploadLedger"/> gives each an
 /// ordinal), passes them through the spool in durable mode (<see cref="DurableStage"/>), routes immediate events to
 /// their own uploads and batch events to the batch lane (<see cref="PendingEvents"/>), cuts batches on size, bytes or
 /// age, starts as many requests as the <see cref="UploadScheduler"/> allows (<see cref="InFlightRequests"/>), and
@@ -37,15 +36,12 @@ internal sealed class UploadPipeline
     private readonly AnswerApplier _answers;
     private readonly DurableStage? _durable;
     private readonly AsyncSignal _signal = new();
-    private readonly BoundedQueue<LogEventPayload> _inbox;
+    private readonly EventInbox _inbox;
     private readonly EventSerializer _serializer;
     private readonly CancellationTokenSource _stop = new();
     private readonly Func<bool> _lanesHaveRoom;
     private readonly Action<QueuedEvent> _route;
     private Task _loop = Task.CompletedTask;
-    private long _inboxFull;
-    private long _inboxFullReported;
-    private int _wakeRequested;
     private bool _loggedDropping;
 
     /// <summary>
@@ -74,7 +70,7 @@ internal sealed class UploadPipeline
         }
 
         _ledger = new UploadLedger(statistics, spool?.ReplayedCount ?? 0);
-        _inbox = new BoundedQueue<LogEventPayload>((int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(options.MaxQueuedEvents, InboxMinimumCapacity))));
+        _inbox = new EventInbox(EventInbox.CapacityFor(options.MaxQueuedEvents, InboxMinimumCapacity), _signal);
         _scheduler = new UploadScheduler(options, timeProvider, random ?? Random.Shared);
         _lanes = new PendingEvents(options);
         _requests = new InFlightRequests(transport, timeProvider, _signal);
@@ -116,23 +112,12 @@ internal sealed class UploadPipeline
     {
         if (!_inbox.TryEnqueue(payload, out long position))
         {
-            // The loop is not keeping up with serialization: refuse the newest rather than grow without bound.
-            // (Normal bursts fit: the caps, and their oldest-batch-first policy, apply once the loop takes events.)
-            Interlocked.Increment(ref _inboxFull);
-            payload.Release();
             ordinal = 0;
             return false;
         }
 
         // The loop is the hand-off's only consumer, so it takes events, and numbers them, in this order.
         ordinal = _ledger.Replayed + position + 1;
-
-        // Only the first event after the loop went to sleep pays for the wake-up; the rest see the flag and go.
-        if (Volatile.Read(ref _wakeRequested) == 0 && Interlocked.Exchange(ref _wakeRequested, 1) == 0)
-        {
-            _signal.Set();
-        }
-
         return true;
     }
 
@@ -144,11 +129,15 @@ internal sealed class UploadPipeline
         return flushed;
     }
 
-    /// <summary>Flushes within <paramref name="timeout"/>, stops the loop, and counts what is left as dropped.</summary>
-    public async Task StopAsync(TimeSpan timeout)
+    /// <summary>
+    /// Flushes within <paramref name="timeout"/> (when the loop was started: nothing else would send), stops the loop,
+    /// and counts what is left as dropped (durable mode: leaves it in the spool, which it closes).
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout, bool started = true)
     {
-        using (var deadline = new CancellationTokenSource(timeout, _timeProvider))
+        if (started)
         {
+            using var deadline = new CancellationTokenSource(timeout, _timeProvider);
             try
             {
                 await FlushAsync(deadline.Token).ConfigureAwait(false);
@@ -162,7 +151,32 @@ internal sealed class UploadPipeline
         _stop.Cancel();
         _requests.Abort();
         await _loop.ConfigureAwait(false);
+
+        // The loop has stopped: this thread owns the state now. Answers that came in meanwhile are applied when they
+        // settle their events (a delivery is not then counted as a shutdown drop, nor, in durable mode, left
+        // unacknowledged in the spool to be sent again); events still in the hand-off are taken, so that in durable
+        // mode they reach the spool, and in memory mode they get an ordinal the drop below can count.
+        while (_requests.TryTakeCompletion(out Completion? completion))
+        {
+            if (completion!.Response.Outcome is UploadOutcome.Accepted or UploadOutcome.BadRequest or UploadOutcome.TooLarge)
+            {
+                _answers.Apply(completion);
+            }
+        }
+
+        while (_inbox.TryTake(out LogEventPayload? payload))
+        {
+            Take(payload!);
+        }
+
+        ReportRefused();
         _durable?.Stop(_ledger.Taken);
+
+        long inMemoryOnly = _durable?.DropInMemoryOnly("shutdown") ?? 0;
+        if (inMemoryOnly > 0)
+        {
+            Log.ShutdownIncomplete(_logger, inMemoryOnly, timeout); // their spool write had failed: not in the spool
+        }
 
         long left = PendingCount;
         if (left > 0 && _durable is not null)
@@ -171,8 +185,9 @@ internal sealed class UploadPipeline
         }
         else if (left > 0)
         {
-            _statistics.Dropped((int)Math.Min(left, int.MaxValue), "shutdown");
-            Log.ShutdownIncomplete(_logger, left, timeout);
+            // Counted through the ledger like every other end: the statistics then show them dropped, not pending.
+            long dropped = _ledger.DropUnresolved("shutdown");
+            Log.ShutdownIncomplete(_logger, dropped, timeout);
         }
 
         _ledger.CancelFlushWaiters();
@@ -187,12 +202,7 @@ internal sealed class UploadPipeline
         {
             try
             {
-                // Order matters: re-arm the signal before clearing the flag, so a producer that sees the flag clear
-                // sets the new signal, not the old one. Both are full fences: were the clearing ordered after the
-                // look into the inbox below, a producer could enqueue, still see the flag up, skip the wake-up, and
-                // its event would wait for the next one.
-                _signal.Reset();
-                Interlocked.Exchange(ref _wakeRequested, 0);
+                _inbox.Rearm();
                 RunOnce();
                 await _signal.WaitAsync(NextDeadline(), _timeProvider, _stop.Token).ConfigureAwait(false);
             }
@@ -218,18 +228,12 @@ internal sealed class UploadPipeline
 
         // A bounded share per pass: under a constant stream of events the loop must still apply answers and start
         // uploads (an unbounded drain would starve them while the hand-off never empties).
-        for (int taken = 0; taken < MaxTakenPerPass && _inbox.TryDequeue(out LogEventPayload? payload); taken++)
+        for (int taken = 0; taken < MaxTakenPerPass && _inbox.TryTake(out LogEventPayload? payload); taken++)
         {
             Take(payload!);
         }
 
-        // Refusals happen on recording threads, which only bump a counter; the loop reports them.
-        long inboxFull = Volatile.Read(ref _inboxFull);
-        if (inboxFull > _inboxFullReported)
-        {
-            _ledger.Refused((int)(inboxFull - _inboxFullReported));
-            _inboxFullReported = inboxFull;
-        }
+        ReportRefused();
 
         _ledger.CollectFlushRequests();
         if (_durable is not null)
@@ -244,6 +248,16 @@ internal sealed class UploadPipeline
         StartImmediateUploads();
         StartBatchUploads();
         _ledger.CompleteFlushWaiters();
+    }
+
+    /// <summary>Refusals happen on recording threads, which only bump a counter; the loop reports them.</summary>
+    private void ReportRefused()
+    {
+        int refused = _inbox.TakeRefusedCount();
+        if (refused > 0)
+        {
+            _ledger.Refused(refused);
+        }
     }
 
     private void Take(LogEventPayload payload)
@@ -380,7 +394,7 @@ internal sealed class UploadPipeline
     /// <summary>How long the loop may sleep: until a batch or a held batch is due, the endpoint is ready, or the spool needs a sync.</summary>
     private DateTimeOffset? NextDeadline()
     {
-        if (_inbox.EnqueuedCount != _inbox.DequeuedCount)
+        if (_inbox.HasWaiting)
         {
             return DateTimeOffset.MinValue; // events are still waiting in the hand-off: another pass at once
         }

@@ -67,7 +67,10 @@ internal sealed class InFlightRequests(IUploadTransport transport, TimeProvider 
 
     public bool TryTakeCompletion(out Completion? completion) => _completions.TryDequeue(out completion);
 
-    /// <summary>Shutdown: requests still running are canceled (their events stay pending).</summary>
+    /// <summary>
+    /// Shutdown: requests still running are canceled. The pipeline applies the answers already in when they settle
+    /// their events; the events of requests without a final answer count as dropped, or stay in the spool.
+    /// </summary>
     public void Abort() => _abort.Cancel();
 
     public void Dispose() => _abort.Dispose();

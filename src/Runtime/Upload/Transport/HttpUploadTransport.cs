@@ -121,6 +121,13 @@ internal sealed class HttpUploadTransport(
             return UploadResponse.Unexpected(status, $"HTTP {status} redirect{location} (uploads do not follow redirects)");
         }
 
+        if (status is 404 or 405 or 407)
+        {
+            // Not an answer about the events: the address does not lead to the collector's upload endpoint (a wrong
+            // path, a proxy asking for its own credentials, a portal). Retried until it does, never dead-lettered.
+            return UploadResponse.Unexpected(status, $"HTTP {status} {detail} (the endpoint is not the collector's upload endpoint, or a proxy is in the way)");
+        }
+
         if (status >= 500 || status < 200)
         {
             return new UploadResponse(UploadOutcome.ServerError, status, null, [], detail);
