@@ -14,6 +14,7 @@ public sealed class SqliteEventStore : IEventStore
 {
     private readonly string _connectionString;
     private readonly GroupCommitter _committer;
+    private readonly TimeProvider _time;
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
     private Rollups.SqliteRollupWriter? _rollupWriter;
@@ -25,10 +26,12 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
     /// <param name="options">The writer's queue limits.</param>
-    public SqliteEventStore(string connectionString, StorageOptions? options = null)
+    /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
+    public SqliteEventStore(string connectionString, StorageOptions? options = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         options ??= new StorageOptions();
+        _time = timeProvider ?? TimeProvider.System;
         var builder = new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true };
         if (string.IsNullOrEmpty(builder.DataSource))
         {
@@ -53,11 +56,12 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>A store over the file at <paramref name="path"/> (created when missing).</summary>
     /// <param name="path">The database file.</param>
     /// <param name="options">The writer's queue limits.</param>
+    /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
     /// <returns>The store; call <see cref="InitializeAsync"/> before use.</returns>
-    public static SqliteEventStore ForFile(string path, StorageOptions? options = null)
+    public static SqliteEventStore ForFile(string path, StorageOptions? options = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = path }.ToString(), options);
+        return new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = path }.ToString(), options, timeProvider);
     }
 
     /// <inheritdoc />
@@ -163,7 +167,7 @@ public sealed class SqliteEventStore : IEventStore
         insert.Transaction = transaction;
         count.Transaction = transaction;
         SqliteParameter[] row = _row; // id, type, priority, timestamp, ticks, json
-        insert.Parameters["@received"].Value = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        insert.Parameters["@received"].Value = _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> events = batches[b];
