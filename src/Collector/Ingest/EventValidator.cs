@@ -102,6 +102,14 @@ internal static class EventValidator
             return "'context' must be a JSON object of strings";
         }
 
+        // Context fields are stored as text columns too (the dashboard's rollups), and PostgreSQL text cannot hold U+0000:
+        // such an event would fail its whole commit (503 on every retry) instead of being refused once.
+        if (context.ValueKind == JsonValueKind.Object
+            && context.EnumerateObject().Any(p => p.Name.Contains('\0') || (p.Value.ValueKind == JsonValueKind.String && p.Value.GetString()!.Contains('\0'))))
+        {
+            return "'context' names and values must not contain U+0000 (\\u0000)";
+        }
+
         if (!IsOptionalHex(element, "trace_id", 32) || !IsOptionalHex(element, "span_id", 16))
         {
             return "'trace_id' and 'span_id', when present, must be 32 and 16 lower-case hex digits";
