@@ -57,7 +57,8 @@ internal static class RateLimits
 
         Endpoint? endpoint = context.GetEndpoint();
         bool needsKey = endpoint?.Metadata.GetMetadata<IAuthorizeData>() is not null && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null;
-        if (!needsKey && !ApiKeyAuthenticationHandler.PresentedABadKey(context))
+        bool checksAKey = endpoint?.Metadata.GetMetadata<KeyCheckingEndpoint>() is not null; // a sign-in form: every post is a guess
+        if (!needsKey && !checksAKey && !ApiKeyAuthenticationHandler.PresentedABadKey(context))
         {
             return PerSecond("address:" + address, options); // an open endpoint (or none: 404) asked without a key
         }
@@ -114,4 +115,14 @@ internal static class RateLimits
         Array.Clear(bytes, 8, 8);
         return new IPAddress(bytes) + "/64";
     }
+}
+
+/// <summary>
+/// Marks an open endpoint that checks a key it is given in its body (the dashboard's sign-in form): the rate limiter puts
+/// every request to it in the failed-authentication bucket, since it cannot know before the body is read whether the key
+/// is right.
+/// </summary>
+internal sealed class KeyCheckingEndpoint
+{
+    public static readonly KeyCheckingEndpoint Instance = new();
 }
