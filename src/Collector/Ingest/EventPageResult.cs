@@ -17,19 +17,44 @@ internal sealed class EventPageResult(IEventStore store, EventQuery query) : IRe
     {
         CancellationToken cancellationToken = httpContext.RequestAborted;
         HttpResponse response = httpContext.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json; charset=utf-8";
 
         // One row beyond the page says whether there is a next page.
         EventQuery oneMore = query with { Limit = query.Limit + 1 };
+
+        // The first row is read before anything is written, so a store that cannot be read (the database is down) is a
+        // 503 the client can retry, not a 500. A failure after that ends the connection mid-body: the client sees a
+        // truncated answer, never a complete-looking one.
+        IAsyncEnumerator<EventRow>? rows = null;
+        bool hasRow;
+        try
+        {
+            rows = store.ReadAsync(oneMore, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            hasRow = await rows.MoveNextAsync().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (rows is not null)
+            {
+                await rows.DisposeAsync().ConfigureAwait(false);
+            }
+
+            QueryEndpoints.LogReadFailure(httpContext, exception);
+            await IngestEndpoints.StoreUnavailable(httpContext, "The events could not be read; ask again after the time in Retry-After.").ExecuteAsync(httpContext).ConfigureAwait(false);
+            return;
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json; charset=utf-8";
+        await using IAsyncEnumerator<EventRow> reading = rows;
         await using var writer = new Utf8JsonWriter(response.BodyWriter);
         writer.WriteStartObject();
         writer.WriteStartArray("events");
         int written = 0;
         EventCursor last = default;
         bool more = false;
-        await foreach (EventRow row in store.ReadAsync(oneMore, cancellationToken).ConfigureAwait(false))
+        for (; hasRow; hasRow = await reading.MoveNextAsync().ConfigureAwait(false))
         {
+            EventRow row = reading.Current;
             if (written == query.Limit)
             {
                 more = true;

@@ -132,8 +132,7 @@ internal static class IngestEndpoints
                 // budget and dead-lettering the events: it keeps them and sends them again, here or to another instance.
                 context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IngestEndpoints))
                     .LogError(exception, "The store did not take {Count} events; answered 503 so that the client sends them again", valid.Count);
-                context.Response.Headers.RetryAfter = "5";
-                return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The events were not stored; send them again after the time in Retry-After.");
+                return StoreUnavailable(context, "The events were not stored; send them again after the time in Retry-After.");
             }
 
             activity.Accepted(valid.Count);
@@ -145,6 +144,13 @@ internal static class IngestEndpoints
         contentType is not null
         && (contentType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || contentType.StartsWith("application/json;", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>503 with <c>Retry-After</c>: the store failed (a database outage is not the client's fault, and passes).</summary>
+    internal static IResult StoreUnavailable(HttpContext context, string detail)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", detail);
+    }
 
     internal static IResult Problem(int status, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail);
