@@ -114,7 +114,7 @@ internal static class IngestEndpoints
                 else
                 {
                     rejected.Add(new Rejection(i, EventValidator.ReadableId(items[i]), reason!, false));
-                    activity.Rejected(reason!);
+                    activity.Rejected(CountedReason(reason!));
                 }
             }
 
@@ -144,6 +144,16 @@ internal static class IngestEndpoints
         contentType is not null
         && (contentType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || contentType.StartsWith("application/json;", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The reason the dashboard counts a rejection under: the answer's reason without what it quotes from the event (a
+    /// repeated member name), so that the counted reasons stay a fixed set an uploader cannot fill with names of its own.
+    /// </summary>
+    internal static string CountedReason(string reason)
+    {
+        int quote = reason.IndexOf(" ('", StringComparison.Ordinal);
+        return quote < 0 ? reason : reason[..quote];
+    }
 
     /// <summary>503 with <c>Retry-After</c>: the store failed (a database outage is not the client's fault, and passes).</summary>
     internal static IResult StoreUnavailable(HttpContext context, string detail)
