@@ -44,7 +44,8 @@ internal static class IngestEndpoints
             return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type", $"Send 'Content-Type: application/json'; got '{request.ContentType}'.");
         }
 
-        (RequestBodyReader.Status status, byte[] body, string? unreadable) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
+        (RequestBodyReader.Status status, RequestBodyReader.Body read, string? unreadable) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
+        using RequestBodyReader.Body body = read; // the parsed document refers to it; stored events hold copies
         switch (status)
         {
             case RequestBodyReader.Status.TooLarge:
@@ -63,7 +64,7 @@ internal static class IngestEndpoints
         try
         {
             // Deeper than an event may be, so that a too-deep event is rejected alone and its batch's others are kept.
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 256 });
+            document = JsonDocument.Parse(body.Memory, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException exception)
         {
