@@ -119,6 +119,27 @@ public class AuthTests
     }
 
     [Fact]
+    public async Task Dashboard_sign_in_posts_are_limited_like_failed_authentications()
+    {
+        await using TestCollector collector = await TestCollector.StartAsync(o =>
+        {
+            o.ApiKeys = [BothKey];
+            o.FailedAuthenticationsPerMinute = 2;
+        });
+
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 4; i++)
+        {
+            using var form = new FormUrlEncodedContent([new("key", "guess-number-" + i + "-0123456789")]);
+            using HttpResponseMessage response = await collector.Client.PostAsync("/login", form, Cancel);
+            statuses.Add(response.StatusCode);
+        }
+
+        // Was the per-address bucket (200 a second by default): a sign-in form was a fast way to guess keys.
+        Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+    }
+
+    [Fact]
     public async Task Requests_without_a_key_to_endpoints_that_need_none_are_not_counted_as_failed_authentications()
     {
         await using TestCollector collector = await TestCollector.StartAsync(o =>

@@ -156,33 +156,6 @@ public class EndpointTests
     }
 
     [Fact]
-    public async Task Rate_limit_per_key_answers_429_with_Retry_After()
-    {
-        await using TestCollector collector = await TestCollector.StartAsync(o =>
-        {
-            o.ApiKeys = ["key-a-0123456789", "key-b-0123456789"];
-            o.RequestsPerSecondPerKey = 1;
-            o.BurstPerKey = 2;
-        });
-
-        var statuses = new List<HttpStatusCode>();
-        for (int i = 0; i < 3; i++)
-        {
-            using HttpResponseMessage response = await collector.PostAsync("/logs", TestCollector.Event(Guid.CreateVersion7()), apiKey: "key-a-0123456789");
-            statuses.Add(response.StatusCode);
-            if (response.StatusCode == HttpStatusCode.TooManyRequests)
-            {
-                Assert.True(response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
-            }
-        }
-
-        using HttpResponseMessage otherKey = await collector.PostAsync("/logs", TestCollector.Event(Guid.CreateVersion7()), apiKey: "key-b-0123456789");
-
-        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
-        Assert.Equal(HttpStatusCode.OK, otherKey.StatusCode);
-    }
-
-    [Fact]
     public async Task Concurrent_writers_store_every_event_once()
     {
         await using TestCollector collector = await TestCollector.StartAsync();

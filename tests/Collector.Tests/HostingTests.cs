@@ -152,6 +152,23 @@ public class HostingTests
         Assert.Equal(TimeSpan.FromSeconds(5), upload.Headers.RetryAfter?.Delta);
     }
 
+    [Theory]
+    [InlineData("/logs")]
+    [InlineData("/stats")]
+    public async Task A_read_the_store_cannot_answer_is_503_with_Retry_After(string path)
+    {
+        await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(
+            ServiceUnderTest.NewFolder(),
+            ["--urls", "http://127.0.0.1:0"],
+            builder => builder.Services.Replace(ServiceDescriptor.Singleton<IEventStore>(new UnreachableStore())));
+
+        using HttpResponseMessage read = await service.Client.GetAsync(path, Cancel);
+
+        // Was 500: a database outage passes, and a client (or a load balancer) should retry it, not give up.
+        await InputTests.AssertProblemAsync(read, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(TimeSpan.FromSeconds(5), read.Headers.RetryAfter?.Delta);
+    }
+
     [Fact]
     public async Task Readiness_answers_when_the_store_does()
     {

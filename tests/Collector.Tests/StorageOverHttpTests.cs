@@ -120,4 +120,30 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
         Assert.Equal(5000, options.Storage.MaxEventsPerCommit);
         Assert.Empty(options.Storage.Validate());
     }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task A_page_larger_than_one_read_chunk_is_whole_in_order_and_pages_on(StorageProvider provider)
+    {
+        // 12 events of ~60 KB with one timestamp (ties broken by sequence): a page of 10 spans several reads of the store,
+        // each closed before its rows are written, continued from the last row written.
+        await using TestCollector collector = await StartAsync(provider);
+        string blob = new('x', 60_000);
+        Guid[] ids = [.. Enumerable.Range(0, 12).Select(_ => Guid.NewGuid())];
+        Assert.True(10 * blob.Length > 2 * Ingest.EventPageResult.ChunkBytes);
+        using (HttpResponseMessage response = await collector.PostAsync("/logs/batch", TestCollector.Batch([.. ids.Select(id => TestCollector.Event(id, data: "{\"blob\":\"" + blob + "\"}"))])))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        }
+
+        JsonElement first = await TestCollector.JsonOf(await collector.Client.GetAsync("/logs?limit=10", Token));
+        string cursor = first.GetProperty("next_cursor").GetString()!;
+        JsonElement second = await TestCollector.JsonOf(await collector.Client.GetAsync("/logs?limit=10&cursor=" + cursor, Token));
+
+        Guid[] read = [.. first.GetProperty("events").EnumerateArray().Concat(second.GetProperty("events").EnumerateArray()).Select(e => e.GetProperty("id").GetGuid())];
+        Assert.Equal(10, first.GetProperty("events").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, second.GetProperty("next_cursor").ValueKind);
+        Assert.Equal(ids.Order(), read.Order()); // each once, none missing (PostgreSQL stores a batch in id order, so sequence order is not upload order)
+        Assert.All(first.GetProperty("events").EnumerateArray(), e => Assert.Equal(blob.Length, e.GetProperty("data").GetProperty("blob").GetString()!.Length));
+    }
 }

@@ -18,7 +18,7 @@ internal static class DashboardSignIn
             keys.Enabled
                 ? Page(returnUrl, denied is null ? null : "That key may not read: the dashboard needs a read key.", StatusCodes.Status200OK)
                 : Results.Redirect(LocalUrl(returnUrl)));
-        routes.MapPost("/login", SignInAsync);
+        routes.MapPost("/login", SignInAsync).WithMetadata(Security.KeyCheckingEndpoint.Instance); // limited like failed authentications
         routes.MapGet("/logout", (HttpContext context) =>
         {
             context.Response.Cookies.Delete(DashboardAuthenticationHandler.CookieName, CookieOptions(context.Request));

@@ -60,7 +60,8 @@ public sealed class IngestActivity
     /// <param name="count">How many.</param>
     public void Rejected(string reason, int count = 1)
     {
-        // Reasons are a fixed set today; the cap keeps a future free-text reason from growing this without bound.
+        // The ingest endpoints count fixed reasons (IngestEndpoints.CountedReason); the cap keeps a future free-text reason
+        // from growing this without bound.
         string key = _rejected.Count >= MaxReasons && !_rejected.ContainsKey(reason) ? "other" : reason;
         _rejected.AddOrUpdate(key, count, (_, n) => n + count);
     }

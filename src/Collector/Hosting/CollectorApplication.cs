@@ -93,7 +93,7 @@ public static class CollectorApplication
         services.TryAddSingleton(provider =>
         {
             CollectorOptions collector = provider.GetRequiredService<IOptions<CollectorOptions>>().Value;
-            return EventStoreFactory.Create(collector.Storage, collector.DatabasePath); // disposed with the container: the database closes cleanly
+            return EventStoreFactory.Create(collector.Storage, collector.DatabasePath, provider.GetRequiredService<TimeProvider>()); // disposed with the container: the database closes cleanly
         });
         services.AddHostedService<StoreInitializer>();
         services.TryAddSingleton<ApiKeyCheck>();

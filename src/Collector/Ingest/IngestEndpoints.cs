@@ -44,7 +44,8 @@ internal static class IngestEndpoints
             return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type", $"Send 'Content-Type: application/json'; got '{request.ContentType}'.");
         }
 
-        (RequestBodyReader.Status status, byte[] body, string? unreadable) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
+        (RequestBodyReader.Status status, RequestBodyReader.Body read, string? unreadable) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
+        using RequestBodyReader.Body body = read; // the parsed document refers to it; stored events hold copies
         switch (status)
         {
             case RequestBodyReader.Status.TooLarge:
@@ -63,7 +64,7 @@ internal static class IngestEndpoints
         try
         {
             // Deeper than an event may be, so that a too-deep event is rejected alone and its batch's others are kept.
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 256 });
+            document = JsonDocument.Parse(body.Memory, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException exception)
         {
@@ -114,7 +115,7 @@ internal static class IngestEndpoints
                 else
                 {
                     rejected.Add(new Rejection(i, EventValidator.ReadableId(items[i]), reason!, false));
-                    activity.Rejected(reason!);
+                    activity.Rejected(CountedReason(reason!));
                 }
             }
 
@@ -132,8 +133,7 @@ internal static class IngestEndpoints
                 // budget and dead-lettering the events: it keeps them and sends them again, here or to another instance.
                 context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(IngestEndpoints))
                     .LogError(exception, "The store did not take {Count} events; answered 503 so that the client sends them again", valid.Count);
-                context.Response.Headers.RetryAfter = "5";
-                return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The events were not stored; send them again after the time in Retry-After.");
+                return StoreUnavailable(context, "The events were not stored; send them again after the time in Retry-After.");
             }
 
             activity.Accepted(valid.Count);
@@ -145,6 +145,23 @@ internal static class IngestEndpoints
         contentType is not null
         && (contentType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || contentType.StartsWith("application/json;", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The reason the dashboard counts a rejection under: the answer's reason without what it quotes from the event (a
+    /// repeated member name), so that the counted reasons stay a fixed set an uploader cannot fill with names of its own.
+    /// </summary>
+    internal static string CountedReason(string reason)
+    {
+        int quote = reason.IndexOf(" ('", StringComparison.Ordinal);
+        return quote < 0 ? reason : reason[..quote];
+    }
+
+    /// <summary>503 with <c>Retry-After</c>: the store failed (a database outage is not the client's fault, and passes).</summary>
+    internal static IResult StoreUnavailable(HttpContext context, string detail)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return Problem(StatusCodes.Status503ServiceUnavailable, "Store unavailable", detail);
+    }
 
     internal static IResult Problem(int status, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail);

@@ -5,6 +5,8 @@ using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Collector.Ingest;
 
@@ -13,9 +15,19 @@ internal static class QueryEndpoints
 {
     public static void MapQueries(this IEndpointRouteBuilder routes, CollectorOptions options, IEventStore store)
     {
-        routes.MapGet("/stats", async (CancellationToken cancellationToken) =>
+        routes.MapGet("/stats", async Task<IResult> (HttpContext context, CancellationToken cancellationToken) =>
         {
-            StoreStatistics statistics = await store.GetStatisticsAsync(cancellationToken);
+            StoreStatistics statistics;
+            try
+            {
+                statistics = await store.GetStatisticsAsync(cancellationToken);
+            }
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                LogReadFailure(context, exception);
+                return IngestEndpoints.StoreUnavailable(context, "The statistics could not be read; ask again after the time in Retry-After.");
+            }
+
             return Results.Json(
                 new StatsAnswer(statistics.Total, statistics.ByType, statistics.ByPriority, statistics.FirstTimestamp, statistics.LastTimestamp),
                 CollectorJsonContext.Default.StatsAnswer);
@@ -48,6 +60,10 @@ internal static class QueryEndpoints
             return new EventPageResult(store, query);
         });
     }
+
+    internal static void LogReadFailure(HttpContext context, Exception exception) =>
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(QueryEndpoints))
+            .LogError(exception, "The store could not be read; answered 503");
 
     private static bool TryParseTime(string? text, out DateTimeOffset? value)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -20,7 +21,34 @@ internal static class RequestBodyReader
         Unreadable,
     }
 
-    public static async Task<(Status Status, byte[] Body, string? Problem)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    /// <summary>The body read, in a buffer rented from <see cref="ArrayPool{T}.Shared"/>: dispose it when nothing refers to it any more.</summary>
+    public sealed class Body : IDisposable
+    {
+        private byte[]? _array;
+
+        internal Body(byte[]? array, int length)
+        {
+            _array = array;
+            Length = length;
+        }
+
+        public static Body Empty { get; } = new(null, 0);
+
+        public int Length { get; }
+
+        public ReadOnlyMemory<byte> Memory => _array is null ? ReadOnlyMemory<byte>.Empty : _array.AsMemory(0, Length);
+
+        public void Dispose()
+        {
+            byte[]? array = Interlocked.Exchange(ref _array, null);
+            if (array is not null)
+            {
+                ArrayPool<byte>.Shared.Return(array);
+            }
+        }
+    }
+
+    public static async Task<(Status Status, Body Body, string? Problem)> ReadAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         // Kestrel's own limit (set to maxBytes) counts a chunked body's framing too, so a 1 MiB payload in small chunks
         // would be refused: for a chunked body, lift it and count the payload here instead. A body with a Content-Length
@@ -44,52 +72,74 @@ internal static class RequestBodyReader
         }
         else
         {
-            return (Status.UnsupportedEncoding, [], null);
+            return (Status.UnsupportedEncoding, Body.Empty, null);
         }
 
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[16 * 1024];
+        // A pooled buffer, sized from Content-Length when the body is not compressed: a batch of 1,000 events is a few
+        // hundred KiB, and a fresh array of that size per request (then a copy of it) is large-object-heap garbage.
+        long? declared = ReferenceEquals(source, payload) ? request.ContentLength : null;
+        byte[] array = ArrayPool<byte>.Shared.Rent(declared is long size && size < maxBytes ? (int)size + 1 : 16 * 1024);
+        int length = 0;
+        bool handedOver = false;
         try
         {
-            int read;
-            while ((read = await source.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            while (true)
             {
-                if (buffer.Length + read > maxBytes)
+                if (length == array.Length)
                 {
-                    return (Status.TooLarge, [], null);
+                    byte[] larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)array.Length * 2, (long)maxBytes + 1));
+                    array.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(array);
+                    array = larger;
                 }
 
-                buffer.Write(chunk, 0, read);
+                int read = await source.ReadAsync(array.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+                if (length > maxBytes)
+                {
+                    return (Status.TooLarge, Body.Empty, null);
+                }
             }
+
+            handedOver = true;
+            return (Status.Ok, new Body(array, length), null);
         }
         catch (PayloadTooLargeException)
         {
-            return (Status.TooLarge, [], null);
+            return (Status.TooLarge, Body.Empty, null);
         }
         catch (InvalidDataException)
         {
-            return (Status.BadEncoding, [], null); // not a gzip stream, or a corrupt one
+            return (Status.BadEncoding, Body.Empty, null); // not a gzip stream, or a corrupt one
         }
         catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (Status.TooLarge, [], null);
+            return (Status.TooLarge, Body.Empty, null);
         }
         catch (IOException exception) when (exception is not BadHttpRequestException)
         {
             // Kestrel reports some broken framing as a plain IOException (a chunk size that overflows), and a client that
             // went away mid-body as a reset: either way the body cannot be read. Other BadHttpRequestExceptions (400 bad
             // framing, 408 slower than the minimum data rate) go on to BadRequestExceptionHandler with their own status.
-            return (Status.Unreadable, [], exception.Message);
+            return (Status.Unreadable, Body.Empty, exception.Message);
         }
         finally
         {
+            if (!handedOver)
+            {
+                ArrayPool<byte>.Shared.Return(array);
+            }
+
             if (!ReferenceEquals(source, payload))
             {
                 await source.DisposeAsync().ConfigureAwait(false);
             }
         }
-
-        return (Status.Ok, buffer.ToArray(), null);
     }
 
     private sealed class PayloadTooLargeException : Exception;

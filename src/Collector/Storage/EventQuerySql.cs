@@ -24,6 +24,12 @@ internal static class EventQuerySql
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1, nameof(query.Limit));
         var where = new List<string>();
+        bool textFilterHasNul = HasNul(query.DataContains) || (query.Context is not null && query.Context.Any(p => HasNul(p.Key) || HasNul(p.Value)));
+        if (textFilterHasNul)
+        {
+            where.Add(MatchesNothing);
+        }
+
         AddCommonFilters(command, where, query.Type, query.Since, query.Until);
         if (query.After is { } after)
         {
@@ -32,7 +38,7 @@ internal static class EventQuerySql
             Add(command, "cursor_seq", after.Sequence);
         }
 
-        if (query.Context is not null)
+        if (query.Context is not null && !textFilterHasNul)
         {
             int i = 0;
             foreach ((string key, string value) in query.Context)
@@ -44,7 +50,7 @@ internal static class EventQuerySql
             }
         }
 
-        if (!string.IsNullOrEmpty(query.DataContains))
+        if (!string.IsNullOrEmpty(query.DataContains) && !textFilterHasNul)
         {
             where.Add(dialect.DataContains("@data_text"));
             Add(command, "data_text", query.DataContains);
@@ -68,9 +74,19 @@ internal static class EventQuerySql
         command.CommandText = sql.ToString();
     }
 
+    // Nothing stored holds U+0000 where a filter looks (types and context fields refuse it, and data is JSON text where it
+    // is an escape), while PostgreSQL refuses it in a text parameter: such a filter matches nothing, and is not sent.
+    private const string MatchesNothing = "1 = 0";
+
+    private static bool HasNul(string? text) => text is not null && text.Contains('\0');
+
     private static void AddCommonFilters(DbCommand command, List<string> where, string? type, DateTimeOffset? since, DateTimeOffset? until)
     {
-        if (type is not null)
+        if (HasNul(type))
+        {
+            where.Add(MatchesNothing);
+        }
+        else if (type is not null)
         {
             where.Add("type = @type");
             Add(command, "type", type);

@@ -37,9 +37,10 @@ public static class EventStoreFactory
     /// </summary>
     /// <param name="options">The storage settings.</param>
     /// <param name="defaultSqlitePath">The SQLite file used when <see cref="StorageOptions.ConnectionString"/> is empty.</param>
+    /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
     /// <returns>The store, not yet initialized.</returns>
     /// <exception cref="ArgumentException">The settings are invalid (the message says which and how to fix them).</exception>
-    public static IEventStore Create(StorageOptions options, string defaultSqlitePath)
+    public static IEventStore Create(StorageOptions options, string defaultSqlitePath, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         IReadOnlyList<string> errors = options.Validate();
@@ -50,10 +51,11 @@ public static class EventStoreFactory
 
         return options.Provider switch
         {
-            StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options),
+            StorageProvider.PostgreSql => new PostgreSqlEventStore(options.ConnectionString!, options, timeProvider),
             _ => new SqliteEventStore(
                 string.IsNullOrWhiteSpace(options.ConnectionString) ? new SqliteConnectionStringBuilder { DataSource = defaultSqlitePath }.ToString() : options.ConnectionString,
-                options),
+                options,
+                timeProvider),
         };
     }
 }

@@ -6,7 +6,15 @@ namespace Instrumentation.Collector.Storage;
 /// <param name="Priority"><c>immediate</c> or <c>batch</c>.</param>
 /// <param name="Timestamp">When the event was recorded.</param>
 /// <param name="Json">The event's JSON.</param>
-public sealed record StoredEvent(Guid Id, string Type, string Priority, DateTimeOffset Timestamp, string Json);
+public sealed record StoredEvent(Guid Id, string Type, string Priority, DateTimeOffset Timestamp, string Json)
+{
+    /// <summary>
+    /// The string fields of the event's top-level <c>context</c>, in order, when the caller has them already (the
+    /// collector's validator does, having parsed the event); they must be what <see cref="Json"/> holds. Null: the store's
+    /// writer reads them from <see cref="Json"/> itself, which costs its single thread a scan of the JSON per event.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Context { get; init; }
+}
 
 /// <summary>What <see cref="IEventStore.InsertAsync"/> did with each event of a batch.</summary>
 public sealed class InsertResult

@@ -26,7 +26,10 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     /// <summary>A new store over this test's database (the same database on every call), not yet initialized.</summary>
-    protected abstract IEventStore CreateStore(StorageOptions options);
+    protected abstract IEventStore CreateStore(StorageOptions options, TimeProvider? timeProvider = null);
+
+    /// <summary>The stored <c>received_at</c> of the event with this id, read behind the store's back.</summary>
+    protected abstract Task<DateTimeOffset> ReadReceivedAtAsync(Guid id);
 
     /// <summary>Sets the database's schema version as a newer collector would.</summary>
     protected abstract Task SetSchemaVersionAsync(int version);
@@ -34,12 +37,23 @@ public abstract class EventStoreContract : IAsyncLifetime
     /// <summary>Deletes every row of the events table behind the store's back (the counts table stays).</summary>
     protected abstract Task DeleteEventRowsAsync();
 
-    protected async Task<IEventStore> OpenAsync(StorageOptions? options = null)
+    protected async Task<IEventStore> OpenAsync(StorageOptions? options = null, TimeProvider? timeProvider = null)
     {
-        IEventStore store = CreateStore(options ?? new StorageOptions());
+        IEventStore store = CreateStore(options ?? new StorageOptions(), timeProvider);
         _stores.Add(store);
         await store.InitializeAsync(Token);
         return store;
+    }
+
+    [Fact]
+    public async Task Received_at_comes_from_the_injected_clock()
+    {
+        var received = new DateTimeOffset(2031, 5, 6, 7, 8, 9, TimeSpan.Zero).AddTicks(1230);
+        IEventStore store = await OpenAsync(timeProvider: new Microsoft.Extensions.Time.Testing.FakeTimeProvider(received));
+        StoredEvent item = Event();
+        Assert.Equal(1, (await store.InsertAsync([item], Token)).NewCount);
+        DateTimeOffset stored = await ReadReceivedAtAsync(item.Id);
+        Assert.Equal(received.UtcTicks / 10, stored.UtcTicks / 10); // PostgreSQL keeps microseconds
     }
 
     internal static StoredEvent Event(Guid? id = null, string type = "cell", string priority = "batch", DateTimeOffset? at = null, string context = """{"net_id":"ab12"}""", string data = """{"notebook_id":"nb-1"}""")

@@ -11,7 +11,18 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
 
     public override async ValueTask InitializeAsync() => _connectionString = await server.CreateDatabaseAsync();
 
-    protected override IEventStore CreateStore(StorageOptions options) => new PostgreSqlEventStore(_connectionString!, options);
+    protected override IEventStore CreateStore(StorageOptions options, TimeProvider? timeProvider = null) => new PostgreSqlEventStore(_connectionString!, options, timeProvider);
+
+    protected override async Task<DateTimeOffset> ReadReceivedAtAsync(Guid id)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(Token);
+        await using var command = new NpgsqlCommand("SELECT received_at FROM events WHERE id = @id;", connection);
+        command.Parameters.AddWithValue("id", id);
+        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(Token);
+        Assert.True(await reader.ReadAsync(Token));
+        return reader.GetFieldValue<DateTimeOffset>(0);
+    }
 
     protected override Task SetSchemaVersionAsync(int version) => ExecuteAsync($"INSERT INTO instrumentation_schema (version) VALUES ({version});");
 

@@ -11,7 +11,18 @@ public sealed class SqliteEventStoreTests : EventStoreContract
 
     private string DatabasePath => Path.Combine(_folder, "events.db");
 
-    protected override IEventStore CreateStore(StorageOptions options) => SqliteEventStore.ForFile(DatabasePath, options);
+    protected override IEventStore CreateStore(StorageOptions options, TimeProvider? timeProvider = null) => SqliteEventStore.ForFile(DatabasePath, options, timeProvider);
+
+    protected override Task<DateTimeOffset> ReadReceivedAtAsync(Guid id)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT received_at FROM events WHERE id = @id;";
+        command.Parameters.AddWithValue("@id", id.ToString("D"));
+        string text = (string)command.ExecuteScalar()!;
+        return Task.FromResult(DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind));
+    }
 
     protected override Task SetSchemaVersionAsync(int version)
     {

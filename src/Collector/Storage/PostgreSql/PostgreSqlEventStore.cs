@@ -18,8 +18,8 @@ public sealed class PostgreSqlEventStore : IEventStore
     // the same order, never in a cycle (a deadlock would abort one transaction). Within one id, the first occurrence
     // (ord) is the one stored, as InsertResult reports.
     private const string InsertSql = """
-        INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", json)
-        SELECT id, type, priority, ticks, ts, json
+        INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", received_at, json)
+        SELECT id, type, priority, ticks, ts, @received, json
         FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) WITH ORDINALITY AS input(id, type, priority, ticks, ts, json, ord)
         ORDER BY id, ord
         ON CONFLICT (id) DO NOTHING
@@ -37,16 +37,20 @@ public sealed class PostgreSqlEventStore : IEventStore
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly GroupCommitter _committer;
+    private readonly TimeProvider _time;
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…;Username=…;Password=…</c>).</param>
     /// <param name="options">The writer's queue limits.</param>
-    public PostgreSqlEventStore(string connectionString, StorageOptions? options = null)
+    /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock; the
+    /// column's <c>now()</c> default is only for rows written by other tools).</param>
+    public PostgreSqlEventStore(string connectionString, StorageOptions? options = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         options ??= new StorageOptions();
+        _time = timeProvider ?? TimeProvider.System;
         _dataSource = NpgsqlDataSource.Create(connectionString);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql));
         Dashboard = new DashboardQueries(
@@ -165,6 +169,7 @@ public sealed class PostgreSqlEventStore : IEventStore
             insert.Parameters.Add(new NpgsqlParameter<long[]>("ticks", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = ticks });
             insert.Parameters.Add(new NpgsqlParameter<DateTime[]>("times", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = times });
             insert.Parameters.Add(new NpgsqlParameter<string[]>("jsons", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = jsons });
+            insert.Parameters.Add(new NpgsqlParameter<DateTime>("received", NpgsqlDbType.TimestampTz) { TypedValue = _time.GetUtcNow().UtcDateTime });
             await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {

@@ -57,7 +57,7 @@ internal sealed class DashboardRollup
         long minute = ticks / TimeSpan.TicksPerMinute;
         var minuteKey = (minute, item.Type, item.Priority);
         _minutes[minuteKey] = _minutes.GetValueOrDefault(minuteKey) + 1;
-        foreach ((string key, string value) in ContextOf(item.Json))
+        foreach ((string key, string value) in item.Context ?? ContextOf(item.Json))
         {
             _contextRows.Add((key, value, ticks, item.Id));
             var contextKey = (key, value, minute, item.Type);
@@ -75,10 +75,10 @@ internal sealed class DashboardRollup
         }
     }
 
-    /// <summary>The string fields of the event's top-level <c>context</c> object (the validator allows strings and nulls).</summary>
-    private static List<(string Key, string Value)> ContextOf(string json)
+    /// <summary>The string fields of the event's top-level <c>context</c> object (the validator allows strings and nulls), for events stored without <see cref="StoredEvent.Context"/>.</summary>
+    private static List<KeyValuePair<string, string>> ContextOf(string json)
     {
-        var fields = new List<(string, string)>();
+        var fields = new List<KeyValuePair<string, string>>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
         try
         {
@@ -106,7 +106,7 @@ internal sealed class DashboardRollup
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String && seen.Add(key))
                     {
-                        fields.Add((key, reader.GetString()!));
+                        fields.Add(new(key, reader.GetString()!));
                     }
                     else
                     {

@@ -14,6 +14,7 @@ public sealed class SqliteEventStore : IEventStore
 {
     private readonly string _connectionString;
     private readonly GroupCommitter _committer;
+    private readonly TimeProvider _time;
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
     private Rollups.SqliteRollupWriter? _rollupWriter;
@@ -25,10 +26,12 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
     /// <param name="options">The writer's queue limits.</param>
-    public SqliteEventStore(string connectionString, StorageOptions? options = null)
+    /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
+    public SqliteEventStore(string connectionString, StorageOptions? options = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         options ??= new StorageOptions();
+        _time = timeProvider ?? TimeProvider.System;
         var builder = new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true };
         if (string.IsNullOrEmpty(builder.DataSource))
         {
@@ -53,11 +56,12 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>A store over the file at <paramref name="path"/> (created when missing).</summary>
     /// <param name="path">The database file.</param>
     /// <param name="options">The writer's queue limits.</param>
+    /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
     /// <returns>The store; call <see cref="InitializeAsync"/> before use.</returns>
-    public static SqliteEventStore ForFile(string path, StorageOptions? options = null)
+    public static SqliteEventStore ForFile(string path, StorageOptions? options = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = path }.ToString(), options);
+        return new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = path }.ToString(), options, timeProvider);
     }
 
     /// <inheritdoc />
@@ -163,7 +167,7 @@ public sealed class SqliteEventStore : IEventStore
         insert.Transaction = transaction;
         count.Transaction = transaction;
         SqliteParameter[] row = _row; // id, type, priority, timestamp, ticks, json
-        insert.Parameters["@received"].Value = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        insert.Parameters["@received"].Value = _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> events = batches[b];
@@ -207,48 +211,65 @@ public sealed class SqliteEventStore : IEventStore
     {
         if (_writer is null)
         {
-            _writer = Open();
-            using (SqliteCommand pragma = _writer.CreateCommand())
+            // Set up on a local and kept only when complete: a failure half-way (the file unreadable, a pragma refused)
+            // leaves no half-made writer behind, and the next commit tries again.
+            SqliteConnection connection = Open();
+            try
             {
-                // FULL: a commit is on disk when it returns (the request is answered after it). A larger page cache keeps
-                // the id index's pages in memory: ids are random, so each insert touches a random leaf page.
-                pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;";
-                pragma.ExecuteNonQuery();
+                Prepare(connection);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
             }
 
-            _insert = _writer.CreateCommand();
-            _insert.CommandText = """
-                INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json)
-                VALUES (@id, @type, @priority, @timestamp, @ticks, @received, @json)
-                ON CONFLICT (id) DO NOTHING;
-                """;
-            _row =
-            [
-                _insert.Parameters.Add("@id", SqliteType.Text),
-                _insert.Parameters.Add("@type", SqliteType.Text),
-                _insert.Parameters.Add("@priority", SqliteType.Text),
-                _insert.Parameters.Add("@timestamp", SqliteType.Text),
-                _insert.Parameters.Add("@ticks", SqliteType.Integer),
-                _insert.Parameters.Add("@json", SqliteType.Text),
-            ];
-            _insert.Parameters.Add("@received", SqliteType.Text);
-            _count = _writer.CreateCommand();
-            _count.CommandText = """
-                INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks) VALUES (@type, @priority, @count, @first, @last)
-                ON CONFLICT (type, priority) DO UPDATE SET
-                    count = count + excluded.count,
-                    first_ticks = MIN(first_ticks, excluded.first_ticks),
-                    last_ticks = MAX(last_ticks, excluded.last_ticks);
-                """;
-            _count.Parameters.Add("@type", SqliteType.Text);
-            _count.Parameters.Add("@priority", SqliteType.Text);
-            _count.Parameters.Add("@count", SqliteType.Integer);
-            _count.Parameters.Add("@first", SqliteType.Integer);
-            _count.Parameters.Add("@last", SqliteType.Integer);
-            _rollupWriter = new Rollups.SqliteRollupWriter(_writer);
+            _writer = connection;
         }
 
         return (_writer, _insert!, _count!);
+    }
+
+    private void Prepare(SqliteConnection writer)
+    {
+        using (SqliteCommand pragma = writer.CreateCommand())
+        {
+            // FULL: a commit is on disk when it returns (the request is answered after it). A larger page cache keeps
+            // the id index's pages in memory: ids are random, so each insert touches a random leaf page.
+            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;";
+            pragma.ExecuteNonQuery();
+        }
+
+        _insert = writer.CreateCommand();
+        _insert.CommandText = """
+            INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json)
+            VALUES (@id, @type, @priority, @timestamp, @ticks, @received, @json)
+            ON CONFLICT (id) DO NOTHING;
+            """;
+        _row =
+        [
+            _insert.Parameters.Add("@id", SqliteType.Text),
+            _insert.Parameters.Add("@type", SqliteType.Text),
+            _insert.Parameters.Add("@priority", SqliteType.Text),
+            _insert.Parameters.Add("@timestamp", SqliteType.Text),
+            _insert.Parameters.Add("@ticks", SqliteType.Integer),
+            _insert.Parameters.Add("@json", SqliteType.Text),
+        ];
+        _insert.Parameters.Add("@received", SqliteType.Text);
+        _count = writer.CreateCommand();
+        _count.CommandText = """
+            INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks) VALUES (@type, @priority, @count, @first, @last)
+            ON CONFLICT (type, priority) DO UPDATE SET
+                count = count + excluded.count,
+                first_ticks = MIN(first_ticks, excluded.first_ticks),
+                last_ticks = MAX(last_ticks, excluded.last_ticks);
+            """;
+        _count.Parameters.Add("@type", SqliteType.Text);
+        _count.Parameters.Add("@priority", SqliteType.Text);
+        _count.Parameters.Add("@count", SqliteType.Integer);
+        _count.Parameters.Add("@first", SqliteType.Integer);
+        _count.Parameters.Add("@last", SqliteType.Integer);
+        _rollupWriter = new Rollups.SqliteRollupWriter(writer);
     }
 
     private SqliteConnection Open()
