@@ -135,4 +135,23 @@ public sealed class SignInTests : IAsyncLifetime
             Assert.Equal("/", signedIn.Headers.Location!.OriginalString);
         }
     }
+
+    [Theory]
+    [InlineData("/\t/evil.example/")]
+    [InlineData("/\n/evil.example/")]
+    [InlineData("/\\evil.example/")]
+    [InlineData("/%09/evil.example/")]
+    [InlineData("/\u00e9v\u00e9nements")]
+    public async Task ReturnUrlsThatABrowserWouldReadAsAnotherSite_OrThatKestrelCannotSend_GoHome(string returnUrl)
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = _collector!.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/login") { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["key"] = ReadKey, ["returnUrl"] = returnUrl }) };
+        using HttpResponseMessage signedIn = await http.SendAsync(request, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        string location = signedIn.Headers.Location!.OriginalString;
+        Assert.True(location == "/" || location == returnUrl, $"Location was '{location}'");
+        Assert.DoesNotContain('\t', location);
+        Assert.DoesNotContain('\\', location);
+        Assert.False(location.Length > 1 && location[1] == '/', location);
+    }
 }

@@ -73,9 +73,13 @@ internal static class DashboardSignIn
         IsEssential = true,
     };
 
-    // Only a path on this site: never an absolute or protocol-relative URL (an open redirect).
+    // Only a path on this site: never an absolute or protocol-relative URL (an open redirect). Browsers drop tabs and
+    // line breaks from a Location and read a backslash as '/', so "/<tab>/evil.example" would leave the site: only printable
+    // ASCII without backslashes is kept (a return URL built by the challenge is escaped, so it is always that), which
+    // also keeps Kestrel from refusing the header (a 500) for a non-ASCII value.
     private static string LocalUrl(string? returnUrl) =>
-        !string.IsNullOrEmpty(returnUrl) && returnUrl[0] == '/' && (returnUrl.Length == 1 || (returnUrl[1] != '/' && returnUrl[1] != '\\'))
+        !string.IsNullOrEmpty(returnUrl) && returnUrl[0] == '/' && (returnUrl.Length == 1 || returnUrl[1] != '/')
+            && returnUrl.All(c => c is > ' ' and < '\x7f' and not '\\')
             ? returnUrl
             : "/";
 
