@@ -61,7 +61,7 @@ public sealed record TimeWindow(string Name, DateTimeOffset? From, DateTimeOffse
                     break;
                 }
 
-                DateTimeOffset chartStart = start ?? (end ?? now) - TimeSpan.FromDays(1);
+                DateTimeOffset chartStart = start ?? Before(end ?? now, TimeSpan.FromDays(1));
                 DateTimeOffset chartEnd = end ?? now;
                 window = new TimeWindow(name, start, end, BucketFor(chartEnd - chartStart));
                 return true;
@@ -89,6 +89,13 @@ public sealed record TimeWindow(string Name, DateTimeOffset? From, DateTimeOffse
 
         return TimeSpan.FromMinutes(BucketMinutes[^1] * Math.Ceiling(span.TotalMinutes / BucketMinutes[^1] / 120));
     }
+
+    /// <summary><paramref name="time"/> less <paramref name="span"/>, or the earliest time when that is before it (a range may end in year 1).</summary>
+    /// <param name="time">The time.</param>
+    /// <param name="span">How far back.</param>
+    /// <returns>The earlier time.</returns>
+    public static DateTimeOffset Before(DateTimeOffset time, TimeSpan span) =>
+        time - DateTimeOffset.MinValue < span ? DateTimeOffset.MinValue : time - span;
 
     private static TimeWindow Fixed(string name, DateTimeOffset now, TimeSpan span) => new(name, now - span, now, BucketFor(span));
 
