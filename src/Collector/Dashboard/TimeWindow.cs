@@ -16,6 +16,15 @@ public sealed record TimeWindow(string Name, DateTimeOffset? From, DateTimeOffse
     /// <returns>Text like <c>2026-11-29T12:00</c>, or empty.</returns>
     public static string InputValue(DateTimeOffset? value) => value?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm", CultureInfo.InvariantCulture) ?? string.Empty;
 
+    /// <summary>The form value of a range's end, rounded up to the minute: the activity view counts whole minutes, so its
+    /// drill-down into the explorer must reach the end of the last one (rounding down would drop the newest events).</summary>
+    /// <param name="value">The end.</param>
+    /// <returns>Text like <c>2026-11-29T12:01</c>, or empty.</returns>
+    public static string InputValueRoundedUp(DateTimeOffset? value) =>
+        value is { } end && end.UtcTicks % TimeSpan.TicksPerMinute != 0 && DateTimeOffset.MaxValue - end >= TimeSpan.FromMinutes(1)
+            ? InputValue(end.AddMinutes(1))
+            : InputValue(value);
+
     /// <summary>Reads the range from a request's query values.</summary>
     /// <param name="range">The range name; null picks <paramref name="defaultName"/>.</param>
     /// <param name="from">Custom start (ISO 8601, UTC unless it has an offset).</param>
