@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 
 namespace Instrumentation.Dashboard.Tests;
 
-/// <summary>The activity view's drill-down link for a time range shows the events it counted, the newest included.</summary>
+/// <summary>Links from a counted view (activity, overview totals) into the explorer show exactly the events that were counted.</summary>
 /// <typeparam name="TFixture">The store under test.</typeparam>
 public abstract partial class ActivityDrillDownTests<TFixture>(TFixture fixture) : IClassFixture<TFixture>
     where TFixture : DashboardFixture
@@ -24,6 +24,28 @@ public abstract partial class ActivityDrillDownTests<TFixture>(TFixture fixture)
         string explorer = await fixture.Http.GetStringAsync("/" + href, cancellationToken);
         Assert.Contains($"data-id=\"{fresh.Id:D}\"", explorer, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task OverviewTotalOfACustomRange_LinksToExactlyTheEventsItCounted()
+    {
+        CancellationToken cancellationToken = TestContext.Current.CancellationToken;
+        DateTimeOffset now = fixture.SeededAt;
+
+        // The seed's focus events are 3, 10, 17, 24, 31 and 38 minutes old: a range that ends 20 minutes ago counts some of them.
+        string from = (now - TimeSpan.FromDays(2)).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+        string to = (now - TimeSpan.FromMinutes(20)).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+        string overview = await fixture.Http.GetStringAsync($"/?range=custom&from={from}&to={to}", cancellationToken);
+        Match total = FocusTotal().Match(overview);
+        Assert.True(total.Success, "The overview has no total for focus.");
+        int counted = int.Parse(total.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(counted, 1, 5);
+
+        string explorer = await fixture.Http.GetStringAsync("/" + WebUtility.HtmlDecode(total.Groups["href"].Value), cancellationToken);
+        Assert.Equal(counted, Regex.Count(explorer, "<tr data-seq="));
+    }
+
+    [GeneratedRegex("<td><a href=\"(?<href>[^\"]+)\">focus</a></td><td class=\"num\">(?<n>[0-9]+)</td>")]
+    private static partial Regex FocusTotal();
 
     [GeneratedRegex("<tr data-value=\"now001\">\\s*<td><a href=\"(?<href>[^\"]+)\"")]
     private static partial Regex RowLink();
