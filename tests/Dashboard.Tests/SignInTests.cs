@@ -136,6 +136,41 @@ public sealed class SignInTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task SignOut_IsAPostFromTheDashboard_AndForgetsTheCookie()
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = _collector!.Address };
+        using (HttpResponseMessage get = await http.GetAsync("/logout", TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/"))
+        {
+            request.Headers.Add("Cookie", "collector_key=" + ReadKey);
+            using HttpResponseMessage page = await http.SendAsync(request, TestContext.Current.CancellationToken);
+            Assert.Contains("id=\"sign-out\"", await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/logout"))
+        {
+            request.Headers.Add("Cookie", "collector_key=" + ReadKey);
+            request.Headers.Add("Origin", "http://evil.example");
+            using HttpResponseMessage crossSite = await http.SendAsync(request, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.BadRequest, crossSite.StatusCode);
+            Assert.False(crossSite.Headers.Contains("Set-Cookie"));
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/logout"))
+        {
+            request.Headers.Add("Cookie", "collector_key=" + ReadKey);
+            using HttpResponseMessage signedOut = await http.SendAsync(request, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.Redirect, signedOut.StatusCode);
+            Assert.Equal("/login", signedOut.Headers.Location!.OriginalString);
+            Assert.Contains(signedOut.Headers.GetValues("Set-Cookie"), c => c.StartsWith("collector_key=;", StringComparison.Ordinal) && c.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase));
+        }
+    }
+
     [Theory]
     [InlineData("/\t/evil.example/")]
     [InlineData("/\n/evil.example/")]
