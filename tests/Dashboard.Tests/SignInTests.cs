@@ -135,4 +135,58 @@ public sealed class SignInTests : IAsyncLifetime
             Assert.Equal("/", signedIn.Headers.Location!.OriginalString);
         }
     }
+
+    [Fact]
+    public async Task SignOut_IsAPostFromTheDashboard_AndForgetsTheCookie()
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = _collector!.Address };
+        using (HttpResponseMessage get = await http.GetAsync("/logout", TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/"))
+        {
+            request.Headers.Add("Cookie", "collector_key=" + ReadKey);
+            using HttpResponseMessage page = await http.SendAsync(request, TestContext.Current.CancellationToken);
+            Assert.Contains("id=\"sign-out\"", await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/logout"))
+        {
+            request.Headers.Add("Cookie", "collector_key=" + ReadKey);
+            request.Headers.Add("Origin", "http://evil.example");
+            using HttpResponseMessage crossSite = await http.SendAsync(request, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.BadRequest, crossSite.StatusCode);
+            Assert.False(crossSite.Headers.Contains("Set-Cookie"));
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/logout"))
+        {
+            request.Headers.Add("Cookie", "collector_key=" + ReadKey);
+            using HttpResponseMessage signedOut = await http.SendAsync(request, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.Redirect, signedOut.StatusCode);
+            Assert.Equal("/login", signedOut.Headers.Location!.OriginalString);
+            Assert.Contains(signedOut.Headers.GetValues("Set-Cookie"), c => c.StartsWith("collector_key=;", StringComparison.Ordinal) && c.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase));
+        }
+    }
+
+    [Theory]
+    [InlineData("/\t/evil.example/")]
+    [InlineData("/\n/evil.example/")]
+    [InlineData("/\\evil.example/")]
+    [InlineData("/%09/evil.example/")]
+    [InlineData("/\u00e9v\u00e9nements")]
+    public async Task ReturnUrlsThatABrowserWouldReadAsAnotherSite_OrThatKestrelCannotSend_GoHome(string returnUrl)
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = _collector!.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/login") { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["key"] = ReadKey, ["returnUrl"] = returnUrl }) };
+        using HttpResponseMessage signedIn = await http.SendAsync(request, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        string location = signedIn.Headers.Location!.OriginalString;
+        Assert.True(location == "/" || location == returnUrl, $"Location was '{location}'");
+        Assert.DoesNotContain('\t', location);
+        Assert.DoesNotContain('\\', location);
+        Assert.False(location.Length > 1 && location[1] == '/', location);
+    }
 }

@@ -58,7 +58,7 @@ internal static class DashboardEndpoints
         }
 
         DateTimeOffset until = window.Until ?? now;
-        DateTimeOffset start = window.From ?? until - TimeSpan.FromDays(1);
+        DateTimeOffset start = window.From ?? TimeWindow.Before(until, TimeSpan.FromDays(1));
         TimeSeries series = await queries.CountByTypeOverTimeAsync(start, until, window.Bucket, cancellationToken);
         string chart = StackedBarChart.Render(series, $"Events per {Describe(window.Bucket)} by type");
         var model = new OverviewModel(window, error, series, chart, ingest.AcceptedPerSecond(TimeSpan.FromMinutes(1)), ingest.AcceptedPerSecond(TimeSpan.FromMinutes(10)), ingest.AcceptedTotal, ingest.StartedAt, ingest.RejectedByReason());
@@ -111,6 +111,12 @@ internal static class DashboardEndpoints
             error = "A context value needs a context field (ctx), such as net_id.";
         }
 
+        if (HasNul(type) || HasNul(key) || HasNul(contextValue) || HasNul(q))
+        {
+            valid = false;
+            error = NulError;
+        }
+
         var filter = new EventFilter(
             string.IsNullOrEmpty(type) ? null : type,
             valid ? window.From : null,
@@ -137,6 +143,11 @@ internal static class DashboardEndpoints
     {
         string field = string.IsNullOrWhiteSpace(key) ? "net_id" : key.Trim();
         bool valid = TimeWindow.TryParse(range, from, to, time.GetUtcNow(), "all", out TimeWindow window, out string? error);
+        if (HasNul(field))
+        {
+            valid = false;
+            error = NulError;
+        }
         ActivitySort order = ActivitySort.Events;
         if (!string.IsNullOrEmpty(sort) && (!Enum.TryParse(sort, ignoreCase: true, out order) || !Enum.IsDefined(order)))
         {
@@ -151,6 +162,11 @@ internal static class DashboardEndpoints
         var model = new ActivityModel(field, window, error, order, descending, keys, rows);
         return Page<ActivityPage>(model, valid);
     }
+
+    // PostgreSQL text cannot hold U+0000 (a query with it fails), and no stored type, context or data text can match it there.
+    private const string NulError = "Filters may not contain the character U+0000.";
+
+    private static bool HasNul(string? text) => text is not null && text.Contains('\0', StringComparison.Ordinal);
 
     private static IResult Page<TPage>(object model, bool valid)
         where TPage : Microsoft.AspNetCore.Components.IComponent

@@ -8,7 +8,7 @@ namespace Instrumentation.Collector.Dashboard;
 
 /// <summary>
 /// <c>GET /login</c> asks for a read key, <c>POST /login</c> checks it and keeps it in the dashboard's cookie,
-/// <c>GET /logout</c> forgets it. Without configured keys there is nothing to sign in to.
+/// <c>POST /logout</c> (the pages' "Sign out" button) forgets it. Without configured keys there is nothing to sign in to.
 /// </summary>
 internal static class DashboardSignIn
 {
@@ -19,8 +19,14 @@ internal static class DashboardSignIn
                 ? Page(returnUrl, denied is null ? null : "That key may not read: the dashboard needs a read key.", StatusCodes.Status200OK)
                 : Results.Redirect(LocalUrl(returnUrl)));
         routes.MapPost("/login", SignInAsync).WithMetadata(Security.KeyCheckingEndpoint.Instance); // limited like failed authentications
-        routes.MapGet("/logout", (HttpContext context) =>
+        // A POST from the dashboard's own pages (the "Sign out" button): a GET could be triggered by any other site.
+        routes.MapPost("/logout", (HttpContext context) =>
         {
+            if (IsCrossSite(context.Request))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Cross-site sign-out", detail: "Sign out from the dashboard's own page.");
+            }
+
             context.Response.Cookies.Delete(DashboardAuthenticationHandler.CookieName, CookieOptions(context.Request));
             return Results.Redirect(context.Request.PathBase + "/login");
         });
@@ -34,9 +40,7 @@ internal static class DashboardSignIn
         }
 
         // The form is same-origin; a browser says where a POST comes from, and a form posted from elsewhere is refused.
-        string? origin = context.Request.Headers.Origin;
-        if (!string.IsNullOrEmpty(origin) && origin != "null"
-            && !string.Equals(origin, $"{context.Request.Scheme}://{context.Request.Host}", StringComparison.OrdinalIgnoreCase))
+        if (IsCrossSite(context.Request))
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Cross-site sign-in", detail: "Sign in from the dashboard's own page.");
         }
@@ -64,6 +68,13 @@ internal static class DashboardSignIn
         return Results.Redirect(context.Request.PathBase + LocalUrl(returnUrl));
     }
 
+    private static bool IsCrossSite(HttpRequest request)
+    {
+        string? origin = request.Headers.Origin;
+        return !string.IsNullOrEmpty(origin) && origin != "null"
+            && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase);
+    }
+
     private static CookieOptions CookieOptions(HttpRequest request) => new()
     {
         HttpOnly = true,
@@ -73,9 +84,13 @@ internal static class DashboardSignIn
         IsEssential = true,
     };
 
-    // Only a path on this site: never an absolute or protocol-relative URL (an open redirect).
+    // Only a path on this site: never an absolute or protocol-relative URL (an open redirect). Browsers drop tabs and
+    // line breaks from a Location and read a backslash as '/', so "/<tab>/evil.example" would leave the site: only printable
+    // ASCII without backslashes is kept (a return URL built by the challenge is escaped, so it is always that), which
+    // also keeps Kestrel from refusing the header (a 500) for a non-ASCII value.
     private static string LocalUrl(string? returnUrl) =>
-        !string.IsNullOrEmpty(returnUrl) && returnUrl[0] == '/' && (returnUrl.Length == 1 || (returnUrl[1] != '/' && returnUrl[1] != '\\'))
+        !string.IsNullOrEmpty(returnUrl) && returnUrl[0] == '/' && (returnUrl.Length == 1 || returnUrl[1] != '/')
+            && returnUrl.All(c => c is > ' ' and < '\x7f' and not '\\')
             ? returnUrl
             : "/";
 

@@ -16,6 +16,15 @@ public sealed record TimeWindow(string Name, DateTimeOffset? From, DateTimeOffse
     /// <returns>Text like <c>2026-11-29T12:00</c>, or empty.</returns>
     public static string InputValue(DateTimeOffset? value) => value?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm", CultureInfo.InvariantCulture) ?? string.Empty;
 
+    /// <summary>The form value of a range's end, rounded up to the minute: the activity view counts whole minutes, so its
+    /// drill-down into the explorer must reach the end of the last one (rounding down would drop the newest events).</summary>
+    /// <param name="value">The end.</param>
+    /// <returns>Text like <c>2026-11-29T12:01</c>, or empty.</returns>
+    public static string InputValueRoundedUp(DateTimeOffset? value) =>
+        value is { } end && end.UtcTicks % TimeSpan.TicksPerMinute != 0 && DateTimeOffset.MaxValue - end >= TimeSpan.FromMinutes(1)
+            ? InputValue(end.AddMinutes(1))
+            : InputValue(value);
+
     /// <summary>Reads the range from a request's query values.</summary>
     /// <param name="range">The range name; null picks <paramref name="defaultName"/>.</param>
     /// <param name="from">Custom start (ISO 8601, UTC unless it has an offset).</param>
@@ -61,7 +70,7 @@ public sealed record TimeWindow(string Name, DateTimeOffset? From, DateTimeOffse
                     break;
                 }
 
-                DateTimeOffset chartStart = start ?? (end ?? now) - TimeSpan.FromDays(1);
+                DateTimeOffset chartStart = start ?? Before(end ?? now, TimeSpan.FromDays(1));
                 DateTimeOffset chartEnd = end ?? now;
                 window = new TimeWindow(name, start, end, BucketFor(chartEnd - chartStart));
                 return true;
@@ -89,6 +98,13 @@ public sealed record TimeWindow(string Name, DateTimeOffset? From, DateTimeOffse
 
         return TimeSpan.FromMinutes(BucketMinutes[^1] * Math.Ceiling(span.TotalMinutes / BucketMinutes[^1] / 120));
     }
+
+    /// <summary><paramref name="time"/> less <paramref name="span"/>, or the earliest time when that is before it (a range may end in year 1).</summary>
+    /// <param name="time">The time.</param>
+    /// <param name="span">How far back.</param>
+    /// <returns>The earlier time.</returns>
+    public static DateTimeOffset Before(DateTimeOffset time, TimeSpan span) =>
+        time - DateTimeOffset.MinValue < span ? DateTimeOffset.MinValue : time - span;
 
     private static TimeWindow Fixed(string name, DateTimeOffset now, TimeSpan span) => new(name, now - span, now, BucketFor(span));
 
