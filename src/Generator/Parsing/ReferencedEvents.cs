@@ -131,7 +131,7 @@ namespace Instrumentation.Generator.Parsing
             var parameters = new List<ParameterModel>();
             foreach (IParameterSymbol parameter in method.Parameters)
             {
-                if (EventParser.ParseParameter(method, parameter, EventForm.Hook, method.Name, ignored, usedJsonNames, usedPropertyNames, cancellationToken) is not { } model)
+                if (ParameterParser.Parse(method, parameter, EventForm.Hook, method.Name, ignored, usedJsonNames, usedPropertyNames, cancellationToken) is not { } model)
                 {
                     return null;
                 }
