@@ -118,4 +118,41 @@ public class ReviewShapeTests
         Assert.Equal(1, CorpusHarness.InterceptedCalls(build)); // only the direct call
         Assert.Equal("Twice(2)|Twice(3)|4", CorpusHarness.RunProgram(build.Output));
     }
+
+    [Fact]
+    public void Struct_receivers_in_readonly_fields_in_parameters_and_ref_this_extensions_keep_their_copies() =>
+        _ = CorpusHarness.AssertSameOutput("0,2,0,2,1", """
+            public struct Counter
+            {
+                public int Value;
+                [LogEvent(Priority.Batch)] public int Bump() => ++Value;
+            }
+
+            public static class CounterExtensions
+            {
+                [LogEvent(Priority.Batch)] public static int BumpRef(this ref Counter counter) => ++counter.Value;
+            }
+
+            public sealed class Holder
+            {
+                private readonly Counter _readOnly;
+                private Counter _mutable;
+
+                public string Run(in Counter given)
+                {
+                    _readOnly.Bump();          // a defensive copy: the field stays 0
+                    _mutable.Bump();           // the field itself
+                    given.Bump();              // a copy of the in parameter: stays 0
+                    _mutable.BumpRef();        // by ref: 2
+                    var local = new Counter();
+                    local.Bump();
+                    return _readOnly.Value + "," + _mutable.Value + "," + given.Value + "," + _mutable.Value + "," + local.Value;
+                }
+            }
+
+            public static class Program
+            {
+                public static string Run() => new Holder().Run(new Counter());
+            }
+            """);
 }
