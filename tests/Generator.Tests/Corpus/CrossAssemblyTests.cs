@@ -101,4 +101,31 @@ public class CrossAssemblyTests
         Assert.Equal(first, second);
         Assert.All(Enumerable.Range(0, first.Count), i => Assert.Same(first[i], second[i]));
     }
+
+    [Fact]
+    public void An_internal_type_of_a_reference_with_the_payload_name_is_no_collision()
+    {
+        // Invisible to this project, it collides with nothing: refusing the payload (INST016) would lose the event for nothing.
+        byte[] other = CorpusHarness.Emit(CorpusHarness.Compile("Shop.Internals", [], "namespace Shop { internal sealed class PlacedEvent { } }"));
+        CorpusHarness.Build app = CorpusHarness.BuildWithGenerator("ShopApp", [MetadataReference.CreateFromImage(other)], """
+            namespace Shop
+            {
+                public static class Orders
+                {
+                    [LogEvent(Priority.Batch)] internal static int Placed(int id) => id;
+                }
+            }
+
+            public static class Program
+            {
+                public static string Run() => Shop.Orders.Placed(3).ToString();
+            }
+            """);
+
+        CorpusHarness.AssertNoneInGenerated(app);
+        Assert.Empty(app.InUserCode);
+        Assert.Empty(app.Inst("INST016"));
+        Assert.Equal(1, CorpusHarness.InterceptedCalls(app));
+        Assert.Equal("3", CorpusHarness.RunProgram(app.Output, other));
+    }
 }
