@@ -6,7 +6,6 @@ using Instrumentation.Generator.Model;
 using Instrumentation.Generator.Support;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Instrumentation.Generator.Parsing
 {
