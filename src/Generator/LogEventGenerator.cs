@@ -68,8 +68,9 @@ namespace Instrumentation.Generator
                 .Collect()
                 .Select(static (names, _) => new EquatableArray<string>(names.Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal)));
 
-            // Hooked methods of referenced projects and packages, listed in their assembly attributes. Read again after
-            // every edit (cheap: only assemblies that reference the runtime are looked at), equal lists stay cached.
+            // Hooked methods of referenced projects and packages, listed in their assembly attributes. Runs after every
+            // edit, but what each referenced assembly lists is read once per assembly symbol (the compiler keeps those while
+            // the references stay the same), so an edit costs a lookup per reference; equal lists leave later steps cached.
             IncrementalValueProvider<EquatableArray<EventModel>> referenced = context.CompilationProvider
                 .Select(static (compilation, ct) => Parsing.ReferencedEvents.Read(compilation, ct))
                 .WithTrackingName(Steps.ReferencedEvents);

@@ -360,8 +360,12 @@ namespace Instrumentation.Generator.Parsing
         private static bool TakesExpression(IMethodSymbol? method) =>
             method is not null && (method.ReducedFrom ?? method).Parameters.Any(p => IsExpressionType(p.Type));
 
+        /// <summary>
+        /// Whether a lambda converted to <paramref name="type"/> becomes an expression tree: <c>Expression&lt;TDelegate&gt;</c>,
+        /// and since C# 10 also the base types <c>LambdaExpression</c> and <c>Expression</c> (a lambda's natural type).
+        /// </summary>
         private static bool IsExpressionType(ITypeSymbol? type) =>
-            type is INamedTypeSymbol { Name: "Expression", ContainingNamespace: { Name: "Expressions", ContainingNamespace: { Name: "Linq", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } };
+            type is INamedTypeSymbol { Name: "Expression" or "LambdaExpression", ContainingNamespace: { Name: "Expressions", ContainingNamespace: { Name: "Linq", ContainingNamespace: { Name: "System", ContainingNamespace.IsGlobalNamespace: true } } } };
 
         private static CallSiteParseResult NotHooked(string method, string usage, SyntaxNode node) =>
             new(null, DiagnosticInfo.Create(DiagnosticDescriptors.CallNotHooked, LocationInfo.From(node), method, usage));

@@ -83,7 +83,10 @@ namespace Instrumentation.Generator.Parsing
             return null;
         }
 
-        /// <summary>A type of the compilation or a reference with the payload's full name, of any arity.</summary>
+        /// <summary>
+        /// A type of the compilation, or one of a reference this project can see, with the payload's full name, of any
+        /// arity. An internal type of a reference (without InternalsVisibleTo) is invisible here and collides with nothing.
+        /// </summary>
         /// <remarks>
         /// Walks the merged namespace (whose members Roslyn caches per compilation) rather than calling
         /// <c>GetTypeByMetadataName</c>, which searches every reference again for each name: this runs for every event
@@ -104,8 +107,16 @@ namespace Instrumentation.Generator.Parsing
                 }
             }
 
-            ImmutableArray<INamedTypeSymbol> types = current.GetTypeMembers(model.PayloadTypeName);
-            return types.IsEmpty ? null : types[0];
+            foreach (INamedTypeSymbol type in current.GetTypeMembers(model.PayloadTypeName))
+            {
+                if (SymbolEqualityComparer.Default.Equals(type.ContainingAssembly, compilation.Assembly)
+                    || compilation.IsSymbolAccessibleWithin(type, compilation.Assembly))
+                {
+                    return type;
+                }
+            }
+
+            return null;
         }
     }
 }

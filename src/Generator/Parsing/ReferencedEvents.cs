@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using Instrumentation.Generator.Model;
 using Instrumentation.Generator.Support;
@@ -22,6 +23,15 @@ namespace Instrumentation.Generator.Parsing
 
         private const string RuntimeAssemblyName = "Instrumentation.Runtime";
 
+        /// <summary>
+        /// The models read from each referenced assembly symbol. The compiler reuses a referenced assembly's symbol for
+        /// every compilation that has the same references (each keystroke makes a new compilation, not new reference
+        /// symbols), and everything a model holds comes from that symbol's own graph: after the first read, an edit
+        /// costs one table lookup per reference instead of walking every assembly's references and attributes. Weak
+        /// keys: an assembly symbol dropped by the compiler (references changed) drops its entry.
+        /// </summary>
+        private static readonly ConditionalWeakTable<IAssemblySymbol, AssemblyHooks> ByAssembly = new();
+
         /// <summary>The listed value: documentation id, type metadata name, method name and payload metadata name.</summary>
         public static string Describe(EventModel model) =>
             string.Join("|", model.MethodKey, model.ContainingTypeMetadataName, model.MethodName.TrimStart('@'), model.Namespace is null ? model.PayloadTypeName : model.Namespace + "." + model.PayloadTypeName);
@@ -33,27 +43,46 @@ namespace Instrumentation.Generator.Parsing
             foreach (IAssemblySymbol assembly in compilation.SourceModule.ReferencedAssemblySymbols)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (!ReferencesRuntime(assembly))
+                if (!ByAssembly.TryGetValue(assembly, out AssemblyHooks? hooks))
                 {
-                    continue;
+                    // Read outside the table's lock; a concurrent reader of the same symbol computes an equal list.
+                    hooks = new AssemblyHooks(ReadAssembly(assembly, cancellationToken));
+                    hooks = ByAssembly.GetValue(assembly, _ => hooks);
                 }
 
-                foreach (AttributeData attribute in assembly.GetAttributes())
+                if (hooks.Models.Count > 0)
                 {
-                    if (attribute.AttributeClass is { Name: "AssemblyMetadataAttribute" }
-                        && attribute.ConstructorArguments.Length == 2
-                        && attribute.ConstructorArguments[0].Value is MetadataKey
-                        && attribute.ConstructorArguments[1].Value is string value
-                        && Model(assembly, value, compilation, cancellationToken) is { } model)
-                    {
-                        (models ??= new List<EventModel>()).Add(model);
-                    }
+                    (models ??= new List<EventModel>()).AddRange(hooks.Models);
                 }
             }
 
             return models is null
                 ? EquatableArray<EventModel>.Empty
                 : new EquatableArray<EventModel>(models.OrderBy(m => m.MethodKey, StringComparer.Ordinal));
+        }
+
+        private static EquatableArray<EventModel> ReadAssembly(IAssemblySymbol assembly, CancellationToken cancellationToken)
+        {
+            if (!ReferencesRuntime(assembly))
+            {
+                return EquatableArray<EventModel>.Empty;
+            }
+
+            List<EventModel>? models = null;
+            foreach (AttributeData attribute in assembly.GetAttributes())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (attribute.AttributeClass is { Name: "AssemblyMetadataAttribute" }
+                    && attribute.ConstructorArguments.Length == 2
+                    && attribute.ConstructorArguments[0].Value is MetadataKey
+                    && attribute.ConstructorArguments[1].Value is string value
+                    && Model(assembly, value, cancellationToken) is { } model)
+                {
+                    (models ??= new List<EventModel>()).Add(model);
+                }
+            }
+
+            return models is null ? EquatableArray<EventModel>.Empty : new EquatableArray<EventModel>(models);
         }
 
         private static bool ReferencesRuntime(IAssemblySymbol assembly)
@@ -72,7 +101,7 @@ namespace Instrumentation.Generator.Parsing
             return false;
         }
 
-        private static EventModel? Model(IAssemblySymbol assembly, string value, Compilation compilation, CancellationToken cancellationToken)
+        private static EventModel? Model(IAssemblySymbol assembly, string value, CancellationToken cancellationToken)
         {
             string[] parts = value.Split('|');
             if (parts.Length != 4 || assembly.GetTypeByMetadataName(parts[1]) is not { } type)
@@ -102,7 +131,7 @@ namespace Instrumentation.Generator.Parsing
             var parameters = new List<ParameterModel>();
             foreach (IParameterSymbol parameter in method.Parameters)
             {
-                if (EventParser.ParseParameter(method, parameter, EventForm.Hook, method.Name, ignored, usedJsonNames, usedPropertyNames, cancellationToken) is not { } model)
+                if (ParameterParser.Parse(method, parameter, EventForm.Hook, method.Name, ignored, usedJsonNames, usedPropertyNames, cancellationToken) is not { } model)
                 {
                     return null;
                 }
@@ -140,6 +169,12 @@ namespace Instrumentation.Generator.Parsing
                 ContainingTypeMetadataName = parts[1],
                 IsReferenced = true,
             };
+        }
+
+        /// <summary>The hooked methods one referenced assembly lists (a class: the weak table's value).</summary>
+        private sealed class AssemblyHooks(EquatableArray<EventModel> models)
+        {
+            public EquatableArray<EventModel> Models { get; } = models;
         }
     }
 }

@@ -35,6 +35,7 @@ public static class LogEventHub
     private static readonly object s_gate = new();
     private static ListenerSet s_listeners = ListenerSet.None;
     private static long s_sinkFailures;
+    private static long s_notCaptured;
 
     private static ListenerSet Listeners => Volatile.Read(ref s_listeners);
 
@@ -58,6 +59,15 @@ public static class LogEventHub
 
     /// <summary>How many times a listener threw while taking an event (that listener lost the event, the application was not disturbed).</summary>
     public static long SinkFailureCount => Interlocked.Read(ref s_sinkFailures);
+
+    /// <summary>
+    /// How many arguments of recorded events could not be copied (a default <c>ImmutableArray&lt;T&gt;</c>, a collection
+    /// whose <c>CopyTo</c> throws): each was written as <c>"&lt;not captured: ExceptionType&gt;"</c> and the call went on.
+    /// </summary>
+    public static long NotCapturedCount => Interlocked.Read(ref s_notCaptured);
+
+    /// <summary>Counts an argument that could not be copied (see <see cref="NotCapturedCount"/>).</summary>
+    internal static void CountNotCaptured() => Interlocked.Increment(ref s_notCaptured);
 
     /// <summary>
     /// Records an event: stamps its id, timestamp and trace context (once; a payload recorded again keeps

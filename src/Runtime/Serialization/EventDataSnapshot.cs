@@ -12,16 +12,11 @@ namespace Instrumentation.Serialization;
 /// Copying never throws into the application. An argument that cannot be copied (a default
 /// <c>ImmutableArray&lt;T&gt;</c>, a collection whose <c>Count</c> or <c>CopyTo</c> throws, a sequence that fails while
 /// being enumerated) is recorded as a <see cref="NotCapturedValues{T}"/> marker, written on the wire as the string
-/// <c>"&lt;not captured: ExceptionType&gt;"</c>, and counted in <see cref="NotCapturedCount"/>.
+/// <c>"&lt;not captured: ExceptionType&gt;"</c>, and counted in <see cref="LogEventHub.NotCapturedCount"/> (the hub owns the process-wide counters).
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class EventDataSnapshot
 {
-    private static long _notCapturedCount;
-
-    /// <summary>How many arguments could not be copied since the process started (each was recorded as a marker).</summary>
-    public static long NotCapturedCount => Interlocked.Read(ref _notCapturedCount);
-
     /// <summary>Copies <paramref name="values"/> into an array.</summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="values">The argument.</param>
@@ -60,7 +55,7 @@ public static class EventDataSnapshot
         catch (Exception exception)
         {
             // Recording never throws into the application: the method still runs, the event says what is missing.
-            Interlocked.Increment(ref _notCapturedCount);
+            LogEventHub.CountNotCaptured();
             return new NotCapturedValues<T>(exception.GetType().Name);
         }
     }

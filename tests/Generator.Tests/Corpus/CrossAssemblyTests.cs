@@ -1,4 +1,8 @@
+using Instrumentation.Generator.Model;
+using Instrumentation.Generator.Parsing;
+using Instrumentation.Generator.Support;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 
 namespace Instrumentation.Generator.Tests.Corpus;
 
@@ -75,5 +79,53 @@ public class CrossAssemblyTests
         Compilation plainApp = CorpusHarness.Compile("NotebookApp", [MetadataReference.CreateFromImage(libraryImage)], App);
 
         Assert.Equal("16:execute,opened", CorpusHarness.RunProgram(plainApp, libraryImage));
+    }
+
+    [Fact]
+    public void An_edit_that_keeps_the_references_reuses_what_was_read_from_them()
+    {
+        // Reading referenced assemblies runs after every keystroke: it must not walk every reference's metadata again.
+        byte[] libraryImage = CorpusHarness.Emit(CorpusHarness.BuildWithGenerator("Notebooks.Engine", [], Library).Output);
+        CSharpCompilation before = CorpusHarness.Compile("NotebookApp", [MetadataReference.CreateFromImage(libraryImage)], App);
+        EquatableArray<EventModel> first = ReferencedEvents.Read(before, TestContext.Current.CancellationToken);
+
+        SyntaxTree edited = CSharpSyntaxTree.ParseText("public static class Unrelated { public static int Answer => 42; }", (CSharpParseOptions)before.SyntaxTrees[0].Options, cancellationToken: TestContext.Current.CancellationToken);
+        CSharpCompilation after = before.AddSyntaxTrees(edited);
+        // What makes the reuse correct: the compiler keeps the library's assembly symbol for a compilation with the same references.
+        Assert.Same(
+            before.SourceModule.ReferencedAssemblySymbols.Single(a => a.Name == "Notebooks.Engine"),
+            after.SourceModule.ReferencedAssemblySymbols.Single(a => a.Name == "Notebooks.Engine"));
+        EquatableArray<EventModel> second = ReferencedEvents.Read(after, TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, first.Count);
+        Assert.Equal(first, second);
+        Assert.All(Enumerable.Range(0, first.Count), i => Assert.Same(first[i], second[i]));
+    }
+
+    [Fact]
+    public void An_internal_type_of_a_reference_with_the_payload_name_is_no_collision()
+    {
+        // Invisible to this project, it collides with nothing: refusing the payload (INST016) would lose the event for nothing.
+        byte[] other = CorpusHarness.Emit(CorpusHarness.Compile("Shop.Internals", [], "namespace Shop { internal sealed class PlacedEvent { } }"));
+        CorpusHarness.Build app = CorpusHarness.BuildWithGenerator("ShopApp", [MetadataReference.CreateFromImage(other)], """
+            namespace Shop
+            {
+                public static class Orders
+                {
+                    [LogEvent(Priority.Batch)] internal static int Placed(int id) => id;
+                }
+            }
+
+            public static class Program
+            {
+                public static string Run() => Shop.Orders.Placed(3).ToString();
+            }
+            """);
+
+        CorpusHarness.AssertNoneInGenerated(app);
+        Assert.Empty(app.InUserCode);
+        Assert.Empty(app.Inst("INST016"));
+        Assert.Equal(1, CorpusHarness.InterceptedCalls(app));
+        Assert.Equal("3", CorpusHarness.RunProgram(app.Output, other));
     }
 }

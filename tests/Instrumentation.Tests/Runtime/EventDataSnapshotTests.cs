@@ -44,13 +44,13 @@ public class EventDataSnapshotTests
             throw new InvalidOperationException("broken sequence");
         }
 
-        long before = EventDataSnapshot.NotCapturedCount;
+        long before = LogEventHub.NotCapturedCount;
         IReadOnlyList<int>? copy = EventDataSnapshot.Copy(Broken(), enumerateLazySequences: true);
 
         INotCapturedValue marker = Assert.IsAssignableFrom<INotCapturedValue>(copy);
         Assert.Equal("<not captured: InvalidOperationException>", marker.Marker);
         Assert.Empty(copy!);
-        Assert.True(EventDataSnapshot.NotCapturedCount > before);
+        Assert.True(LogEventHub.NotCapturedCount > before);
     }
 
     [Fact]
