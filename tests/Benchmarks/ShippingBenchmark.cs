@@ -114,6 +114,9 @@ internal static class ShippingBenchmark
     /// <summary>A warm-up round that spent less than this compiling is taken as "the JIT has settled".</summary>
     private static readonly TimeSpan SettledJitTime = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>How long the warm-up idles after each round so that the background compiler catches up.</summary>
+    private static readonly TimeSpan SettlePause = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Runs <paramref name="run"/> until a round spends (almost) no time in the JIT. Why: tiered compilation with dynamic
     /// PGO compiles each hot method three times (quick, instrumented, optimized), on a background thread, seconds after
@@ -133,6 +136,9 @@ internal static class ShippingBenchmark
             {
                 TimeSpan before = System.Runtime.JitInfo.GetCompilationTime();
                 await run();
+
+                // Idle for a moment: tier-up waits for a pause in new compiling, then its queue drains on a background thread.
+                await Task.Delay(SettlePause);
                 jit = System.Runtime.JitInfo.GetCompilationTime() - before;
                 rounds++;
             }
