@@ -149,7 +149,7 @@ internal static class ShippingBenchmark
             Console.SetOut(console);
         }
 
-        Console.Error.WriteLine($"(warm-up: {rounds} round(s), {jit.TotalMilliseconds:N0} ms of JIT in the last, {System.Runtime.JitInfo.GetCompiledMethodCount():N0} methods compiled so far; each row's own JIT time is in its last column)");
+        Console.Error.WriteLine($"(warm-up: {rounds} round(s), {jit.TotalMilliseconds:N0} ms of JIT in the last, {System.Runtime.JitInfo.GetCompiledMethodCount():N0} methods compiled so far)");
     }
 
     private static async Task RunOursAsync(int events, Uri endpoint, string receiverName, bool gzip, CountingReceiver? receiver, int batchSize = 50)
