@@ -1,3 +1,4 @@
+using Instrumentation.Collector.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace Instrumentation.Collector.Storage.Rollups;
@@ -14,65 +15,51 @@ internal sealed class SqliteRollupWriter : IDisposable
 
     public SqliteRollupWriter(SqliteConnection writer)
     {
-        _minute = writer.CreateCommand();
-        _minute.CommandText = """
+        _minute = SqliteStatements.Create(
+            writer,
+            """
             INSERT INTO event_minutes (minute, type, priority, count) VALUES (@minute, @type, @priority, @count)
             ON CONFLICT (minute, type, priority) DO UPDATE SET count = count + excluded.count;
-            """;
-        _minute.Parameters.Add("@minute", SqliteType.Integer);
-        _minute.Parameters.Add("@type", SqliteType.Text);
-        _minute.Parameters.Add("@priority", SqliteType.Text);
-        _minute.Parameters.Add("@count", SqliteType.Integer);
+            """,
+            ("@minute", SqliteType.Integer), ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer));
 
-        _contextRow = writer.CreateCommand();
-        _contextRow.CommandText = "INSERT INTO event_context (key, value, ticks, id) VALUES (@key, @value, @ticks, @id) ON CONFLICT DO NOTHING;";
-        _contextRow.Parameters.Add("@key", SqliteType.Text);
-        _contextRow.Parameters.Add("@value", SqliteType.Text);
-        _contextRow.Parameters.Add("@ticks", SqliteType.Integer);
-        _contextRow.Parameters.Add("@id", SqliteType.Text);
+        _contextRow = SqliteStatements.Create(
+            writer,
+            "INSERT INTO event_context (key, value, ticks, id) VALUES (@key, @value, @ticks, @id) ON CONFLICT DO NOTHING;",
+            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@ticks", SqliteType.Integer), ("@id", SqliteType.Text));
 
-        _contextMinute = writer.CreateCommand();
-        _contextMinute.CommandText = """
+        _contextMinute = SqliteStatements.Create(
+            writer,
+            """
             INSERT INTO context_minutes (key, value, minute, type, count) VALUES (@key, @value, @minute, @type, @count)
             ON CONFLICT (key, value, minute, type) DO UPDATE SET count = count + excluded.count;
-            """;
-        _contextMinute.Parameters.Add("@key", SqliteType.Text);
-        _contextMinute.Parameters.Add("@value", SqliteType.Text);
-        _contextMinute.Parameters.Add("@minute", SqliteType.Integer);
-        _contextMinute.Parameters.Add("@type", SqliteType.Text);
-        _contextMinute.Parameters.Add("@count", SqliteType.Integer);
+            """,
+            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@minute", SqliteType.Integer), ("@type", SqliteType.Text), ("@count", SqliteType.Integer));
 
-        _valueMinute = writer.CreateCommand();
-        _valueMinute.CommandText = "INSERT INTO context_value_minutes (key, value, minute) VALUES (@key, @value, @minute) ON CONFLICT DO NOTHING;";
-        _valueMinute.Parameters.Add("@key", SqliteType.Text);
-        _valueMinute.Parameters.Add("@value", SqliteType.Text);
-        _valueMinute.Parameters.Add("@minute", SqliteType.Integer);
+        _valueMinute = SqliteStatements.Create(
+            writer,
+            "INSERT INTO context_value_minutes (key, value, minute) VALUES (@key, @value, @minute) ON CONFLICT DO NOTHING;",
+            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@minute", SqliteType.Integer));
 
-        _value = writer.CreateCommand();
-        _value.CommandText = """
+        _value = SqliteStatements.Create(
+            writer,
+            """
             INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes) VALUES (@key, @value, @events, @first, @last, @active)
             ON CONFLICT (key, value) DO UPDATE SET
                 events = events + excluded.events,
                 first_ticks = MIN(first_ticks, excluded.first_ticks),
                 last_ticks = MAX(last_ticks, excluded.last_ticks),
                 active_minutes = active_minutes + excluded.active_minutes;
-            """;
-        _value.Parameters.Add("@key", SqliteType.Text);
-        _value.Parameters.Add("@value", SqliteType.Text);
-        _value.Parameters.Add("@events", SqliteType.Integer);
-        _value.Parameters.Add("@first", SqliteType.Integer);
-        _value.Parameters.Add("@last", SqliteType.Integer);
-        _value.Parameters.Add("@active", SqliteType.Integer);
+            """,
+            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@events", SqliteType.Integer), ("@first", SqliteType.Integer), ("@last", SqliteType.Integer), ("@active", SqliteType.Integer));
 
-        _valueType = writer.CreateCommand();
-        _valueType.CommandText = """
+        _valueType = SqliteStatements.Create(
+            writer,
+            """
             INSERT INTO context_value_types (key, value, type, count) VALUES (@key, @value, @type, @count)
             ON CONFLICT (key, value, type) DO UPDATE SET count = count + excluded.count;
-            """;
-        _valueType.Parameters.Add("@key", SqliteType.Text);
-        _valueType.Parameters.Add("@value", SqliteType.Text);
-        _valueType.Parameters.Add("@type", SqliteType.Text);
-        _valueType.Parameters.Add("@count", SqliteType.Integer);
+            """,
+            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@type", SqliteType.Text), ("@count", SqliteType.Integer));
     }
 
     public void Write(SqliteTransaction transaction, DashboardRollup rollup)

@@ -256,19 +256,16 @@ public sealed class SqliteEventStore : IEventStore
             _insert.Parameters.Add("@json", SqliteType.Text),
         ];
         _insert.Parameters.Add("@received", SqliteType.Text);
-        _count = writer.CreateCommand();
-        _count.CommandText = """
+        _count = SqliteStatements.Create(
+            writer,
+            """
             INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks) VALUES (@type, @priority, @count, @first, @last)
             ON CONFLICT (type, priority) DO UPDATE SET
                 count = count + excluded.count,
                 first_ticks = MIN(first_ticks, excluded.first_ticks),
                 last_ticks = MAX(last_ticks, excluded.last_ticks);
-            """;
-        _count.Parameters.Add("@type", SqliteType.Text);
-        _count.Parameters.Add("@priority", SqliteType.Text);
-        _count.Parameters.Add("@count", SqliteType.Integer);
-        _count.Parameters.Add("@first", SqliteType.Integer);
-        _count.Parameters.Add("@last", SqliteType.Integer);
+            """,
+            ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer), ("@first", SqliteType.Integer), ("@last", SqliteType.Integer));
         _rollupWriter = new Rollups.SqliteRollupWriter(writer);
     }
 
