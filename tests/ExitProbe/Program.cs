@@ -5,6 +5,56 @@ using Instrumentation;
 //   ExitProbe durable <endpoint> <spool> <events>       record in durable mode, printing "durable N" as records reach the disk;
 //                                                       then wait to be killed (crash test)
 //   ExitProbe replay <endpoint> <spool>                 start in durable mode, deliver what the spool holds, print "replayed N"
+//   ExitProbe diskfull <endpoint> <spool> <events>     durable mode with few events in memory (the uploader falls behind):
+//                                                       record, print "recorded N", wait for a line on stdin, flush (20 s
+//                                                       at most), print "flushed"/"flush timed out" and the counts, dispose.
+//                                                       Run under a file size limit (ulimit -f) so the spool's writes fail.
+if (args[0] == "diskfull")
+{
+    var options = new LogManagerOptions
+    {
+        Endpoint = new Uri(args[1]),
+        SpoolDirectory = args[2],
+        FlushOnProcessExit = false,
+        MaxQueuedEvents = 100,
+        RetryBaseDelay = TimeSpan.FromMilliseconds(50),
+        RetryMaxDelay = TimeSpan.FromMilliseconds(200),
+        CircuitProbeMaxDelay = TimeSpan.FromMilliseconds(200),
+        ShutdownTimeout = TimeSpan.Zero,
+    };
+    LogManager logs = LogManager.Start(options);
+    int count = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
+    for (int i = 0; i < count; i++)
+    {
+        ProbeEvents.Tick(i);
+    }
+
+    while (logs.GetStatistics().EventsRecorded < count)
+    {
+        Thread.Sleep(10);
+    }
+
+    Console.WriteLine("recorded " + count);
+    Console.Out.Flush();
+    Console.In.ReadLine();
+    bool flushed;
+    try
+    {
+        await logs.FlushAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        flushed = true;
+    }
+    catch (OperationCanceledException)
+    {
+        flushed = false;
+    }
+
+    LogManagerStatistics statistics = logs.GetStatistics();
+    Console.WriteLine(flushed ? "flushed" : "flush timed out");
+    Console.WriteLine($"uploaded {statistics.EventsUploaded} dropped {statistics.EventsDropped.Values.Sum()} pending {statistics.PendingCount}");
+    await logs.DisposeAsync();
+    return 0;
+}
+
 if (args[0] == "durable")
 {
     var options = new LogManagerOptions { Endpoint = new Uri(args[1]), SpoolDirectory = args[2], FlushOnProcessExit = false };
