@@ -10,47 +10,44 @@ namespace Instrumentation.Spool;
 /// <remarks>
 /// One cursor marks the oldest record not yet read. Records appended while the uploader keeps up are also kept in a
 /// <see cref="SpoolTail"/>, so they are not read back from disk. Receipts are segment numbers: a segment counts the
-/// records read from it and not yet acknowledged.
+/// records read from it and not yet acknowledged. Writing, and what a failed write leaves, is the
+/// <see cref="SpoolWriter"/>'s: a record is read only once it is written, so the records a failed write hands back
+/// were never read.
 /// </remarks>
 internal sealed class EventSpool : IDurableQueue
 {
     private readonly LogManagerOptions _options;
-    private readonly string _directory;
     private readonly FileStream _lock;
-    private readonly ILogger _logger;
     private readonly List<SpoolSegment> _segments;
     private readonly SpoolTail _tail = new();
     private readonly List<SpoolDrop> _dropped = [];
     private readonly CommitWatermark _committed = new();
-    private FileStream _writer;
-    private SpoolSegment _active;
-    private byte[] _buffer = new byte[8192];
+    private readonly SpoolReader _reader = new();
+    private readonly SpoolWriter _writer;
     private TailRecord? _lent;
     private SpoolSegment? _cursorSegment;
     private long _cursorOffset;
     private bool _tailComplete;
     private long _replayOrdinal;
-    private readonly SpoolReader _reader = new();
-    private int _unflushedRecords;
-    private int _unsyncedRecords;
-    private DateTimeOffset _lastSync;
-    private bool _loggedFailure;
+    private long _failedWritesSeen;
 
     /// <summary>Checks what an earlier process left in the (locked) directory and starts a new segment; use <see cref="SpoolDirectory.Open"/>.</summary>
-    internal EventSpool(LogManagerOptions options, string directory, FileStream lockFile, DateTimeOffset now, ILogger logger)
+    /// <param name="options">The spool's options.</param>
+    /// <param name="directory">The spool directory (full path).</param>
+    /// <param name="lockFile">The directory's lock, held while the spool is open; closed with it.</param>
+    /// <param name="now">The time now (for the flush interval).</param>
+    /// <param name="logger">Where the spool logs.</param>
+    /// <param name="createFile">Creates a segment file for writing (tests pass one whose writes fail).</param>
+    internal EventSpool(LogManagerOptions options, string directory, FileStream lockFile, DateTimeOffset now, ILogger logger, Func<string, ISegmentFile> createFile)
     {
         _options = options;
-        _directory = directory;
         _lock = lockFile;
-        _lastSync = now;
-        _logger = logger;
         (List<SpoolSegment> segments, long replayed, long corrupt, long lastNumber) = SpoolRecovery.Recover(directory, logger);
         _segments = segments;
         ReplayedCount = replayed;
         CorruptBytes = corrupt;
-        _active = new SpoolSegment(lastNumber + 1, SegmentPath(lastNumber + 1), fromEarlierProcess: false);
-        _writer = CreateSegmentFile(_active.Path);
-        _segments.Add(_active);
+        _writer = new SpoolWriter(options, directory, lastNumber + 1, createFile, Started, now, logger);
+        _segments.Add(_writer.Active);
         _cursorSegment = _segments[0];
         _tailComplete = replayed == 0;
     }
@@ -73,87 +70,42 @@ internal sealed class EventSpool : IDurableQueue
         }
     }
 
-    public DateTimeOffset? NextSyncDue =>
-        _options.SpoolFlushPolicy == SpoolFlushPolicy.Interval && _unsyncedRecords > 0 ? _lastSync + _options.SpoolFlushInterval : null;
+    public DateTimeOffset? NextSyncDue => _writer.NextSyncDue;
 
     public long CommittedThrough => _committed.Value;
 
     public long Append(in SpoolEntry entry)
     {
-        try
+        int size = SpoolRecord.SizeOf(entry.Json.Length);
+        if (_writer.Active.Length > 0 && _writer.Active.Length + size > _options.SpoolSegmentBytes)
         {
-            int size = SpoolRecord.SizeOf(entry.Json.Length);
-            if (_active.Length > 0 && _active.Length + size > _options.SpoolSegmentBytes)
-            {
-                Rotate();
-            }
-
-            if (_buffer.Length < size)
-            {
-                _buffer = new byte[Math.Max(size, _buffer.Length * 2)];
-            }
-
-            SpoolRecord.Write(_buffer, entry.Priority, entry.Id, entry.RecordedAt.ToUnixTimeMilliseconds(), entry.Ordinal, entry.Json);
-            _writer.Write(_buffer, 0, size);
-            long offset = _active.Length;
-            _active.Length += size;
-            _active.NewestRecordUnixMs = entry.RecordedAt.ToUnixTimeMilliseconds();
-            _unflushedRecords++;
-            _unsyncedRecords++;
-            if (_tailComplete && !_tail.TryAdd(entry, _active, offset))
-            {
-                _tailComplete = false; // the uploader is behind: read these records back from disk later
-                _tail.Clear();
-            }
-
-            return entry.Ordinal;
+            _writer.Rotate();
         }
-        catch (IOException exception)
+
+        bool taken = _writer.TryAppend(entry, out SpoolSegment segment, out long offset);
+        ForgetReturnedRecords();
+        if (!taken)
         {
-            Failed(exception);
             return 0;
         }
+
+        if (_tailComplete && !_tail.TryAdd(entry, segment, offset))
+        {
+            _tailComplete = false; // the uploader is behind: read these records back from disk later
+            _tail.Clear();
+        }
+
+        return entry.Ordinal;
     }
 
     public CommitResult Commit(DateTimeOffset now)
     {
-        bool durable;
-        try
-        {
-            if (_unflushedRecords > 0)
-            {
-                _writer.Flush();
-                _unflushedRecords = 0;
-            }
-
-            bool sync = _unsyncedRecords > 0 && _options.SpoolFlushPolicy switch
-            {
-                SpoolFlushPolicy.Always => true,
-                SpoolFlushPolicy.Interval => now >= _lastSync + _options.SpoolFlushInterval,
-                _ => false,
-            };
-            if (sync)
-            {
-                _writer.Flush(flushToDisk: true);
-                _lastSync = now;
-            }
-
-            durable = _options.SpoolFlushPolicy == SpoolFlushPolicy.None || sync || _unsyncedRecords == 0;
-            if (durable)
-            {
-                _unsyncedRecords = 0;
-            }
-        }
-        catch (IOException exception)
-        {
-            // The records of this commit did not reach the disk: they are uploaded from memory, but not durable.
-            Failed(exception);
-            _unsyncedRecords = 0;
-            return CommitResult.Failed;
-        }
-
-        return durable ? CommitResult.Durable : CommitResult.Pending;
+        CommitResult result = _writer.Commit(now);
+        ForgetReturnedRecords();
+        return result;
     }
+
+    public bool TryTakeReturned(out SpoolEntry entry) => _writer.TryTakeReturned(out entry);
 
     public void WaitForCommit(long commitNumber) => _committed.WaitFor(commitNumber);
 
@@ -161,6 +113,14 @@ internal sealed class EventSpool : IDurableQueue
     {
         _lent?.Release();
         _lent = null;
+        if (_writer.HasPending)
+        {
+            // Records are read only once written (the loop commits before it reads, so this is rare): a record read
+            // and then handed back by a failed write would be uploaded twice.
+            _writer.TryWritePending();
+            ForgetReturnedRecords();
+        }
+
         if (_tailComplete)
         {
             if (_tail.Count == 0)
@@ -182,7 +142,7 @@ internal sealed class EventSpool : IDurableQueue
         {
             if (_cursorOffset >= _cursorSegment.Length)
             {
-                if (_cursorSegment == _active)
+                if (_cursorSegment == _writer.Active)
                 {
                     _tailComplete = true; // caught up with the writer: new records come from the tail again
                     break;
@@ -259,9 +219,10 @@ internal sealed class EventSpool : IDurableQueue
 
         foreach ((long ordinal, Guid id, string type, DateTimeOffset recordedAt, byte[] json) in keep ?? [])
         {
-            if (Append(new SpoolEntry(ordinal, id, type, Priority.Immediate, recordedAt, json)) == 0)
+            var entry = new SpoolEntry(ordinal, id, type, Priority.Immediate, recordedAt, json);
+            if (Append(entry) == 0)
             {
-                _dropped.Add(new SpoolDrop(ordinal, "spool_full")); // the disk refuses it: nowhere left to keep it
+                _writer.GiveBack(entry); // no segment to write it to: the caller keeps it in memory
             }
         }
 
@@ -272,16 +233,16 @@ internal sealed class EventSpool : IDurableQueue
     {
         try
         {
-            _writer.Flush(flushToDisk: true);
             _writer.Dispose();
-            if (_active.Length == 0 || (_active.LoadedUnresolved == 0 && _cursorSegment == _active && _cursorOffset >= _active.Length && _tail.Count == 0))
+            SpoolSegment active = _writer.Active;
+            if (active.Length == 0 || (active.LoadedUnresolved == 0 && _cursorSegment == active && _cursorOffset >= active.Length && _tail.Count == 0))
             {
-                File.Delete(_active.Path); // a clean shutdown with everything delivered leaves no segment behind
+                File.Delete(active.Path); // a clean shutdown with everything delivered leaves no segment behind
             }
         }
-        catch (IOException exception)
+        catch (IOException)
         {
-            Failed(exception);
+            // The segment stays; the next start replays what it holds (and cuts what a failed write left).
         }
         finally
         {
@@ -296,36 +257,30 @@ internal sealed class EventSpool : IDurableQueue
 
     public void Publish(long through) => _committed.Publish(through);
 
-    /// <summary>After a failed write or flush: log once, and start a new segment, so nothing more is appended after a torn record.</summary>
-    private void Failed(IOException exception)
+    /// <summary>
+    /// After a failed write: its records left the spool (handed back), so copies of them in the tail must not be read;
+    /// the tail is dropped and what was written is read back from the file.
+    /// </summary>
+    private void ForgetReturnedRecords()
     {
-        if (!_loggedFailure)
+        if (_writer.FailedWrites == _failedWritesSeen)
         {
-            _loggedFailure = true;
-            SpoolLog.WriteFailed(_logger, exception);
+            return;
         }
 
-        try
+        _failedWritesSeen = _writer.FailedWrites;
+        if (_tailComplete)
         {
-            _writer.Dispose();
+            _tail.Clear();
+            _tailComplete = false;
         }
-        catch (IOException)
-        {
-            // The buffered bytes that failed are gone; recovery at the next start cuts the torn record off.
-        }
+    }
 
-        _unflushedRecords = 0;
-        try
-        {
-            var next = new SpoolSegment(_active.Number + 1, SegmentPath(_active.Number + 1), fromEarlierProcess: false);
-            _writer = CreateSegmentFile(next.Path);
-            _active = next;
-            _segments.Add(next);
-        }
-        catch (IOException)
-        {
-            // The disk refuses even a new file: the next append fails too and its event stays in memory.
-        }
+    /// <summary>The writer started a new segment: list it, and delete the previous one if everything in it is done.</summary>
+    private void Started(SpoolSegment previous, SpoolSegment next)
+    {
+        _segments.Add(next);
+        DeleteIfDone(previous);
     }
 
     private long Loaded(SpoolSegment segment)
@@ -367,12 +322,6 @@ internal sealed class EventSpool : IDurableQueue
 
     private bool TryReadAt(SpoolSegment segment, long offset, out SpoolEntry entry, out int size)
     {
-        if (segment == _active && _unflushedRecords > 0)
-        {
-            _writer.Flush(); // the reader sees the file, not the writer's buffer
-            _unflushedRecords = 0;
-        }
-
         if (!_reader.TryRead(segment, offset, out entry, out size))
         {
             return false;
@@ -407,7 +356,7 @@ internal sealed class EventSpool : IDurableQueue
     private void DeleteIfDone(SpoolSegment segment)
     {
         bool cursorPast = _cursorSegment is null || segment.Number < _cursorSegment.Number;
-        if (segment.Deleted || segment == _active || segment.LoadedUnresolved > 0 || !cursorPast)
+        if (segment.Deleted || segment == _writer.Active || segment.LoadedUnresolved > 0 || !cursorPast)
         {
             return;
         }
@@ -422,22 +371,4 @@ internal sealed class EventSpool : IDurableQueue
         segment.Deleted = true;
         _segments.Remove(segment);
     }
-
-    private void Rotate()
-    {
-        _writer.Flush(flushToDisk: true);
-        _writer.Dispose();
-        _unflushedRecords = 0;
-        var next = new SpoolSegment(_active.Number + 1, SegmentPath(_active.Number + 1), fromEarlierProcess: false);
-        _writer = CreateSegmentFile(next.Path);
-        SpoolSegment previous = _active;
-        _active = next;
-        _segments.Add(next);
-        DeleteIfDone(previous);
-    }
-
-    private string SegmentPath(long number) => Path.Combine(_directory, SpoolSegment.FileName(number));
-
-    private static FileStream CreateSegmentFile(string path) =>
-        new(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 64 * 1024);
 }

@@ -31,7 +31,10 @@ internal enum CommitResult
     /// <summary>Written to the operating system; the policy's sync is not due yet (Interval).</summary>
     Pending,
 
-    /// <summary>The write or sync failed: those records are not durable (their events are uploaded from memory).</summary>
+    /// <summary>
+    /// The write or the sync failed: not durable. After a failed write the records concerned left the queue (see
+    /// <see cref="IDurableQueue.TryTakeReturned"/>); after a failed sync they stay in it and are read as usual.
+    /// </summary>
     Failed,
 }
 
@@ -60,13 +63,22 @@ internal interface IDurableQueue : IDisposable
     /// <summary>Every commit number up to this one is settled: written as the flush policy requires, or failed for good.</summary>
     long CommittedThrough { get; }
 
-    /// <summary>Appends a record. Its commit number is its ordinal.</summary>
-    /// <returns>The commit number, or 0 when the write failed (logged once; the caller keeps the event in memory).</returns>
+    /// <summary>Appends a record (it is written at the next commit, or sooner when many wait). Its commit number is its ordinal.</summary>
+    /// <returns>The commit number, or 0 when the queue cannot take it (after a failed write it has no file to write to; logged): the caller keeps the event in memory.</returns>
     long Append(in SpoolEntry entry);
 
     /// <summary>Writes what was appended and, as the flush policy says, forces it to disk.</summary>
-    /// <returns>Whether the records appended so far are durable (per the policy), not yet, or lost to a failed write (logged once).</returns>
+    /// <returns>Whether the records appended so far are durable (per the policy), not yet, or not, because a write or sync failed (logged).</returns>
     CommitResult Commit(DateTimeOffset now);
+
+    /// <summary>
+    /// Takes a record that was appended but whose write failed (a full disk, a file size limit, an I/O error). The
+    /// queue cut its file back to the last whole record, so such a record is no longer in it and is never read: the
+    /// caller keeps its event in memory. Records can come back after <see cref="Append"/>, <see cref="Commit"/>,
+    /// <see cref="TryReadNext"/> and <see cref="Trim"/>; a record read with <see cref="TryReadNext"/> never comes back.
+    /// </summary>
+    /// <param name="entry">The record; its JSON is valid until the next call.</param>
+    bool TryTakeReturned(out SpoolEntry entry);
 
     /// <summary>
     /// Publishes <paramref name="through"/> as <see cref="CommittedThrough"/> and wakes the callers waiting for it: every
@@ -88,7 +100,8 @@ internal interface IDurableQueue : IDisposable
     /// <summary>
     /// Applies the caps (<c>MaxSpoolBytes</c>, making room for <paramref name="incomingBytes"/> first; <c>MaxSpoolAge</c>):
     /// removes the oldest segments; of their records not yet read, the immediate ones are appended again at the end
-    /// (same ordinal) and the batch ones are returned as dropped. Records already read stay with the uploader.
+    /// (same ordinal; handed back through <see cref="TryTakeReturned"/> when that fails) and the batch ones are
+    /// returned as dropped. Records already read stay with the uploader.
     /// </summary>
     IReadOnlyList<SpoolDrop> Trim(DateTimeOffset now, long incomingBytes);
 }

@@ -8,8 +8,12 @@ internal static class SpoolDirectory
     private const string LockFileName = "spool.lock";
 
     /// <summary>Opens (creating it when missing) and locks the directory, checks and truncates what an earlier process left, and starts a new segment.</summary>
+    /// <param name="options">The spool's options.</param>
+    /// <param name="now">The time now (for the flush interval).</param>
+    /// <param name="logger">Where the spool logs.</param>
+    /// <param name="createFile">Creates a segment file for writing; files on disk when null (tests pass one whose writes fail).</param>
     /// <exception cref="InvalidOperationException">The directory cannot be created or used, or another process holds it.</exception>
-    public static EventSpool Open(LogManagerOptions options, DateTimeOffset now, ILogger logger)
+    public static EventSpool Open(LogManagerOptions options, DateTimeOffset now, ILogger logger, Func<string, ISegmentFile>? createFile = null)
     {
         string directory = Path.GetFullPath(options.SpoolDirectory!);
         try
@@ -38,7 +42,7 @@ internal static class SpoolDirectory
 
         try
         {
-            return new EventSpool(options, directory, lockFile, now, logger);
+            return new EventSpool(options, directory, lockFile, now, logger, createFile ?? SegmentFile.Create);
         }
         catch
         {

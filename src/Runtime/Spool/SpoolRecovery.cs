@@ -80,8 +80,11 @@ internal static partial class SpoolLog
     [LoggerMessage(20, LogLevel.Warning, "The spool in {Directory} had {Bytes} bytes of torn or corrupt records (an earlier process was killed or lost power while writing); the good records before them are replayed.")]
     public static partial void CorruptTail(ILogger logger, long bytes, string directory);
 
-    [LoggerMessage(21, LogLevel.Error, "Writing to the spool failed; the events concerned stay in memory (not durable) until they are uploaded, and the spool starts a new segment file. Further failures are not logged again.")]
+    [LoggerMessage(21, LogLevel.Error, "Writing to the spool failed (disk full, file too large, I/O error); the file is cut back to its last whole record and the events of the failed write stay in memory (not durable) until they are uploaded. Later events are written again as soon as the disk takes them; further failures are not logged until a write succeeds.")]
     public static partial void WriteFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(23, LogLevel.Information, "Writing to the spool succeeds again; events whose write had failed stay in memory only until they are uploaded.")]
+    public static partial void WritesResumed(ILogger logger);
 
     [LoggerMessage(22, LogLevel.Information, "Replaying {Count} events left in the spool {Directory} by an earlier process.")]
     public static partial void Replaying(ILogger logger, long count, string directory);

@@ -216,6 +216,8 @@ public sealed class DefectRegressionTests : IDisposable
 
         public CommitResult Commit(DateTimeOffset now) => Failing ? CommitResult.Failed : inner.Commit(now);
 
+        public bool TryTakeReturned(out SpoolEntry entry) => inner.TryTakeReturned(out entry);
+
         public void Publish(long through) => inner.Publish(through);
 
         public void WaitForCommit(long commitNumber) => inner.WaitForCommit(commitNumber);

@@ -7,9 +7,15 @@ namespace Instrumentation.Upload;
 /// as the lanes have room; a resolved event is acknowledged so its segment can go. Used only by the pipeline's loop,
 /// except <see cref="WaitForCommit"/>, which recording threads call under <see cref="SpoolFlushPolicy.Always"/>.
 /// </summary>
+/// <remarks>
+/// An event is in memory only, not in the spool, when its append was refused or when the queue handed its record back
+/// after a failed write (a full disk): it is then uploaded from memory like in memory mode, and at shutdown, if still
+/// pending, dropped with a reason (it would not be sent by the next start).
+/// </remarks>
 internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions options, UploadLedger ledger, UploadStatistics statistics, TimeProvider timeProvider)
 {
     private readonly HashSet<long> _inMemoryOnly = [];
+    private readonly Queue<QueuedEvent> _returned = new();
     private long _appendedNotDurable;
 
     /// <summary>When the queue needs a commit to keep the flush policy's promise.</summary>
@@ -24,7 +30,9 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
             Trim(size); // make room first: the spool never holds more than its cap
         }
 
-        if (queue.Append(new SpoolEntry(ordinal, id, type, priority, recordedAt, json)) == 0)
+        long appended = queue.Append(new SpoolEntry(ordinal, id, type, priority, recordedAt, json));
+        TakeReturned();
+        if (appended == 0)
         {
             _inMemoryOnly.Add(ordinal); // not in the spool: at shutdown it is lost unless resolved before
             return false;
@@ -37,7 +45,9 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
     /// <summary>Commits what was appended; every ordinal up to <paramref name="through"/> is then settled for waiters.</summary>
     public void Commit(long through)
     {
-        switch (queue.Commit(timeProvider.GetUtcNow()))
+        CommitResult result = queue.Commit(timeProvider.GetUtcNow());
+        TakeReturned();
+        switch (result)
         {
             case CommitResult.Durable:
                 statistics.Durable(_appendedNotDurable); // counted before the waiters are woken
@@ -45,7 +55,7 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
                 queue.Publish(through);
                 break;
             case CommitResult.Failed:
-                _appendedNotDurable = 0; // uploaded from memory, but not durable, and not counted so
+                _appendedNotDurable = 0; // handed back (a failed write) or written but not confirmed (a failed sync): not counted
                 queue.Publish(through); // settled for good: nobody may wait for them
                 break;
         }
@@ -60,17 +70,27 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
         {
             ledger.Resolve(drop.Ordinal, Resolution.Dropped, drop.Reason);
         }
+
+        TakeReturned();
     }
 
     /// <summary>Reads events back while <paramref name="hasRoom"/> says the lanes can take them.</summary>
+    /// <remarks>Events handed back after a failed write go first, whatever the room: they are in memory already, and the lanes' caps apply to them.</remarks>
     public void Refill(Func<bool> hasRoom, Action<QueuedEvent> route)
     {
+        while (_returned.TryDequeue(out QueuedEvent? returned))
+        {
+            route(returned);
+        }
+
         while (hasRoom() && queue.TryReadNext(out SpoolEntry entry, out long receipt))
         {
             QueuedEvent item = QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt);
             item.SpoolReceipt = receipt;
             route(item);
         }
+
+        TakeReturned(); // a read writes what waits first; should that fail, its events are routed at the next pass
     }
 
     /// <summary>The event is resolved: its record may be deleted.</summary>
@@ -101,11 +121,31 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
         }
 
         _inMemoryOnly.Clear();
+        while (_returned.TryDequeue(out QueuedEvent? returned))
+        {
+            returned.Return();
+        }
+
         return dropped;
     }
 
     /// <summary>Blocks a recording thread until the event with <paramref name="ordinal"/> is committed (or the spool is closed).</summary>
     public void WaitForCommit(long ordinal) => queue.WaitForCommit(ordinal);
+
+    /// <summary>
+    /// Takes the records the queue handed back after a failed write: their events stay in memory (routed at the next
+    /// <see cref="Refill"/>), are no longer durable, and are dropped at shutdown if still pending.
+    /// </summary>
+    private void TakeReturned()
+    {
+        while (queue.TryTakeReturned(out SpoolEntry entry))
+        {
+            QueuedEvent item = QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt);
+            _returned.Enqueue(item);
+            _inMemoryOnly.Add(entry.Ordinal);
+            _appendedNotDurable = Math.Max(0, _appendedNotDurable - 1); // counted when appended, never made durable
+        }
+    }
 
     /// <summary>Commits what is left and closes the queue (releasing every waiter).</summary>
     public void Stop(long through)
