@@ -182,6 +182,11 @@ internal sealed class SpoolWriter : IDisposable
     /// <summary>Ends <see cref="Active"/> (written and forced to disk) and starts the next segment; stays when either fails.</summary>
     public void Rotate()
     {
+        if (_failing && _pendingBytes > 0)
+        {
+            return; // a failing disk is tried once per commit, not for every record
+        }
+
         if (!TryWritePending() || _file is null)
         {
             return; // the records went back; the next record starts a new segment when this one is sealed
@@ -284,6 +289,7 @@ internal sealed class SpoolWriter : IDisposable
 
         _file!.Dispose();
         _file = null;
+        _unsyncedRecords = 0; // they cannot be forced to disk any more (nor waited for)
     }
 
     private bool TryStartSegment()

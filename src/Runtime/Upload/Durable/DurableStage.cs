@@ -10,12 +10,16 @@ namespace Instrumentation.Upload;
 /// <remarks>
 /// An event is in memory only, not in the spool, when its append was refused or when the queue handed its record back
 /// after a failed write (a full disk): it is then uploaded from memory like in memory mode, and at shutdown, if still
-/// pending, dropped with a reason (it would not be sent by the next start).
+/// pending, dropped with a reason (it would not be sent by the next start). Handed-back events wait here until the
+/// lanes have room, before anything more is read from the spool; past the memory caps the oldest of them are dropped
+/// (<c>queue_full</c>, <c>queue_bytes</c>; batch events first), never events that are safe in the spool.
 /// </remarks>
 internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions options, UploadLedger ledger, UploadStatistics statistics, TimeProvider timeProvider)
 {
     private readonly HashSet<long> _inMemoryOnly = [];
-    private readonly Queue<QueuedEvent> _returned = new();
+    private readonly Queue<QueuedEvent> _returnedImmediate = new();
+    private readonly Queue<QueuedEvent> _returnedBatch = new();
+    private long _returnedBytes;
     private long _appendedNotDurable;
 
     /// <summary>When the queue needs a commit to keep the flush policy's promise.</summary>
@@ -75,15 +79,15 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
     }
 
     /// <summary>Reads events back while <paramref name="hasRoom"/> says the lanes can take them.</summary>
-    /// <remarks>Events handed back after a failed write go first, whatever the room: they are in memory already, and the lanes' caps apply to them.</remarks>
+    /// <remarks>Events handed back after a failed write go first: they are in memory already.</remarks>
     public void Refill(Func<bool> hasRoom, Action<QueuedEvent> route)
     {
-        while (_returned.TryDequeue(out QueuedEvent? returned))
+        while (hasRoom() && TakeReturnedEvent() is { } returned)
         {
             route(returned);
         }
 
-        while (hasRoom() && queue.TryReadNext(out SpoolEntry entry, out long receipt))
+        while (_returnedImmediate.Count + _returnedBatch.Count == 0 && hasRoom() && queue.TryReadNext(out SpoolEntry entry, out long receipt))
         {
             QueuedEvent item = QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt);
             item.SpoolReceipt = receipt;
@@ -121,7 +125,7 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
         }
 
         _inMemoryOnly.Clear();
-        while (_returned.TryDequeue(out QueuedEvent? returned))
+        while (TakeReturnedEvent() is { } returned)
         {
             returned.Return();
         }
@@ -141,10 +145,33 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
         while (queue.TryTakeReturned(out SpoolEntry entry))
         {
             QueuedEvent item = QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt);
-            _returned.Enqueue(item);
+            (item.Priority == Priority.Immediate ? _returnedImmediate : _returnedBatch).Enqueue(item);
+            _returnedBytes += item.Json.Length;
             _inMemoryOnly.Add(entry.Ordinal);
             _appendedNotDurable = Math.Max(0, _appendedNotDurable - 1); // counted when appended, never made durable
         }
+
+        while (_returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents || _returnedBytes > options.MaxQueuedBytes)
+        {
+            string reason = _returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents ? "queue_full" : "queue_bytes";
+            QueuedEvent victim = TakeReturnedEvent(batchFirst: true)!;
+            _inMemoryOnly.Remove(victim.Ordinal);
+            ledger.Resolve(victim.Ordinal, Resolution.Dropped, reason);
+            victim.Return();
+        }
+    }
+
+    private QueuedEvent? TakeReturnedEvent(bool batchFirst = false)
+    {
+        Queue<QueuedEvent> first = batchFirst ? _returnedBatch : _returnedImmediate;
+        Queue<QueuedEvent> second = batchFirst ? _returnedImmediate : _returnedBatch;
+        if (!first.TryDequeue(out QueuedEvent? item) && !second.TryDequeue(out item))
+        {
+            return null;
+        }
+
+        _returnedBytes -= item.Json.Length;
+        return item;
     }
 
     /// <summary>Commits what is left and closes the queue (releasing every waiter).</summary>

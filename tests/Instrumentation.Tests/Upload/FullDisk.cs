@@ -1,0 +1,87 @@
+using Instrumentation.Spool;
+
+namespace Instrumentation.Tests.Upload;
+
+/// <summary>
+/// Real segment files on a disk that fills up: once <see cref="Budget"/> bytes have been written, a write puts what
+/// still fits on disk (a torn write, for real, in the real file) and throws as a full disk does (ENOSPC).
+/// </summary>
+internal sealed class FullDisk
+{
+    private readonly object _gate = new();
+    private long _budget = long.MaxValue;
+
+    /// <summary>Bytes the disk still takes; <see cref="long.MaxValue"/> when it has room again.</summary>
+    public long Budget
+    {
+        get { lock (_gate) { return _budget; } }
+        set { lock (_gate) { _budget = value; } }
+    }
+
+    /// <summary>Whether cutting a file back fails too (an I/O error, not just a full disk).</summary>
+    public bool TruncateFails { get; set; }
+
+    /// <summary>Called after a torn write reached the disk and before the spool learns of it (the instant of a kill -9).</summary>
+    public Action? OnTornWrite { get; set; }
+
+    public int FailedWrites { get; private set; }
+
+    public ISegmentFile Create(string path) => new File(this, SegmentFile.Create(path));
+
+    /// <summary>A file on this disk: bytes written past its end take space, bytes written over what it holds do not (no copy-on-write).</summary>
+    private sealed class File(FullDisk disk, ISegmentFile inner) : ISegmentFile
+    {
+        private long _length;
+
+        public void Write(ReadOnlySpan<byte> bytes, long offset)
+        {
+            int fits;
+            lock (disk._gate)
+            {
+                long over = Math.Min(bytes.Length, Math.Max(0, _length - offset));
+                long needed = bytes.Length - over;
+                if (needed <= disk._budget)
+                {
+                    disk._budget = disk._budget == long.MaxValue ? long.MaxValue : disk._budget - needed;
+                    fits = -1;
+                }
+                else
+                {
+                    fits = (int)(over + disk._budget);
+                    disk._budget = 0;
+                    disk.FailedWrites++;
+                }
+
+                _length = Math.Max(_length, offset + (fits < 0 ? bytes.Length : fits));
+            }
+
+            if (fits < 0)
+            {
+                inner.Write(bytes, offset);
+                return;
+            }
+
+            inner.Write(bytes[..fits], offset);
+            disk.OnTornWrite?.Invoke();
+            throw new IOException("No space left on device", 28);
+        }
+
+        public void Truncate(long length)
+        {
+            if (disk.TruncateFails)
+            {
+                throw new IOException("Input/output error", 5);
+            }
+
+            inner.Truncate(length);
+            lock (disk._gate)
+            {
+                _length = length;
+            }
+        }
+
+        public void Sync() => inner.Sync();
+
+        public void Dispose() => inner.Dispose();
+    }
+}
