@@ -6,7 +6,7 @@ using Instrumentation;
 //                                                       then wait to be killed (crash test)
 //   ExitProbe replay <endpoint> <spool>                 start in durable mode, deliver what the spool holds, print "replayed N"
 //   ExitProbe diskfull <endpoint> <spool> <events>     durable mode with few events in memory (the uploader falls behind):
-//                                                       record, print "recorded N", wait for a line on stdin, flush (20 s
+//                                                       record, print "recorded N durable D", wait for a line on stdin, flush (20 s
 //                                                       at most), print "flushed"/"flush timed out" and the counts, dispose.
 //                                                       Run under a file size limit (ulimit -f) so the spool's writes fail.
 if (args[0] == "diskfull")
@@ -15,6 +15,7 @@ if (args[0] == "diskfull")
     {
         Endpoint = new Uri(args[1]),
         SpoolDirectory = args[2],
+        SpoolFlushPolicy = SpoolFlushPolicy.None, // durable once written: what a kill -9 (not a power loss) keeps
         FlushOnProcessExit = false,
         MaxQueuedEvents = 100,
         RetryBaseDelay = TimeSpan.FromMilliseconds(50),
@@ -34,7 +35,7 @@ if (args[0] == "diskfull")
         Thread.Sleep(10);
     }
 
-    Console.WriteLine("recorded " + count);
+    Console.WriteLine("recorded " + count + " durable " + logs.GetStatistics().EventsDurable);
     Console.Out.Flush();
     Console.In.ReadLine();
     bool flushed;
