@@ -54,6 +54,10 @@ internal sealed class SegmentFile : ISegmentFile
             // IOException; what fitted below the limit was written (a torn write), like any other failed write.
             throw new IOException("The segment file would grow past the largest size allowed (EFBIG).", exception);
         }
+        catch (UnauthorizedAccessException exception)
+        {
+            throw new IOException(exception.Message, exception); // EPERM/EACCES on a write: a failed write like any other
+        }
     }
 
     public void Truncate(long length) => RandomAccess.SetLength(_handle, length);
