@@ -25,7 +25,7 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
     /// <summary>When the queue needs a commit to keep the flush policy's promise.</summary>
     public DateTimeOffset? NextSyncDue => queue.NextSyncDue;
 
-    /// <summary>Appends a serialized event; false when the write failed (the caller keeps the event in memory, and this stage remembers its ordinal).</summary>
+    /// <summary>Appends a serialized event; false when the queue cannot take it (the caller keeps the event in memory, and this stage remembers its ordinal).</summary>
     public bool TryAppend(long ordinal, Guid id, string type, Priority priority, DateTimeOffset recordedAt, ReadOnlySpan<byte> json)
     {
         long size = SpoolRecord.SizeOf(json.Length);
