@@ -60,9 +60,29 @@ internal sealed class SegmentFile : ISegmentFile
         }
     }
 
-    public void Truncate(long length) => RandomAccess.SetLength(_handle, length);
+    public void Truncate(long length)
+    {
+        try
+        {
+            RandomAccess.SetLength(_handle, length);
+        }
+        catch (UnauthorizedAccessException exception)
+        {
+            throw new IOException(exception.Message, exception);
+        }
+    }
 
-    public void Sync() => RandomAccess.FlushToDisk(_handle);
+    public void Sync()
+    {
+        try
+        {
+            RandomAccess.FlushToDisk(_handle);
+        }
+        catch (UnauthorizedAccessException exception)
+        {
+            throw new IOException(exception.Message, exception);
+        }
+    }
 
     public void Dispose() => _handle.Dispose();
 }
