@@ -11,10 +11,11 @@ namespace Instrumentation.Upload;
 /// An event is in memory only, not in the spool, when its append was refused or when the queue handed its record back
 /// after a failed write (a full disk): it is then uploaded from memory like in memory mode, and at shutdown, if still
 /// pending, dropped with a reason (it would not be sent by the next start). Handed-back events wait here until the
-/// lanes have room, before anything more is read from the spool; past the memory caps the oldest of them are dropped
-/// (<c>queue_full</c>, <c>queue_bytes</c>; batch events first), never events that are safe in the spool.
+/// lanes have room, before anything more is read from the spool; when they and the lanes together pass the memory caps
+/// the oldest of them are dropped (<c>queue_full</c>, <c>queue_bytes</c>; batch events first), never events that are
+/// safe in the spool.
 /// </remarks>
-internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions options, UploadLedger ledger, UploadStatistics statistics, TimeProvider timeProvider)
+internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions options, UploadLedger ledger, UploadStatistics statistics, TimeProvider timeProvider, PendingEvents lanes)
 {
     private readonly HashSet<long> _inMemoryOnly = [];
     private readonly Queue<QueuedEvent> _returnedImmediate = new();
@@ -151,9 +152,12 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
             _appendedNotDurable = Math.Max(0, _appendedNotDurable - 1); // counted when appended, never made durable
         }
 
-        while (_returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents || _returnedBytes > options.MaxQueuedBytes)
+        // One memory cap for everything held: the lanes (only read here) and these events together. Past it these go: the
+        // lanes' events are in flight, or safe in the spool.
+        while (_returnedImmediate.Count + _returnedBatch.Count > 0
+            && (lanes.TotalCount + _returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents || lanes.TotalBytes + _returnedBytes > options.MaxQueuedBytes))
         {
-            string reason = _returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents ? "queue_full" : "queue_bytes";
+            string reason = lanes.TotalCount + _returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents ? "queue_full" : "queue_bytes";
             QueuedEvent victim = TakeReturnedEvent(batchFirst: true)!;
             _inMemoryOnly.Remove(victim.Ordinal);
             ledger.Resolve(victim.Ordinal, Resolution.Dropped, reason);

@@ -74,7 +74,7 @@ internal sealed class UploadPipeline
         _scheduler = new UploadScheduler(options, timeProvider, random ?? Random.Shared);
         _lanes = new PendingEvents(options);
         _requests = new InFlightRequests(transport, timeProvider, _signal);
-        _durable = spool is null ? null : new DurableStage(spool, options, _ledger, statistics, timeProvider);
+        _durable = spool is null ? null : new DurableStage(spool, options, _ledger, statistics, timeProvider, _lanes);
         _answers = new AnswerApplier(options, timeProvider, logger, statistics, _ledger, _scheduler, _lanes, _held, _requests, _durable, () => PendingCount);
         _serializer = new EventSerializer(options);
         _lanesHaveRoom = () => _lanes.TotalCount < _options.MaxQueuedEvents && _lanes.TotalBytes < _options.MaxQueuedBytes;
