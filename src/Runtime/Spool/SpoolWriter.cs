@@ -80,7 +80,7 @@ internal sealed class SpoolWriter : IDisposable
     public bool TryAppend(in SpoolEntry entry, out SpoolSegment segment, out long offset)
     {
         int size = SpoolRecord.SizeOf(entry.Json.Length);
-        if (_pendingBytes > 0 && _pendingBytes + size > WriteThreshold)
+        if (_pendingBytes > 0 && (_pendingBytes + size > WriteThreshold || (_failing && OverMemoryCaps(size))))
         {
             TryWritePending(); // when it fails, those records are handed back; this one still goes in the buffer
         }
@@ -291,6 +291,13 @@ internal sealed class SpoolWriter : IDisposable
         _file = null;
         _unsyncedRecords = 0; // they cannot be forced to disk any more (nor waited for)
     }
+
+    /// <summary>
+    /// While writes fail, the buffer holds no more than the memory caps allow: its records come back to memory at the
+    /// next failed write, so they are tried (and handed back, where the caps apply) before there are more of them.
+    /// </summary>
+    private bool OverMemoryCaps(int size) =>
+        _pendingTypes.Count >= _options.MaxQueuedEvents || _pendingBytes + size > _options.MaxQueuedBytes;
 
     private bool TryStartSegment()
     {

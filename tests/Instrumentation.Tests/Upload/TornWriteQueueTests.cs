@@ -137,6 +137,27 @@ public sealed class TornWriteQueueTests : IDisposable
         Assert.Equal(read.Count, ReopenedRecordCount());
     }
 
+    [Fact]
+    public void While_writes_fail_the_buffer_holds_at_most_MaxQueuedEvents_records_before_they_are_tried_and_handed_back()
+    {
+        LogManagerOptions options = Options();
+        options.MaxQueuedEvents = 10;
+        using IDurableQueue queue = SpoolDirectory.Open(options, Now, NullLogger.Instance, _disk.Create);
+        AppendAll(queue, 1);
+        Assert.Equal(CommitResult.Durable, queue.Commit(Now));
+        _disk.Budget = 0;
+        AppendAll(queue, 2);
+        Assert.Equal(CommitResult.Failed, queue.Commit(Now));
+        Assert.Equal([2], Returned(queue));
+
+        // Without a commit: before the fix they all waited in the 64 KiB buffer, in memory past the cap and uncounted.
+        AppendAll(queue, [.. Enumerable.Range(3, 25).Select(n => (long)n)]);
+        Assert.Equal([.. Enumerable.Range(3, 20).Select(n => (long)n)], Returned(queue));
+        Assert.Equal(CommitResult.Failed, queue.Commit(Now));
+        Assert.Equal([.. Enumerable.Range(23, 5).Select(n => (long)n)], Returned(queue));
+        Assert.Equal([1], ReadAll(queue));
+    }
+
     private int ReopenedRecordCount()
     {
         Snapshot();
