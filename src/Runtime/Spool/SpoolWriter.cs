@@ -37,6 +37,7 @@ internal sealed class SpoolWriter : IDisposable
     private int _unsyncedRecords;
     private DateTimeOffset _lastSync;
     private bool _failing;
+    private bool _sealedUnsynced;
 
     /// <summary>Creates the first segment file, numbered <paramref name="number"/>.</summary>
     /// <param name="options">The spool's options.</param>
@@ -144,6 +145,14 @@ internal sealed class SpoolWriter : IDisposable
     {
         if (!TryWritePending())
         {
+            return CommitResult.Failed;
+        }
+
+        if (_sealedUnsynced)
+        {
+            // A segment sealed since the last commit was closed without the disk confirming what it held: not durable.
+            _sealedUnsynced = false;
+            _unsyncedRecords = 0;
             return CommitResult.Failed;
         }
 
@@ -287,9 +296,23 @@ internal sealed class SpoolWriter : IDisposable
             // Nothing more can be done on this disk; docs/reliability.md says what recovery may then replay.
         }
 
+        if (_options.SpoolFlushPolicy != SpoolFlushPolicy.None && _unsyncedRecords > 0)
+        {
+            // Its records written before the failed write are in it for good: force them to disk now, or the next
+            // commit (which syncs only the new segment) would call them durable.
+            try
+            {
+                _file!.Sync();
+            }
+            catch (IOException)
+            {
+                _sealedUnsynced = true;
+            }
+        }
+
         _file!.Dispose();
         _file = null;
-        _unsyncedRecords = 0; // they cannot be forced to disk any more (nor waited for)
+        _unsyncedRecords = 0; // forced to disk above, or reported by the next commit as not durable
     }
 
     /// <summary>

@@ -26,12 +26,19 @@ internal sealed class FullDisk
 
     public int FailedWrites { get; private set; }
 
+    /// <summary>Whether the next fsync fails (once): the disk did not confirm what was written.</summary>
+    public bool FailNextSync { get; set; }
+
+    /// <summary>Files closed while holding bytes written since their last fsync.</summary>
+    public int ClosedUnsynced { get; private set; }
+
     public ISegmentFile Create(string path) => new File(this, SegmentFile.Create(path));
 
     /// <summary>A file on this disk: bytes written past its end take space, bytes written over what it holds do not (no copy-on-write).</summary>
     private sealed class File(FullDisk disk, ISegmentFile inner) : ISegmentFile
     {
         private long _length;
+        private bool _dirty;
 
         public void Write(ReadOnlySpan<byte> bytes, long offset)
         {
@@ -55,6 +62,7 @@ internal sealed class FullDisk
                 _length = Math.Max(_length, offset + (fits < 0 ? bytes.Length : fits));
             }
 
+            _dirty = true;
             if (fits < 0)
             {
                 inner.Write(bytes, offset);
@@ -80,8 +88,29 @@ internal sealed class FullDisk
             }
         }
 
-        public void Sync() => inner.Sync();
+        public void Sync()
+        {
+            if (disk.FailNextSync)
+            {
+                disk.FailNextSync = false;
+                throw new IOException("Input/output error", 5);
+            }
 
-        public void Dispose() => inner.Dispose();
+            inner.Sync();
+            _dirty = false;
+        }
+
+        public void Dispose()
+        {
+            if (_dirty)
+            {
+                lock (disk._gate)
+                {
+                    disk.ClosedUnsynced++;
+                }
+            }
+
+            inner.Dispose();
+        }
     }
 }

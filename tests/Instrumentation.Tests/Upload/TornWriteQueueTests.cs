@@ -138,6 +138,48 @@ public sealed class TornWriteQueueTests : IDisposable
     }
 
     [Fact]
+    public void A_segment_sealed_inside_append_is_forced_to_disk_before_it_is_closed_so_the_next_commit_may_call_its_records_durable()
+    {
+        using IDurableQueue queue = Open();
+        _disk.Budget = 70 * 1024; // the first 64 KiB write (inside Append) succeeds unsynced, the second is torn
+        _disk.TruncateFails = true; // and cannot be cut back: sealed
+        for (int n = 1; n <= 700; n++)
+        {
+            Assert.Equal(n, queue.Append(Entry(n, Priority.Batch, padding: 200)));
+            if (_disk.FailedWrites > 0)
+            {
+                _disk.Budget = long.MaxValue; // later records go to a new segment
+            }
+        }
+
+        Assert.Equal(1, _disk.FailedWrites);
+        Assert.Equal(CommitResult.Durable, queue.Commit(Now)); // syncs the new segment only
+        Assert.Equal(0, _disk.ClosedUnsynced); // before the fix the sealed segment was closed without an fsync
+    }
+
+    [Fact]
+    public void When_the_sealed_segment_cannot_be_forced_to_disk_the_next_commit_is_not_durable()
+    {
+        using IDurableQueue queue = Open();
+        _disk.Budget = 70 * 1024;
+        _disk.TruncateFails = true;
+        _disk.FailNextSync = true; // the fsync of the sealed segment fails
+        for (int n = 1; n <= 700; n++)
+        {
+            queue.Append(Entry(n, Priority.Batch, padding: 200));
+            if (_disk.FailedWrites > 0)
+            {
+                _disk.Budget = long.MaxValue;
+            }
+        }
+
+        Assert.False(_disk.FailNextSync, "the sealed segment was synced");
+        Assert.Equal(CommitResult.Failed, queue.Commit(Now)); // its records were never confirmed: never counted durable
+        queue.Append(Entry(701, Priority.Batch));
+        Assert.Equal(CommitResult.Durable, queue.Commit(Now));
+    }
+
+    [Fact]
     public void While_writes_fail_the_buffer_holds_at_most_MaxQueuedEvents_records_before_they_are_tried_and_handed_back()
     {
         LogManagerOptions options = Options();
