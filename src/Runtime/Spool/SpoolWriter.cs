@@ -37,7 +37,7 @@ internal sealed class SpoolWriter : IDisposable
     private int _unsyncedRecords;
     private DateTimeOffset _lastSync;
     private bool _failing;
-    private bool _sealedUnsynced;
+    private bool _syncFailedSinceCommit;
 
     /// <summary>Creates the first segment file, numbered <paramref name="number"/>.</summary>
     /// <param name="options">The spool's options.</param>
@@ -148,10 +148,11 @@ internal sealed class SpoolWriter : IDisposable
             return CommitResult.Failed;
         }
 
-        if (_sealedUnsynced)
+        if (_syncFailedSinceCommit)
         {
-            // A segment sealed since the last commit was closed without the disk confirming what it held: not durable.
-            _sealedUnsynced = false;
+            // An fsync outside a commit failed since the last one (at a roll-over, or of a segment sealed after a failed
+            // write): what was written before it is not confirmed, and a later fsync that succeeds does not say it is.
+            _syncFailedSinceCommit = false;
             _unsyncedRecords = 0;
             return CommitResult.Failed;
         }
@@ -203,14 +204,17 @@ internal sealed class SpoolWriter : IDisposable
 
         ISegmentFile next;
         long number = _nextNumber++;
+        bool synced = false;
         try
         {
             _file.Sync();
+            synced = true;
             next = _createFile(SegmentPath(number));
         }
         catch (IOException exception)
         {
             Failing(exception); // the segment grows past its size instead; nothing is lost
+            _syncFailedSinceCommit |= !synced && _options.SpoolFlushPolicy != SpoolFlushPolicy.None;
             return;
         }
 
@@ -306,7 +310,7 @@ internal sealed class SpoolWriter : IDisposable
             }
             catch (IOException)
             {
-                _sealedUnsynced = true;
+                _syncFailedSinceCommit = true;
             }
         }
 

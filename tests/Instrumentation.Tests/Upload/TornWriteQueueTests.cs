@@ -180,6 +180,25 @@ public sealed class TornWriteQueueTests : IDisposable
     }
 
     [Fact]
+    public void A_failed_fsync_at_a_segment_roll_over_makes_the_next_commit_not_durable_even_when_its_own_fsync_succeeds()
+    {
+        LogManagerOptions options = Options();
+        options.SpoolSegmentBytes = 1024;
+        using IDurableQueue queue = SpoolDirectory.Open(options, Now, NullLogger.Instance, _disk.Create);
+        AppendAll(queue, 1, 2, 3);
+        Assert.Equal(CommitResult.Durable, queue.Commit(Now));
+
+        _disk.FailNextSync = true; // the roll-over's fsync (inside Append) fails: the segment stays and grows
+        AppendAll(queue, [.. Enumerable.Range(4, 30).Select(n => (long)n)]);
+        Assert.False(_disk.FailNextSync, "the roll-over was tried");
+        Assert.Equal(CommitResult.Failed, queue.Commit(Now)); // its own fsync succeeds, but says nothing of the failed one
+
+        AppendAll(queue, 34);
+        Assert.Equal(CommitResult.Durable, queue.Commit(Now));
+        Assert.Equal([.. Enumerable.Range(1, 34).Select(n => (long)n)], ReadAll(queue));
+    }
+
+    [Fact]
     public void While_writes_fail_the_buffer_holds_at_most_MaxQueuedEvents_records_before_they_are_tried_and_handed_back()
     {
         LogManagerOptions options = Options();
