@@ -32,7 +32,11 @@ internal sealed class FullDisk
     /// <summary>Files closed while holding bytes written since their last fsync.</summary>
     public int ClosedUnsynced { get; private set; }
 
-    public ISegmentFile Create(string path) => new File(this, SegmentFile.Create(path));
+    /// <summary>Whether creating a segment file fails (no inode left, a read-only remount).</summary>
+    public bool CreateFails { get; set; }
+
+    public ISegmentFile Create(string path) =>
+        CreateFails ? throw new IOException("No space left on device", 28) : new File(this, SegmentFile.Create(path));
 
     /// <summary>A file on this disk: bytes written past its end take space, bytes written over what it holds do not (no copy-on-write).</summary>
     private sealed class File(FullDisk disk, ISegmentFile inner) : ISegmentFile

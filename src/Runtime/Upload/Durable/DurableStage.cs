@@ -26,8 +26,11 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
     /// <summary>When the queue needs a commit to keep the flush policy's promise.</summary>
     public DateTimeOffset? NextSyncDue => queue.NextSyncDue;
 
-    /// <summary>Appends a serialized event; false when the queue cannot take it (the caller keeps the event in memory, and this stage remembers its ordinal).</summary>
-    public bool TryAppend(long ordinal, Guid id, string type, Priority priority, DateTimeOffset recordedAt, ReadOnlySpan<byte> json)
+    /// <summary>
+    /// Appends a serialized event to the spool; when the queue cannot take it (no segment file can be created), keeps it
+    /// in memory with the events a failed write handed back (routed at the next <see cref="Refill"/>, under the same cap).
+    /// </summary>
+    public void Append(long ordinal, Guid id, string type, Priority priority, DateTimeOffset recordedAt, ReadOnlySpan<byte> json)
     {
         long size = SpoolRecord.SizeOf(json.Length);
         if (queue.TotalBytes + size > options.MaxSpoolBytes)
@@ -36,15 +39,18 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
         }
 
         long appended = queue.Append(new SpoolEntry(ordinal, id, type, priority, recordedAt, json));
-        TakeReturned();
         if (appended == 0)
         {
-            _inMemoryOnly.Add(ordinal); // not in the spool: at shutdown it is lost unless resolved before
-            return false;
+            // Not in the spool: like a handed-back event, not routed straight to the lanes, where the cap would drop
+            // the oldest event there, one safe in the spool.
+            KeepInMemory(QueuedEvent.Rent(ordinal, id, type, priority, json, timeProvider.GetUtcNow()));
+        }
+        else
+        {
+            _appendedNotDurable++;
         }
 
-        _appendedNotDurable++;
-        return true;
+        TakeReturned();
     }
 
     /// <summary>Commits what was appended; every ordinal up to <paramref name="through"/> is then settled for waiters.</summary>
@@ -145,10 +151,7 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
     {
         while (queue.TryTakeReturned(out SpoolEntry entry))
         {
-            QueuedEvent item = QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt);
-            (item.Priority == Priority.Immediate ? _returnedImmediate : _returnedBatch).Enqueue(item);
-            _returnedBytes += item.Json.Length;
-            _inMemoryOnly.Add(entry.Ordinal);
+            KeepInMemory(QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt));
             _appendedNotDurable = Math.Max(0, _appendedNotDurable - 1); // counted when appended, never made durable
         }
 
@@ -163,6 +166,14 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
             ledger.Resolve(victim.Ordinal, Resolution.Dropped, reason);
             victim.Return();
         }
+    }
+
+    /// <summary>Holds an event that is not in the spool until the lanes have room; at shutdown it is dropped unless resolved before.</summary>
+    private void KeepInMemory(QueuedEvent item)
+    {
+        (item.Priority == Priority.Immediate ? _returnedImmediate : _returnedBatch).Enqueue(item);
+        _returnedBytes += item.Json.Length;
+        _inMemoryOnly.Add(item.Ordinal);
     }
 
     private QueuedEvent? TakeReturnedEvent(bool batchFirst = false)

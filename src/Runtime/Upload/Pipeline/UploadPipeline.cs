@@ -272,9 +272,10 @@ internal sealed class UploadPipeline
         }
 
         DateTimeOffset recordedAt = payload.Timestamp == default ? now : payload.Timestamp;
-        if (_durable is not null && _durable.TryAppend(ordinal, payload.EventId, payload.EventType, payload.Priority, recordedAt, json))
+        if (_durable is not null)
         {
-            payload.Release(); // it reaches the lanes through the spool (Refill)
+            _durable.Append(ordinal, payload.EventId, payload.EventType, payload.Priority, recordedAt, json);
+            payload.Release(); // it reaches the lanes through the spool, or from memory when the spool refused it (Refill)
             return;
         }
 
