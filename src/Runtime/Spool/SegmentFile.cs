@@ -52,7 +52,7 @@ internal sealed class SegmentFile : ISegmentFile
         {
             // EFBIG (a file size limit, RLIMIT_FSIZE, or the file system's largest file) surfaces as this, not as an
             // IOException; what fitted below the limit was written (a torn write), like any other failed write.
-            throw new IOException("The segment file would grow past the largest size allowed (EFBIG).", exception);
+            throw new SegmentTooLargeException(exception);
         }
         catch (UnauthorizedAccessException exception)
         {
@@ -86,3 +86,7 @@ internal sealed class SegmentFile : ISegmentFile
 
     public void Dispose() => _handle.Dispose();
 }
+
+/// <summary>A write failed because the file would grow past the largest size allowed (EFBIG): a new file can take more.</summary>
+internal sealed class SegmentTooLargeException(Exception inner)
+    : IOException("The segment file would grow past the largest size allowed (EFBIG).", inner);

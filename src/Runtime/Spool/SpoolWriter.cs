@@ -275,6 +275,11 @@ internal sealed class SpoolWriter : IDisposable
             Seal();
         }
 
+        if (_file is not null && exception is SegmentTooLargeException && Written > 0)
+        {
+            Close(); // this file can grow no more (a file size limit), a new one can: the next record starts it
+        }
+
         int offset = 0;
         foreach (string type in _pendingTypes)
         {
@@ -300,10 +305,16 @@ internal sealed class SpoolWriter : IDisposable
             // Nothing more can be done on this disk; docs/reliability.md says what recovery may then replay.
         }
 
+        Close();
+    }
+
+    /// <summary>Writes no more to the active segment: the next record starts a new segment file.</summary>
+    private void Close()
+    {
         if (_options.SpoolFlushPolicy != SpoolFlushPolicy.None && _unsyncedRecords > 0)
         {
-            // Its records written before the failed write are in it for good: force them to disk now, or the next
-            // commit (which syncs only the new segment) would call them durable.
+            // Its records are in it for good: force them to disk now, or the next commit (which syncs only the new
+            // segment) would call them durable.
             try
             {
                 _file!.Sync();

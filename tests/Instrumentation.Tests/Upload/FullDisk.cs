@@ -32,6 +32,9 @@ internal sealed class FullDisk
     /// <summary>Files closed while holding bytes written since their last fsync.</summary>
     public int ClosedUnsynced { get; private set; }
 
+    /// <summary>The largest size of a file (RLIMIT_FSIZE): a write past it puts what fits and fails with EFBIG.</summary>
+    public long FileSizeLimit { get; set; } = long.MaxValue;
+
     /// <summary>Whether creating a segment file fails (no inode left, a read-only remount).</summary>
     public bool CreateFails { get; set; }
 
@@ -46,6 +49,18 @@ internal sealed class FullDisk
 
         public void Write(ReadOnlySpan<byte> bytes, long offset)
         {
+            if (offset + bytes.Length > disk.FileSizeLimit)
+            {
+                int below = (int)Math.Max(0, disk.FileSizeLimit - offset);
+                Write(bytes[..below], offset);
+                lock (disk._gate)
+                {
+                    disk.FailedWrites++;
+                }
+
+                throw new SegmentTooLargeException(new ArgumentOutOfRangeException(nameof(bytes)));
+            }
+
             int fits;
             lock (disk._gate)
             {

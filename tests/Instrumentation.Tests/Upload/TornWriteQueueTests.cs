@@ -199,6 +199,32 @@ public sealed class TornWriteQueueTests : IDisposable
     }
 
     [Fact]
+    public void A_segment_at_the_file_size_limit_EFBIG_is_cut_back_and_the_next_records_go_to_a_new_segment()
+    {
+        _disk.FileSizeLimit = Size(1) + Size(2) + Size(3) + 10;
+        using (IDurableQueue queue = Open())
+        {
+            AppendAll(queue, 1, 2, 3);
+            Assert.Equal(CommitResult.Durable, queue.Commit(Now));
+            AppendAll(queue, 4);
+            Assert.Equal(CommitResult.Failed, queue.Commit(Now));
+            Assert.Equal([4], Returned(queue));
+
+            // Before the fix every later write went to the same file and failed the same way, for good.
+            AppendAll(queue, 5);
+            Assert.Equal(CommitResult.Durable, queue.Commit(Now));
+            Assert.Empty(Returned(queue));
+            Assert.Equal(2, Directory.GetFiles(_directory, "*.seg").Length);
+            Assert.Equal([1, 2, 3, 5], ReadAll(queue));
+            Snapshot(); // killed now
+        }
+
+        using IDurableQueue restarted = SpoolDirectory.Open(Options(_snapshot), Now, NullLogger.Instance);
+        Assert.Equal(0, restarted.CorruptBytes);
+        Assert.Equal([1, 2, 3, 5], ReadAll(restarted));
+    }
+
+    [Fact]
     public void While_writes_fail_the_buffer_holds_at_most_MaxQueuedEvents_records_before_they_are_tried_and_handed_back()
     {
         LogManagerOptions options = Options();
