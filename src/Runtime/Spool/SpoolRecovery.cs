@@ -83,6 +83,9 @@ internal static partial class SpoolLog
     [LoggerMessage(21, LogLevel.Error, "Writing to the spool failed (disk full, file too large, I/O error); the file is cut back to its last whole record and the events of the failed write stay in memory (not durable) until they are uploaded. Later events are written again as soon as the disk takes them; further failures are not logged until a write succeeds.")]
     public static partial void WriteFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(24, LogLevel.Error, "Forcing the spool to disk failed; the events written stay in the spool and are uploaded from it, but they are not counted as durable (a power loss may lose them). Further failures are not logged until a write succeeds.")]
+    public static partial void SyncFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(23, LogLevel.Information, "Writing to the spool succeeds again; events whose write had failed stay in memory only until they are uploaded.")]
     public static partial void WritesResumed(ILogger logger);
 

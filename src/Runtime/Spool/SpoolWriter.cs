@@ -172,7 +172,7 @@ internal sealed class SpoolWriter : IDisposable
             catch (IOException exception)
             {
                 // Written, so still read and uploaded from the file, but the disk did not confirm it: not durable.
-                Failing(exception);
+                Failing(exception, syncOnly: true);
                 _unsyncedRecords = 0;
                 return CommitResult.Failed;
             }
@@ -213,7 +213,7 @@ internal sealed class SpoolWriter : IDisposable
         }
         catch (IOException exception)
         {
-            Failing(exception); // the segment grows past its size instead; nothing is lost
+            Failing(exception, syncOnly: !synced); // the segment grows past its size instead; nothing is lost
             _syncFailedSinceCommit |= !synced && _options.SpoolFlushPolicy != SpoolFlushPolicy.None;
             return;
         }
@@ -255,7 +255,7 @@ internal sealed class SpoolWriter : IDisposable
         }
         catch (IOException exception)
         {
-            Failing(exception);
+            Failing(exception, syncOnly: true);
         }
 
         _file.Dispose();
@@ -363,12 +363,21 @@ internal sealed class SpoolWriter : IDisposable
     }
 
     /// <summary>Logs the first failure of a run of failures (the next successful write logs that writes resumed).</summary>
-    private void Failing(IOException exception)
+    /// <param name="exception">The failure.</param>
+    /// <param name="syncOnly">Only an fsync failed: the records are written and stay in the spool (no event went back to memory).</param>
+    private void Failing(IOException exception, bool syncOnly = false)
     {
         if (!_failing)
         {
             _failing = true;
-            SpoolLog.WriteFailed(_logger, exception);
+            if (syncOnly)
+            {
+                SpoolLog.SyncFailed(_logger, exception);
+            }
+            else
+            {
+                SpoolLog.WriteFailed(_logger, exception);
+            }
         }
     }
 

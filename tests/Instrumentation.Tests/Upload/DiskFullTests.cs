@@ -179,7 +179,17 @@ public sealed class DiskFullTests : IDisposable
         var random = new Random(seed);
         var ids = new List<Guid>();
         await using UploadHarness harness = await StartAsync(o => o.MaxQueuedEvents = 200);
-        harness.Collector.Default = (context, request) => random.Next(3) == 0 ? Refuse(context, request) : Task.FromResult(true);
+        var answers = new Random(seed); // its own generator: requests are answered on Kestrel's threads, in parallel
+        harness.Collector.Default = (context, request) =>
+        {
+            bool refuse;
+            lock (answers)
+            {
+                refuse = answers.Next(3) == 0; // System.Random is not thread-safe: unlocked, it can break down to zeros
+            }
+
+            return refuse ? Refuse(context, request) : Task.FromResult(true);
+        };
         for (int round = 0; round < 30; round++)
         {
             _disk.Budget = random.Next(4) == 0 ? long.MaxValue : random.Next(0, 20_000);

@@ -225,6 +225,23 @@ public sealed class TornWriteQueueTests : IDisposable
     }
 
     [Fact]
+    public void A_failed_fsync_is_logged_as_such_not_as_a_failed_write_whose_events_went_back_to_memory()
+    {
+        var logs = new Microsoft.Extensions.Logging.Testing.FakeLogCollector();
+        using IDurableQueue queue = SpoolDirectory.Open(Options(), Now, new Microsoft.Extensions.Logging.Testing.FakeLogger(logs), _disk.Create);
+        AppendAll(queue, 1);
+        _disk.FailNextSync = true;
+        Assert.Equal(CommitResult.Failed, queue.Commit(Now));
+        Assert.Empty(Returned(queue)); // written: it stays in the spool
+        Assert.Equal([24], logs.GetSnapshot().Select(r => r.Id.Id));
+
+        AppendAll(queue, 2);
+        Assert.Equal(CommitResult.Durable, queue.Commit(Now));
+        Assert.Equal([24, 23], logs.GetSnapshot().Select(r => r.Id.Id)); // and that writes succeed again
+        Assert.Equal([1, 2], ReadAll(queue));
+    }
+
+    [Fact]
     public void While_writes_fail_the_buffer_holds_at_most_MaxQueuedEvents_records_before_they_are_tried_and_handed_back()
     {
         LogManagerOptions options = Options();
