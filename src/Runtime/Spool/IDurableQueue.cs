@@ -32,7 +32,8 @@ internal enum CommitResult
     Pending,
 
     /// <summary>
-    /// The write or the sync failed: not durable. After a failed write the records concerned left the queue (see
+    /// The write or the sync failed (this commit's, or one since the last commit: at a roll-over, or of a segment closed
+    /// after a failed write): not durable. After a failed write the records concerned left the queue (see
     /// <see cref="IDurableQueue.TryTakeReturned"/>); after a failed sync they stay in it and are read as usual.
     /// </summary>
     Failed,

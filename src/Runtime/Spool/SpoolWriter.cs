@@ -16,7 +16,10 @@ namespace Instrumentation.Spool;
 /// appended afterwards go into the buffer as usual and the next commit writes them at the same place, so a disk that
 /// clears is used again at once. When the file cannot even be cut back, the first byte after <see cref="Written"/> is
 /// overwritten with a zero length (which ends the segment for recovery), the segment is sealed there, and the next
-/// record starts a new segment file.
+/// record starts a new segment file; so does the next record after EFBIG (this file can grow no more, a new one can).
+/// A segment closed that way is forced to disk first (Interval, Always); when that fsync, or the one at a roll-over,
+/// fails, the next commit reports <see cref="CommitResult.Failed"/>. While writes fail, the buffer is tried as soon as
+/// it holds the memory caps' worth of records, so no more than that waits in it.
 /// </remarks>
 internal sealed class SpoolWriter : IDisposable
 {
