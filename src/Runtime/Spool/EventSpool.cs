@@ -367,7 +367,16 @@ internal sealed class EventSpool : IDurableQueue
     private void Delete(SpoolSegment segment)
     {
         _reader.Forget(segment);
-        File.Delete(segment.Path);
+        try
+        {
+            File.Delete(segment.Path);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Left on disk: the next start replays it (the collector stores nothing twice). Throwing here would fail the
+            // append or acknowledgement that got here, and with it the uploader's loop.
+        }
+
         segment.Deleted = true;
         _segments.Remove(segment);
     }
