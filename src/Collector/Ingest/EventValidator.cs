@@ -12,7 +12,11 @@ internal static class EventValidator
 {
     private const int MaxTypeLength = 200;
 
-    public static bool TryValidate(JsonElement element, int maxEventBytes, int maxDepth, out StoredEvent? stored, out string? reason)
+    public static bool TryValidate(JsonElement element, int maxEventBytes, int maxDepth, out StoredEvent? stored, out string? reason) =>
+        TryValidate(element, default, maxEventBytes, maxDepth, out stored, out reason);
+
+    /// <summary>Validates an event of a document parsed from <paramref name="source"/> (then the stored event is a slice of it, not a copy).</summary>
+    public static bool TryValidate(JsonElement element, ReadOnlyMemory<byte> source, int maxEventBytes, int maxDepth, out StoredEvent? stored, out string? reason)
     {
         stored = null;
         reason = Check(element, maxEventBytes, maxDepth, out Guid id, out string? type, out string? priority, out DateTimeOffset timestamp, out List<KeyValuePair<string, string>>? context);
@@ -23,7 +27,16 @@ internal static class EventValidator
 
         // The raw bytes are valid UTF-8 and valid UTF-16 once unescaped (checked above), so this cannot throw. The context
         // fields go along, so the store's single writer does not parse the event again for the dashboard's rollups.
-        stored = new StoredEvent(id, type!, priority!, timestamp, element.GetRawText()) { Context = context ?? [] };
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(element);
+        if (!source.IsEmpty && source.Span.Overlaps(raw, out int offset))
+        {
+            stored = new StoredEvent(id, type!, priority!, timestamp, source.Slice(offset, raw.Length)) { Context = context ?? [] };
+        }
+        else
+        {
+            stored = new StoredEvent(id, type!, priority!, timestamp, element.GetRawText()) { Context = context ?? [] };
+        }
+
         return true;
     }
 

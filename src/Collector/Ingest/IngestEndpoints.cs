@@ -108,7 +108,7 @@ internal static class IngestEndpoints
             var rejected = new List<Rejection>();
             for (int i = 0; i < items.Count; i++)
             {
-                if (EventValidator.TryValidate(items[i], options.MaxEventBytes, options.MaxEventDepth, out StoredEvent? stored, out string? reason))
+                if (EventValidator.TryValidate(items[i], body.Memory, options.MaxEventBytes, options.MaxEventDepth, out StoredEvent? stored, out string? reason))
                 {
                     valid.Add(stored!);
                 }

@@ -14,14 +14,14 @@ public sealed class SqliteEventStore : IEventStore
 {
     private readonly string _connectionString;
     private readonly GroupCommitter _committer;
+    private readonly SqliteCheckpointer _checkpointer;
     private readonly TimeProvider _time;
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
     private Rollups.SqliteRollupWriter? _rollupWriter;
     private SqliteConnection? _writer;
-    private SqliteCommand? _insert;
+    private RawStatement? _insert;
     private SqliteCommand? _count;
-    private SqliteParameter[] _row = [];
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
@@ -46,6 +46,7 @@ public sealed class SqliteEventStore : IEventStore
         DatabasePath = Path.GetFullPath(builder.DataSource);
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
+        _checkpointer = new SqliteCheckpointer(Open);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
         Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(Open()), DashboardSqlDialect.Sqlite);
     }
@@ -146,9 +147,8 @@ public sealed class SqliteEventStore : IEventStore
     public async ValueTask DisposeAsync()
     {
         await _committer.DisposeAsync().ConfigureAwait(false);
-        _insert?.Dispose();
-        _count?.Dispose();
-        _rollupWriter?.Dispose();
+        await _checkpointer.DisposeAsync().ConfigureAwait(false);
+        DisposeStatements();
         _writer?.Dispose();
         using (var connection = new SqliteConnection(_connectionString))
         {
@@ -159,15 +159,15 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time).</summary>
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
-        (SqliteConnection writer, SqliteCommand insert, SqliteCommand count) = Writer();
+        (SqliteConnection writer, RawStatement insert, SqliteCommand count) = Writer();
         var results = new InsertResult[batches.Count];
         _tally.Clear();
         _rollup.Clear();
         using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
-        insert.Transaction = transaction;
         count.Transaction = transaction;
-        SqliteParameter[] row = _row; // id, type, priority, timestamp, ticks, json
-        insert.Parameters["@received"].Value = _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+        Span<byte> text = stackalloc byte[64];
+        _time.GetUtcNow().TryFormat(text, out int length, "O", CultureInfo.InvariantCulture);
+        insert.Bind(6, text[..length]); // received_at: one value for the whole transaction
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> events = batches[b];
@@ -175,13 +175,15 @@ public sealed class SqliteEventStore : IEventStore
             for (int i = 0; i < events.Count; i++)
             {
                 StoredEvent item = events[i];
-                row[0].Value = item.Id.ToString("D");
-                row[1].Value = item.Type;
-                row[2].Value = item.Priority;
-                row[3].Value = item.Timestamp.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-                row[4].Value = item.Timestamp.UtcTicks;
-                row[5].Value = item.Json;
-                if (insert.ExecuteNonQuery() == 1)
+                item.Id.TryFormat(text, out length, "D");
+                insert.Bind(1, text[..length]);
+                insert.Bind(2, item.Type);
+                insert.Bind(3, item.Priority);
+                length = Utf8Timestamp(item.Timestamp.UtcDateTime, text);
+                insert.Bind(4, text[..length]);
+                insert.Bind(5, item.Timestamp.UtcTicks);
+                insert.Bind(7, item.Utf8Json.Span);
+                if (insert.Execute() == 1)
                 {
                     isNew[i] = true;
                     _tally.Add(item);
@@ -204,10 +206,18 @@ public sealed class SqliteEventStore : IEventStore
 
         _rollupWriter!.Write(transaction, _rollup);
         transaction.Commit();
+        _checkpointer.Committed(batches.Sum(b => b.Count));
         return Task.FromResult(results);
     }
 
-    private (SqliteConnection, SqliteCommand, SqliteCommand) Writer()
+    /// <summary>The round-trip ("O") form of a UTC time, as UTF-8: what the <c>timestamp</c> and <c>received_at</c> columns hold.</summary>
+    private static int Utf8Timestamp(DateTime utc, Span<byte> destination)
+    {
+        utc.TryFormat(destination, out int written, "O", CultureInfo.InvariantCulture);
+        return written;
+    }
+
+    private (SqliteConnection, RawStatement, SqliteCommand) Writer()
     {
         if (_writer is null)
         {
@@ -220,6 +230,7 @@ public sealed class SqliteEventStore : IEventStore
             }
             catch
             {
+                DisposeStatements();
                 connection.Dispose();
                 throw;
             }
@@ -235,27 +246,19 @@ public sealed class SqliteEventStore : IEventStore
         using (SqliteCommand pragma = writer.CreateCommand())
         {
             // FULL: a commit is on disk when it returns (the request is answered after it). A larger page cache keeps
-            // the id index's pages in memory: ids are random, so each insert touches a random leaf page.
-            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;";
+            // the id index's pages in memory: ids are random, so each insert touches a random leaf page. The log is copied
+            // back into the database by SqliteCheckpointer, off this thread; the writer's own automatic checkpoint is a backstop.
+            pragma.CommandText = $"PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint={SqliteCheckpointer.WriterAutoCheckpointPages};";
             pragma.ExecuteNonQuery();
         }
 
-        _insert = writer.CreateCommand();
-        _insert.CommandText = """
+        _insert = new RawStatement(
+            writer,
+            """
             INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json)
-            VALUES (@id, @type, @priority, @timestamp, @ticks, @received, @json)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
             ON CONFLICT (id) DO NOTHING;
-            """;
-        _row =
-        [
-            _insert.Parameters.Add("@id", SqliteType.Text),
-            _insert.Parameters.Add("@type", SqliteType.Text),
-            _insert.Parameters.Add("@priority", SqliteType.Text),
-            _insert.Parameters.Add("@timestamp", SqliteType.Text),
-            _insert.Parameters.Add("@ticks", SqliteType.Integer),
-            _insert.Parameters.Add("@json", SqliteType.Text),
-        ];
-        _insert.Parameters.Add("@received", SqliteType.Text);
+            """);
         _count = SqliteStatements.Create(
             writer,
             """
@@ -267,6 +270,17 @@ public sealed class SqliteEventStore : IEventStore
             """,
             ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer), ("@first", SqliteType.Integer), ("@last", SqliteType.Integer));
         _rollupWriter = new Rollups.SqliteRollupWriter(writer);
+    }
+
+    /// <summary>Finalizes the writer's statements: they must go before their connection is closed or returned to the pool.</summary>
+    private void DisposeStatements()
+    {
+        _insert?.Dispose();
+        _insert = null;
+        _count?.Dispose();
+        _count = null;
+        _rollupWriter?.Dispose();
+        _rollupWriter = null;
     }
 
     private SqliteConnection Open()
