@@ -14,7 +14,6 @@ public sealed class SqliteEventStore : IEventStore
 {
     private readonly string _connectionString;
     private readonly GroupCommitter _committer;
-    private readonly SqliteCheckpointer _checkpointer;
     private readonly TimeProvider _time;
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
@@ -46,7 +45,6 @@ public sealed class SqliteEventStore : IEventStore
         DatabasePath = Path.GetFullPath(builder.DataSource);
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
-        _checkpointer = new SqliteCheckpointer(Open);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
         Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(Open()), DashboardSqlDialect.Sqlite);
     }
@@ -147,7 +145,6 @@ public sealed class SqliteEventStore : IEventStore
     public async ValueTask DisposeAsync()
     {
         await _committer.DisposeAsync().ConfigureAwait(false);
-        await _checkpointer.DisposeAsync().ConfigureAwait(false);
         DisposeStatements();
         _writer?.Dispose();
         using (var connection = new SqliteConnection(_connectionString))
@@ -206,7 +203,6 @@ public sealed class SqliteEventStore : IEventStore
 
         _rollupWriter!.Write(transaction, _rollup);
         transaction.Commit();
-        _checkpointer.Committed(batches.Sum(b => b.Count));
         return Task.FromResult(results);
     }
 
@@ -246,9 +242,8 @@ public sealed class SqliteEventStore : IEventStore
         using (SqliteCommand pragma = writer.CreateCommand())
         {
             // FULL: a commit is on disk when it returns (the request is answered after it). A larger page cache keeps
-            // the id index's pages in memory: ids are random, so each insert touches a random leaf page. The log is copied
-            // back into the database by SqliteCheckpointer, off this thread; the writer's own automatic checkpoint is a backstop.
-            pragma.CommandText = $"PRAGMA synchronous=FULL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint={SqliteCheckpointer.WriterAutoCheckpointPages};";
+            // the id index's pages in memory: ids are random, so each insert touches a random leaf page.
+            pragma.CommandText = "PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;";
             pragma.ExecuteNonQuery();
         }
 

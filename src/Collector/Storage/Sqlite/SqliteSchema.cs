@@ -89,12 +89,17 @@ internal static class SqliteSchema
         """,
     ];
 
+    /// <summary>The page size of a database file this collector creates.</summary>
+    public const int PageSize = 16384;
+
     /// <summary>The version this collector writes.</summary>
     public static int CurrentVersion => Migrations.Length;
 
     public static void Migrate(SqliteConnection connection)
     {
-        Execute(connection, null, "PRAGMA journal_mode=WAL;");
+        // 16 KiB pages for a new file (an existing file keeps its own): a commit of a few thousand events writes a quarter
+        // as many log frames, with a quarter of the write calls and checksums, as with SQLite's default 4 KiB.
+        Execute(connection, null, $"PRAGMA page_size={PageSize}; PRAGMA journal_mode=WAL;");
         using SqliteTransaction transaction = connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE
         Execute(connection, transaction, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);");
         using SqliteCommand read = connection.CreateCommand();
