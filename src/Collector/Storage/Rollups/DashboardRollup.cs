@@ -73,6 +73,38 @@ internal sealed class DashboardRollup
         }
     }
 
+    /// <summary>Adds the sums of another rollup (gathered from other events) to this one, key by key.</summary>
+    public void Add(DashboardRollup other)
+    {
+        foreach ((var key, long count) in other._minutes)
+        {
+            _minutes[key] = _minutes.GetValueOrDefault(key) + count;
+        }
+
+        _contextRows.AddRange(other._contextRows);
+        foreach ((var key, long count) in other._contextMinutes)
+        {
+            _contextMinutes[key] = _contextMinutes.GetValueOrDefault(key) + count;
+        }
+
+        foreach ((var key, ValueTotals theirs) in other._values)
+        {
+            if (!_values.TryGetValue(key, out ValueTotals? totals))
+            {
+                _values[key] = totals = new ValueTotals();
+            }
+
+            totals.Events += theirs.Events;
+            totals.FirstTicks = Math.Min(totals.FirstTicks, theirs.FirstTicks);
+            totals.LastTicks = Math.Max(totals.LastTicks, theirs.LastTicks);
+        }
+
+        foreach ((var key, long count) in other._valueTypes)
+        {
+            _valueTypes[key] = _valueTypes.GetValueOrDefault(key) + count;
+        }
+    }
+
     /// <summary>The string fields of the event's top-level <c>context</c> object (the validator allows strings and nulls), for events stored without <see cref="StoredEvent.Context"/>.</summary>
     private static List<KeyValuePair<string, string>> ContextOf(ReadOnlySpan<byte> json)
     {

@@ -88,7 +88,8 @@ public sealed class SqliteEventStore : IEventStore
     public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
-        return events.Count == 0 ? Task.FromResult(InsertResult.Empty) : _committer.SubmitAsync(events, cancellationToken);
+        // Prepared here, on the caller's thread: what the single writer would otherwise format and sum per event.
+        return events.Count == 0 ? Task.FromResult(InsertResult.Empty) : _committer.SubmitAsync(new PreparedBatch(events), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -168,23 +169,50 @@ public sealed class SqliteEventStore : IEventStore
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> events = batches[b];
+            var prepared = events as PreparedBatch;
             bool[] isNew = new bool[events.Count];
+            int added = 0;
             for (int i = 0; i < events.Count; i++)
             {
                 StoredEvent item = events[i];
-                item.Id.TryFormat(text, out length, "D");
-                insert.Bind(1, text[..length]);
+                if (prepared is not null)
+                {
+                    insert.Bind(1, prepared.IdText(i));
+                    insert.Bind(4, prepared.TimestampText(i));
+                }
+                else
+                {
+                    item.Id.TryFormat(text, out length, "D");
+                    insert.Bind(1, text[..length]);
+                    item.Timestamp.UtcDateTime.TryFormat(text, out length, "O", CultureInfo.InvariantCulture);
+                    insert.Bind(4, text[..length]);
+                }
+
                 insert.Bind(2, item.Type);
                 insert.Bind(3, item.Priority);
-                length = Utf8Timestamp(item.Timestamp.UtcDateTime, text);
-                insert.Bind(4, text[..length]);
                 insert.Bind(5, item.Timestamp.UtcTicks);
                 insert.Bind(7, item.Utf8Json.Span);
                 if (insert.Execute() == 1)
                 {
                     isNew[i] = true;
-                    _tally.Add(item);
-                    _rollup.Add(item);
+                    added++;
+                }
+            }
+
+            if (prepared is not null && added == events.Count)
+            {
+                _tally.Add(prepared.Tally); // every event new: the sums made on the request's thread hold
+                _rollup.Add(prepared.Rollup);
+            }
+            else
+            {
+                for (int i = 0; i < events.Count; i++)
+                {
+                    if (isNew[i])
+                    {
+                        _tally.Add(events[i]);
+                        _rollup.Add(events[i]);
+                    }
                 }
             }
 
@@ -204,13 +232,6 @@ public sealed class SqliteEventStore : IEventStore
         _rollupWriter!.Write(transaction, _rollup);
         transaction.Commit();
         return Task.FromResult(results);
-    }
-
-    /// <summary>The round-trip ("O") form of a UTC time, as UTF-8: what the <c>timestamp</c> and <c>received_at</c> columns hold.</summary>
-    private static int Utf8Timestamp(DateTime utc, Span<byte> destination)
-    {
-        utc.TryFormat(destination, out int written, "O", CultureInfo.InvariantCulture);
-        return written;
     }
 
     private (SqliteConnection, RawStatement, SqliteCommand) Writer()
