@@ -108,6 +108,20 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Empty_strings_are_stored_as_empty_text()
+    {
+        // An empty context value (and name) is text like any other, in the events and in the dashboard's context index.
+        IEventStore store = await OpenAsync();
+        StoredEvent item = Event(context: """{"empty":"","":"nameless"}""");
+        Assert.Equal(1, (await store.InsertAsync([item with { Context = [new("empty", ""), new("", "nameless")] }], Token)).NewCount);
+        Assert.Equal(1, (await store.InsertAsync([Event(context: """{"empty":""}""")], Token)).NewCount);
+
+        List<EventRow> rows = await ReadAsync(store, new EventQuery { Limit = 100, Context = new Dictionary<string, string> { ["empty"] = "" } });
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(item.Json, rows.Single(r => IdOf(r) == item.Id).Json);
+    }
+
+    [Fact]
     public async Task Insert_reports_each_event_as_new_or_duplicate_and_stores_each_id_once()
     {
         IEventStore store = await OpenAsync();
