@@ -68,7 +68,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
-    public async Task A_new_file_has_16_KiB_pages_and_an_older_file_keeps_its_own()
+    public async Task A_new_file_has_8_KiB_pages_and_an_older_file_keeps_its_own()
     {
         IEventStore store = await OpenAsync();
         Assert.Equal(SqliteSchema.PageSize, ExecuteScalar("PRAGMA page_size;"));
