@@ -90,6 +90,18 @@ public sealed record StoredEvent
     /// writer reads them from <see cref="Json"/> itself, which costs its single thread a scan of the JSON per event.
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, string>>? Context { get; init; }
+
+    /// <summary>Equal when the fields and the JSON text are equal, whether each event holds its JSON as a string or as UTF-8.</summary>
+    /// <param name="other">The other event.</param>
+    /// <returns>True when they are the same event.</returns>
+    public bool Equals(StoredEvent? other) =>
+        other is not null
+        && Id == other.Id && Type == other.Type && Priority == other.Priority && Timestamp == other.Timestamp
+        && Utf8Json.Span.SequenceEqual(other.Utf8Json.Span)
+        && ReferenceEquals(Context, other.Context);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Id, Type, Priority, Timestamp);
 }
 
 /// <summary>What <see cref="IEventStore.InsertAsync"/> did with each event of a batch.</summary>
