@@ -120,7 +120,9 @@ internal static class IngestBenchmark
         StoredEvent[][] batches = [.. Enumerable.Range(0, requests).Select(_ => Enumerable.Range(0, batchSize).Select(i =>
         {
             (DateTimeOffset at, Guid id) = Next();
-            return new StoredEvent(id, "cell", "batch", at, $$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
+            // UTF-8 bytes, as the collector's ingest hands them over (slices of the request body).
+            byte[] json = Encoding.UTF8.GetBytes($$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
+            return new StoredEvent(id, "cell", "batch", at, json) { Context = [new("net_id", "ab12")] };
         }).ToArray())];
         int next = -1;
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;

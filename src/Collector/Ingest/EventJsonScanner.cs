@@ -18,7 +18,7 @@ internal static class EventJsonScanner
         }
 
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1024 });
-        var names = new Stack<HashSet<string>>();
+        MemberNames names = MemberNames.Rent();
         try
         {
             while (reader.Read())
@@ -34,12 +34,12 @@ internal static class EventJsonScanner
 
                         if (reader.TokenType == JsonTokenType.StartObject)
                         {
-                            names.Push(new HashSet<string>(StringComparer.Ordinal));
+                            names.Open();
                         }
 
                         break;
                     case JsonTokenType.EndObject:
-                        names.Pop();
+                        names.Close();
                         break;
                     case JsonTokenType.PropertyName:
                         if (reader.ValueIsEscaped && !EscapesAreValidUtf16(reader.ValueSpan))
@@ -47,7 +47,7 @@ internal static class EventJsonScanner
                             return "a member name holds a lone UTF-16 surrogate escape (such as \\ud800)";
                         }
 
-                        if (!names.Peek().Add(reader.GetString()!))
+                        if (!names.Add(ref reader))
                         {
                             return $"a member name appears twice in one object ('{Printable(reader.GetString()!)}')";
                         }
@@ -66,6 +66,10 @@ internal static class EventJsonScanner
         catch (JsonException)
         {
             return "the event is not valid JSON"; // already parsed once; kept so that no input can throw from here
+        }
+        finally
+        {
+            MemberNames.Return(names);
         }
 
         return null;

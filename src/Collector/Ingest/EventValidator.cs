@@ -11,11 +11,21 @@ namespace Instrumentation.Collector.Ingest;
 internal static class EventValidator
 {
     private const int MaxTypeLength = 200;
+    private const string PriorityProblem = "'priority' is missing or is not \"immediate\" or \"batch\"";
+    private const string ContextProblem = "'context' must be a JSON object of strings";
 
-    public static bool TryValidate(JsonElement element, int maxEventBytes, int maxDepth, out StoredEvent? stored, out string? reason)
+    public static bool TryValidate(JsonElement element, int maxEventBytes, int maxDepth, out StoredEvent? stored, out string? reason) =>
+        TryValidate(element, default, new Utf8Strings(), maxEventBytes, maxDepth, out stored, out reason);
+
+    /// <summary>
+    /// Validates an event of a document parsed from <paramref name="source"/>: the stored event's JSON is then a slice of
+    /// it, not a copy, and its type and context strings come from <paramref name="strings"/> (one per request, so that a
+    /// batch's repeated values are one string each).
+    /// </summary>
+    public static bool TryValidate(JsonElement element, ReadOnlyMemory<byte> source, Utf8Strings strings, int maxEventBytes, int maxDepth, out StoredEvent? stored, out string? reason)
     {
         stored = null;
-        reason = Check(element, maxEventBytes, maxDepth, out Guid id, out string? type, out string? priority, out DateTimeOffset timestamp, out List<KeyValuePair<string, string>>? context);
+        reason = Check(element, strings, maxEventBytes, maxDepth, out Guid id, out string? type, out string? priority, out DateTimeOffset timestamp, out List<KeyValuePair<string, string>>? context);
         if (reason is not null)
         {
             return false;
@@ -23,7 +33,16 @@ internal static class EventValidator
 
         // The raw bytes are valid UTF-8 and valid UTF-16 once unescaped (checked above), so this cannot throw. The context
         // fields go along, so the store's single writer does not parse the event again for the dashboard's rollups.
-        stored = new StoredEvent(id, type!, priority!, timestamp, element.GetRawText()) { Context = context ?? [] };
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(element);
+        if (!source.IsEmpty && source.Span.Overlaps(raw, out int offset))
+        {
+            stored = new StoredEvent(id, type!, priority!, timestamp, source.Slice(offset, raw.Length)) { Context = context ?? [] };
+        }
+        else
+        {
+            stored = new StoredEvent(id, type!, priority!, timestamp, element.GetRawText()) { Context = context ?? [] };
+        }
+
         return true;
     }
 
@@ -40,7 +59,7 @@ internal static class EventValidator
     }
 
     private static string? Check(
-        JsonElement element, int maxEventBytes, int maxDepth, out Guid id, out string? type, out string? priority, out DateTimeOffset timestamp, out List<KeyValuePair<string, string>>? contextFields)
+        JsonElement element, Utf8Strings strings, int maxEventBytes, int maxDepth, out Guid id, out string? type, out string? priority, out DateTimeOffset timestamp, out List<KeyValuePair<string, string>>? contextFields)
     {
         contextFields = null;
         id = default;
@@ -75,21 +94,25 @@ internal static class EventValidator
             return "'type' is missing or is not a string";
         }
 
-        type = typeElement.GetString()!;
-        if (string.IsNullOrWhiteSpace(type) || type.Length > MaxTypeLength || type.Any(char.IsControl))
+        type = strings.Get(typeElement);
+        if (string.IsNullOrWhiteSpace(type) || type.Length > MaxTypeLength || HasControl(type))
         {
             return $"'type' must be 1 to {MaxTypeLength} characters, not blank, without control characters";
         }
 
-        if (!element.TryGetProperty("priority", out JsonElement priorityElement) || priorityElement.ValueKind != JsonValueKind.String
-            || !(priorityElement.ValueEquals("immediate"u8) || priorityElement.ValueEquals("batch"u8)))
+        if (!element.TryGetProperty("priority", out JsonElement priorityElement) || priorityElement.ValueKind != JsonValueKind.String)
         {
-            return "'priority' is missing or is not \"immediate\" or \"batch\"";
+            return PriorityProblem;
         }
 
-        priority = priorityElement.GetString()!;
+        priority = priorityElement.ValueEquals("immediate"u8) ? "immediate" : priorityElement.ValueEquals("batch"u8) ? "batch" : null;
+        if (priority is null)
+        {
+            return PriorityProblem;
+        }
+
         if (!element.TryGetProperty("timestamp", out JsonElement timestampElement) || timestampElement.ValueKind != JsonValueKind.String
-            || !StrictTimestamp.TryParse(timestampElement.GetString(), out timestamp))
+            || !TryParseTimestamp(timestampElement, out timestamp))
         {
             return "'timestamp' is missing or is not an ISO 8601 date and time with an offset or Z (such as 2026-11-29T12:00:00.1234567Z)";
         }
@@ -99,27 +122,35 @@ internal static class EventValidator
             return "'data' is missing or is not a JSON object";
         }
 
-        if (element.TryGetProperty("context", out JsonElement context)
-            && (context.ValueKind != JsonValueKind.Object || context.EnumerateObject().Any(p => p.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))))
+        if (element.TryGetProperty("context", out JsonElement context))
         {
-            return "'context' must be a JSON object of strings";
-        }
+            if (context.ValueKind != JsonValueKind.Object)
+            {
+                return ContextProblem;
+            }
 
-        // Context fields are stored as text columns too (the dashboard's rollups), and PostgreSQL text cannot hold U+0000:
-        // such an event would fail its whole commit (503 on every retry) instead of being refused once.
-        if (context.ValueKind == JsonValueKind.Object)
-        {
             foreach (JsonProperty field in context.EnumerateObject())
             {
-                string? value = field.Value.ValueKind == JsonValueKind.String ? field.Value.GetString()! : null;
-                if (field.Name.Contains('\0') || (value is not null && value.Contains('\0')))
+                if (field.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                {
+                    return ContextProblem;
+                }
+            }
+
+            // Context fields are stored as text columns too (the dashboard's rollups), and PostgreSQL text cannot hold U+0000:
+            // such an event would fail its whole commit (503 on every retry) instead of being refused once.
+            foreach (JsonProperty field in context.EnumerateObject())
+            {
+                string? value = field.Value.ValueKind == JsonValueKind.String ? strings.Get(field.Value) : null;
+                string name = strings.GetName(field);
+                if (name.Contains('\0') || (value is not null && value.Contains('\0')))
                 {
                     return "'context' names and values must not contain U+0000 (\\u0000)";
                 }
 
                 if (value is not null)
                 {
-                    (contextFields ??= []).Add(new(field.Name, value)); // names are unique (checked by the scanner)
+                    (contextFields ??= []).Add(new(name, value)); // names are unique (checked by the scanner)
                 }
             }
         }
@@ -155,6 +186,26 @@ internal static class EventValidator
         }
 
         return Guid.TryParseExact(System.Text.Encoding.ASCII.GetString(text), "D", out id) && id != Guid.Empty;
+    }
+
+    private static bool HasControl(string text)
+    {
+        foreach (char c in text)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The timestamp parsed from its UTF-8 bytes as sent; an escaped one (rare) is unescaped first.</summary>
+    private static bool TryParseTimestamp(JsonElement element, out DateTimeOffset timestamp)
+    {
+        ReadOnlySpan<byte> raw = JsonMarshal.GetRawUtf8Value(element)[1..^1];
+        return raw.IndexOf((byte)'\\') < 0 ? StrictTimestamp.TryParse(raw, out timestamp) : StrictTimestamp.TryParse(element.GetString(), out timestamp);
     }
 
     private static bool IsOptionalHex(JsonElement element, string name, int length)

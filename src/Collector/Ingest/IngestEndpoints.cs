@@ -106,9 +106,10 @@ internal static class IngestEndpoints
 
             var valid = new List<StoredEvent>(items.Count);
             var rejected = new List<Rejection>();
+            var strings = new Utf8Strings();
             for (int i = 0; i < items.Count; i++)
             {
-                if (EventValidator.TryValidate(items[i], options.MaxEventBytes, options.MaxEventDepth, out StoredEvent? stored, out string? reason))
+                if (EventValidator.TryValidate(items[i], body.Memory, strings, options.MaxEventBytes, options.MaxEventDepth, out StoredEvent? stored, out string? reason))
                 {
                     valid.Add(stored!);
                 }

@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace Instrumentation.Collector.Ingest;
 
 /// <summary>
@@ -8,40 +6,94 @@ namespace Instrumentation.Collector.Ingest;
 /// 100 ns, are dropped). A date alone, a time alone, a missing offset, or any other format is refused: the server's
 /// own date or time zone never fills a gap.
 /// </summary>
-internal static partial class StrictTimestamp
+internal static class StrictTimestamp
 {
+    // The longest accepted form: 2026-11-29T12:00:00.123456789+01:00.
+    private const int MaxLength = 35;
+
     public static bool TryParse(string? text, out DateTimeOffset value)
     {
         value = default;
-        Match match = text is null ? Match.Empty : Pattern().Match(text);
-        if (!match.Success)
+        if (text is null || text.Length > MaxLength)
         {
             return false;
         }
 
-        int year = Number(match, "year"), month = Number(match, "month"), day = Number(match, "day");
-        int hour = Number(match, "hour"), minute = Number(match, "minute"), second = Number(match, "second");
-        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        Span<byte> utf8 = stackalloc byte[MaxLength * 3];
+        return System.Text.Unicode.Utf8.FromUtf16(text, utf8, out _, out int written) == System.Buffers.OperationStatus.Done
+            && TryParse(utf8[..written], out value);
+    }
+
+    /// <summary>Parses the UTF-8 text of a timestamp (a JSON string's value, unescaped): no string, no regular expression.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> text, out DateTimeOffset value)
+    {
+        value = default;
+        // yyyy-MM-ddTHH:mm:ss, then an optional fraction, then Z or ±hh:mm.
+        if (text.Length < 20 || text.Length > MaxLength
+            || !Digits(text, 0, 4, out int year) || text[4] != (byte)'-' || !Digits(text, 5, 2, out int month) || text[7] != (byte)'-'
+            || !Digits(text, 8, 2, out int day) || (text[10] | 0x20) != (byte)'t'
+            || !Digits(text, 11, 2, out int hour) || text[13] != (byte)':' || !Digits(text, 14, 2, out int minute) || text[16] != (byte)':'
+            || !Digits(text, 17, 2, out int second))
         {
             return false;
         }
 
-        string fraction = match.Groups["fraction"].Value;
-        long fractionTicks = fraction.Length == 0 ? 0 : long.Parse(fraction.PadRight(7, '0').AsSpan(0, 7), System.Globalization.CultureInfo.InvariantCulture);
+        int at = 19;
+        long fractionTicks = 0;
+        if (text[at] == (byte)'.')
+        {
+            int digits = 0;
+            at++;
+            while (at < text.Length && text[at] is >= (byte)'0' and <= (byte)'9')
+            {
+                if (digits < 7)
+                {
+                    fractionTicks = (fractionTicks * 10) + (text[at] - '0');
+                }
+
+                digits++;
+                at++;
+            }
+
+            if (digits is < 1 or > 9)
+            {
+                return false;
+            }
+
+            for (int pad = Math.Min(digits, 7); pad < 7; pad++)
+            {
+                fractionTicks *= 10;
+            }
+        }
+
         TimeSpan offset = TimeSpan.Zero;
-        if (match.Groups["offset_hours"].Success)
+        ReadOnlySpan<byte> zone = text[at..];
+        if (zone.Length == 1 && (zone[0] | 0x20) == (byte)'z')
         {
-            int offsetHours = Number(match, "offset_hours"), offsetMinutes = Number(match, "offset_minutes");
+            // UTC
+        }
+        else if (zone.Length == 6 && zone[0] is (byte)'+' or (byte)'-' && zone[3] == (byte)':'
+            && Digits(zone, 1, 2, out int offsetHours) && Digits(zone, 4, 2, out int offsetMinutes))
+        {
             if (offsetMinutes > 59 || (offsetHours * 60) + offsetMinutes > 14 * 60)
             {
                 return false;
             }
 
             offset = new TimeSpan(offsetHours, offsetMinutes, 0);
-            if (match.Groups["sign"].Value == "-")
+            if (zone[0] == (byte)'-')
             {
                 offset = -offset;
             }
+        }
+        else
+        {
+            return false;
+        }
+
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
         }
 
         long localTicks = new DateTime(year, month, day, hour, minute, second).Ticks + fractionTicks;
@@ -55,8 +107,20 @@ internal static partial class StrictTimestamp
         return true;
     }
 
-    private static int Number(Match match, string group) => int.Parse(match.Groups[group].ValueSpan, System.Globalization.CultureInfo.InvariantCulture);
+    private static bool Digits(ReadOnlySpan<byte> text, int start, int count, out int number)
+    {
+        number = 0;
+        for (int i = start; i < start + count; i++)
+        {
+            byte c = text[i];
+            if (c is < (byte)'0' or > (byte)'9')
+            {
+                return false;
+            }
 
-    [GeneratedRegex(@"^(?<year>[0-9]{4})-(?<month>[0-9]{2})-(?<day>[0-9]{2})[Tt](?<hour>[0-9]{2}):(?<minute>[0-9]{2}):(?<second>[0-9]{2})(\.(?<fraction>[0-9]{1,9}))?([Zz]|(?<sign>[+-])(?<offset_hours>[0-9]{2}):(?<offset_minutes>[0-9]{2}))\z", RegexOptions.CultureInvariant)]
-    private static partial Regex Pattern();
+            number = (number * 10) + (c - '0');
+        }
+
+        return true;
+    }
 }

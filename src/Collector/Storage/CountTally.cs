@@ -25,6 +25,17 @@ internal sealed class CountTally
         _entries.OrderBy(e => e.Key.Type, StringComparer.Ordinal).ThenBy(e => e.Key.Priority, StringComparer.Ordinal)
             .Select(e => (e.Key.Type, e.Key.Priority, e.Value));
 
+    /// <summary>Adds another tally's entries (counted from other events) to this one.</summary>
+    public void Add(CountTally other)
+    {
+        foreach (((string, string) key, Entry theirs) in other._entries)
+        {
+            _entries[key] = _entries.TryGetValue(key, out Entry entry)
+                ? new Entry(entry.Count + theirs.Count, Math.Min(entry.FirstTicks, theirs.FirstTicks), Math.Max(entry.LastTicks, theirs.LastTicks))
+                : theirs;
+        }
+    }
+
     public void Clear() => _entries.Clear();
 
     public readonly record struct Entry(long Count, long FirstTicks, long LastTicks);

@@ -1,19 +1,107 @@
 namespace Instrumentation.Collector.Storage;
 
 /// <summary>One valid event, ready to store: the fields the store indexes, and the event's JSON as received.</summary>
-/// <param name="Id">The event id (the key: a repeated id is accepted and not stored again).</param>
-/// <param name="Type">The event type.</param>
-/// <param name="Priority"><c>immediate</c> or <c>batch</c>.</param>
-/// <param name="Timestamp">When the event was recorded.</param>
-/// <param name="Json">The event's JSON.</param>
-public sealed record StoredEvent(Guid Id, string Type, string Priority, DateTimeOffset Timestamp, string Json)
+public sealed record StoredEvent
 {
+    private string? _json;
+    private ReadOnlyMemory<byte> _utf8Json;
+
+    /// <summary>An event whose JSON is a string.</summary>
+    /// <param name="Id">The event id (the key: a repeated id is accepted and not stored again).</param>
+    /// <param name="Type">The event type.</param>
+    /// <param name="Priority"><c>immediate</c> or <c>batch</c>.</param>
+    /// <param name="Timestamp">When the event was recorded.</param>
+    /// <param name="Json">The event's JSON.</param>
+    public StoredEvent(Guid Id, string Type, string Priority, DateTimeOffset Timestamp, string Json)
+    {
+        ArgumentNullException.ThrowIfNull(Json);
+        this.Id = Id;
+        this.Type = Type;
+        this.Priority = Priority;
+        this.Timestamp = Timestamp;
+        _json = Json;
+    }
+
+    /// <summary>
+    /// An event whose JSON is UTF-8 bytes, as the request body holds it: the collector's ingest hands the store slices
+    /// of the body, so the single writer binds the bytes as they came (no string, no UTF-16 → UTF-8 conversion). The
+    /// bytes must stay unchanged until <see cref="IEventStore.InsertAsync"/> has completed.
+    /// </summary>
+    /// <param name="id">The event id.</param>
+    /// <param name="type">The event type.</param>
+    /// <param name="priority"><c>immediate</c> or <c>batch</c>.</param>
+    /// <param name="timestamp">When the event was recorded.</param>
+    /// <param name="utf8Json">The event's JSON, UTF-8 encoded (not empty).</param>
+    public StoredEvent(Guid id, string type, string priority, DateTimeOffset timestamp, ReadOnlyMemory<byte> utf8Json)
+    {
+        if (utf8Json.IsEmpty)
+        {
+            throw new ArgumentException("An event's JSON cannot be empty.", nameof(utf8Json));
+        }
+
+        Id = id;
+        Type = type;
+        Priority = priority;
+        Timestamp = timestamp;
+        _utf8Json = utf8Json;
+    }
+
+    /// <summary>The event id (the key: a repeated id is accepted and not stored again).</summary>
+    public Guid Id { get; init; }
+
+    /// <summary>The event type.</summary>
+    public string Type { get; init; }
+
+    /// <summary><c>immediate</c> or <c>batch</c>.</summary>
+    public string Priority { get; init; }
+
+    /// <summary>When the event was recorded.</summary>
+    public DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>The event's JSON (decoded from <see cref="Utf8Json"/> on first use when the event was made from bytes).</summary>
+    public string Json
+    {
+        get => _json ??= System.Text.Encoding.UTF8.GetString(_utf8Json.Span);
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _json = value;
+            _utf8Json = default;
+        }
+    }
+
+    /// <summary>The event's JSON as UTF-8 (encoded from <see cref="Json"/> on first use when the event was made from a string).</summary>
+    public ReadOnlyMemory<byte> Utf8Json
+    {
+        get
+        {
+            if (_utf8Json.IsEmpty && _json is not null)
+            {
+                _utf8Json = System.Text.Encoding.UTF8.GetBytes(_json);
+            }
+
+            return _utf8Json;
+        }
+    }
+
     /// <summary>
     /// The string fields of the event's top-level <c>context</c>, in order, when the caller has them already (the
     /// collector's validator does, having parsed the event); they must be what <see cref="Json"/> holds. Null: the store's
     /// writer reads them from <see cref="Json"/> itself, which costs its single thread a scan of the JSON per event.
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, string>>? Context { get; init; }
+
+    /// <summary>Equal when the fields and the JSON text are equal, whether each event holds its JSON as a string or as UTF-8.</summary>
+    /// <param name="other">The other event.</param>
+    /// <returns>True when they are the same event.</returns>
+    public bool Equals(StoredEvent? other) =>
+        other is not null
+        && Id == other.Id && Type == other.Type && Priority == other.Priority && Timestamp == other.Timestamp
+        && Utf8Json.Span.SequenceEqual(other.Utf8Json.Span)
+        && ReferenceEquals(Context, other.Context);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Id, Type, Priority, Timestamp);
 }
 
 /// <summary>What <see cref="IEventStore.InsertAsync"/> did with each event of a batch.</summary>

@@ -26,6 +26,50 @@ public sealed class DashboardRollupTests
     }
 
     [Fact]
+    public void Sums_made_per_batch_and_added_together_equal_sums_made_per_event()
+    {
+        // What the SQLite writer does with batches prepared on the request threads (PreparedBatch), against what it does per event.
+        DateTimeOffset t0 = EventStoreContract.T0;
+        StoredEvent[][] batches =
+        [
+            [EventStoreContract.Event(at: t0, context: """{"net_id":"a","course":"x"}"""), EventStoreContract.Event(type: "focus", at: t0.AddSeconds(70), context: """{"net_id":"a"}""")],
+            [EventStoreContract.Event(priority: "immediate", at: t0.AddMinutes(-3), context: """{"net_id":"b","course":"x"}"""), EventStoreContract.Event(at: t0.AddSeconds(5), context: """{"net_id":"a"}""")],
+            [],
+            [EventStoreContract.Event(at: t0.AddHours(2), context: "{}")],
+        ];
+
+        var perEvent = new DashboardRollup();
+        var perEventCounts = new CountTally();
+        var merged = new DashboardRollup();
+        var mergedCounts = new CountTally();
+        foreach (StoredEvent[] batch in batches)
+        {
+            var batchSums = new DashboardRollup();
+            var batchCounts = new CountTally();
+            foreach (StoredEvent item in batch)
+            {
+                perEvent.Add(item);
+                perEventCounts.Add(item);
+                batchSums.Add(item);
+                batchCounts.Add(item);
+            }
+
+            merged.Add(batchSums);
+            mergedCounts.Add(batchCounts);
+        }
+
+        Assert.Equal(perEvent.Minutes.OrderBy(p => p.Key), merged.Minutes.OrderBy(p => p.Key));
+        Assert.Equal(perEvent.ContextRows, merged.ContextRows);
+        Assert.Equal(perEvent.ContextMinutes.OrderBy(p => p.Key), merged.ContextMinutes.OrderBy(p => p.Key));
+        Assert.Equal(perEvent.ValueTypes.OrderBy(p => p.Key), merged.ValueTypes.OrderBy(p => p.Key));
+        Assert.Equal(
+            perEvent.Values.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.Events, p.Value.FirstTicks, p.Value.LastTicks)),
+            merged.Values.OrderBy(p => p.Key).Select(p => (p.Key, p.Value.Events, p.Value.FirstTicks, p.Value.LastTicks)));
+        Assert.Equal(perEventCounts.Ordered(), mergedCounts.Ordered());
+        Assert.Equal(3, merged.Values[("net_id", "a")].Events);
+    }
+
+    [Fact]
     public void The_validator_hands_over_the_string_context_fields()
     {
         string json = TestCollector.Event(Guid.CreateVersion7()).Replace("\"data\":", "\"context\":{\"net_id\":\"ab12\",\"gone\":null},\"data\":", StringComparison.Ordinal);

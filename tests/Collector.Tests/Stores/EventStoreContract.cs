@@ -10,7 +10,7 @@ namespace Instrumentation.Collector.Tests.Stores;
 /// </summary>
 public abstract class EventStoreContract : IAsyncLifetime
 {
-    private static readonly DateTimeOffset T0 = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset T0 = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
     private readonly List<IEventStore> _stores = [];
 
     protected static CancellationToken Token => TestContext.Current.CancellationToken;
@@ -76,6 +76,50 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     private static Guid IdOf(EventRow row) => Guid.Parse(JsonDocument.Parse(row.Json).RootElement.GetProperty("id").GetString()!);
+
+    [Fact]
+    public async Task Events_given_as_UTF_8_slices_are_stored_and_read_back_exactly_with_their_context()
+    {
+        // As the collector's ingest hands them over: slices of one buffer (the request body), not copies, with non-ASCII text.
+        IEventStore store = await OpenAsync();
+        StoredEvent[] strings = [Event(context: """{"net_id":"\u00e9t\u00e9","course":"café 😀"}""", data: """{"text":"naïve 😀 \"q\""}"""), Event(), Event(type: "tést")];
+        byte[] body = System.Text.Encoding.UTF8.GetBytes("{\"events\":[" + string.Join(",", strings.Select(e => e.Json)) + "]}");
+        var slices = new List<StoredEvent>();
+        int at = "{\"events\":[".Length;
+        foreach (StoredEvent e in strings)
+        {
+            int length = System.Text.Encoding.UTF8.GetByteCount(e.Json);
+            slices.Add(new StoredEvent(e.Id, e.Type, e.Priority, e.Timestamp, body.AsMemory(at, length)));
+            at += length + 1;
+        }
+
+        Assert.Equal(3, (await store.InsertAsync(slices, Token)).NewCount);
+
+        List<EventRow> rows = await ReadAsync(store, new EventQuery { Limit = 100 });
+        foreach (StoredEvent e in strings)
+        {
+            Assert.Equal(e.Json, rows.Single(r => IdOf(r) == e.Id).Json);
+        }
+
+        Assert.Equal(1, (await store.GetStatisticsAsync(Token)).ByType["tést"]);
+        List<EventRow> byContext = await ReadAsync(store, new EventQuery { Limit = 100, Context = new Dictionary<string, string> { ["course"] = "café 😀" } });
+        Assert.Equal(strings[0].Id, IdOf(Assert.Single(byContext)));
+        Assert.Equal(0, (await store.InsertAsync([strings[1]], Token)).NewCount); // the same id given as a string is a duplicate
+    }
+
+    [Fact]
+    public async Task Empty_strings_are_stored_as_empty_text()
+    {
+        // An empty context value (and name) is text like any other, in the events and in the dashboard's context index.
+        IEventStore store = await OpenAsync();
+        StoredEvent item = Event(context: """{"empty":"","":"nameless"}""");
+        Assert.Equal(1, (await store.InsertAsync([item with { Context = [new("empty", ""), new("", "nameless")] }], Token)).NewCount);
+        Assert.Equal(1, (await store.InsertAsync([Event(context: """{"empty":""}""")], Token)).NewCount);
+
+        List<EventRow> rows = await ReadAsync(store, new EventQuery { Limit = 100, Context = new Dictionary<string, string> { ["empty"] = "" } });
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(item.Json, rows.Single(r => IdOf(r) == item.Id).Json);
+    }
 
     [Fact]
     public async Task Insert_reports_each_event_as_new_or_duplicate_and_stores_each_id_once()

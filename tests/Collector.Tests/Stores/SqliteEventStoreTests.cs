@@ -67,6 +67,24 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         Assert.Equal(Instrumentation.Collector.Storage.Sqlite.SqliteSchema.CurrentVersion, ExecuteScalar("SELECT version FROM schema_version;"));
     }
 
+    [Fact]
+    public async Task A_new_file_has_8_KiB_pages_and_an_older_file_keeps_its_own()
+    {
+        IEventStore store = await OpenAsync();
+        Assert.Equal(SqliteSchema.PageSize, ExecuteScalar("PRAGMA page_size;"));
+        await store.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        foreach (string file in Directory.GetFiles(_folder))
+        {
+            File.Delete(file);
+        }
+
+        Execute("PRAGMA page_size=4096; CREATE TABLE unrelated (a INTEGER);");
+        store = await OpenAsync();
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(4096, ExecuteScalar("PRAGMA page_size;"));
+    }
+
     private void Execute(string sql)
     {
         using var connection = new SqliteConnection($"Data Source={DatabasePath}");

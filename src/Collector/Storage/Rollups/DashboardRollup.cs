@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Json;
 
 namespace Instrumentation.Collector.Storage.Rollups;
@@ -57,7 +55,7 @@ internal sealed class DashboardRollup
         long minute = ticks / TimeSpan.TicksPerMinute;
         var minuteKey = (minute, item.Type, item.Priority);
         _minutes[minuteKey] = _minutes.GetValueOrDefault(minuteKey) + 1;
-        foreach ((string key, string value) in item.Context ?? ContextOf(item.Json))
+        foreach ((string key, string value) in item.Context ?? ContextOf(item.Utf8Json.Span))
         {
             _contextRows.Add((key, value, ticks, item.Id));
             var contextKey = (key, value, minute, item.Type);
@@ -75,51 +73,74 @@ internal sealed class DashboardRollup
         }
     }
 
+    /// <summary>Adds the sums of another rollup (gathered from other events) to this one, key by key.</summary>
+    public void Add(DashboardRollup other)
+    {
+        foreach ((var key, long count) in other._minutes)
+        {
+            _minutes[key] = _minutes.GetValueOrDefault(key) + count;
+        }
+
+        _contextRows.AddRange(other._contextRows);
+        foreach ((var key, long count) in other._contextMinutes)
+        {
+            _contextMinutes[key] = _contextMinutes.GetValueOrDefault(key) + count;
+        }
+
+        foreach ((var key, ValueTotals theirs) in other._values)
+        {
+            if (!_values.TryGetValue(key, out ValueTotals? totals))
+            {
+                _values[key] = totals = new ValueTotals();
+            }
+
+            totals.Events += theirs.Events;
+            totals.FirstTicks = Math.Min(totals.FirstTicks, theirs.FirstTicks);
+            totals.LastTicks = Math.Max(totals.LastTicks, theirs.LastTicks);
+        }
+
+        foreach ((var key, long count) in other._valueTypes)
+        {
+            _valueTypes[key] = _valueTypes.GetValueOrDefault(key) + count;
+        }
+    }
+
     /// <summary>The string fields of the event's top-level <c>context</c> object (the validator allows strings and nulls), for events stored without <see cref="StoredEvent.Context"/>.</summary>
-    private static List<KeyValuePair<string, string>> ContextOf(string json)
+    private static List<KeyValuePair<string, string>> ContextOf(ReadOnlySpan<byte> json)
     {
         var fields = new List<KeyValuePair<string, string>>();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(json.Length));
-        try
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            int length = Encoding.UTF8.GetBytes(json, buffer);
-            var reader = new Utf8JsonReader(buffer.AsSpan(0, length));
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            return fields;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool isContext = reader.ValueTextEquals("context"u8);
+            reader.Read();
+            if (!isContext || reader.TokenType != JsonTokenType.StartObject)
             {
-                return fields;
+                reader.Skip();
+                continue;
             }
 
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                bool isContext = reader.ValueTextEquals("context"u8);
+                string key = reader.GetString()!;
                 reader.Read();
-                if (!isContext || reader.TokenType != JsonTokenType.StartObject)
+                if (reader.TokenType == JsonTokenType.String && seen.Add(key))
+                {
+                    fields.Add(new(key, reader.GetString()!));
+                }
+                else
                 {
                     reader.Skip();
-                    continue;
                 }
-
-                var seen = new HashSet<string>(StringComparer.Ordinal);
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    string key = reader.GetString()!;
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String && seen.Add(key))
-                    {
-                        fields.Add(new(key, reader.GetString()!));
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
-                }
-
-                break;
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+
+            break;
         }
 
         return fields;

@@ -7,7 +7,7 @@ namespace Instrumentation.Collector.Storage.Rollups;
 internal sealed class SqliteRollupWriter : IDisposable
 {
     private readonly SqliteCommand _minute;
-    private readonly SqliteCommand _contextRow;
+    private readonly RawStatement _contextRow;
     private readonly SqliteCommand _contextMinute;
     private readonly SqliteCommand _valueMinute;
     private readonly SqliteCommand _value;
@@ -23,10 +23,7 @@ internal sealed class SqliteRollupWriter : IDisposable
             """,
             ("@minute", SqliteType.Integer), ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer));
 
-        _contextRow = SqliteStatements.Create(
-            writer,
-            "INSERT INTO event_context (key, value, ticks, id) VALUES (@key, @value, @ticks, @id) ON CONFLICT DO NOTHING;",
-            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@ticks", SqliteType.Integer), ("@id", SqliteType.Text));
+        _contextRow = new RawStatement(writer, "INSERT INTO event_context (key, value, ticks, id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING;");
 
         _contextMinute = SqliteStatements.Create(
             writer,
@@ -65,7 +62,6 @@ internal sealed class SqliteRollupWriter : IDisposable
     public void Write(SqliteTransaction transaction, DashboardRollup rollup)
     {
         _minute.Transaction = transaction;
-        _contextRow.Transaction = transaction;
         _contextMinute.Transaction = transaction;
         _valueMinute.Transaction = transaction;
         _value.Transaction = transaction;
@@ -79,13 +75,16 @@ internal sealed class SqliteRollupWriter : IDisposable
             _minute.ExecuteNonQuery();
         }
 
+        Span<byte> idText = stackalloc byte[36];
         foreach ((string key, string value, long ticks, Guid id) in rollup.ContextRows)
         {
-            _contextRow.Parameters["@key"].Value = key;
-            _contextRow.Parameters["@value"].Value = value;
-            _contextRow.Parameters["@ticks"].Value = ticks;
-            _contextRow.Parameters["@id"].Value = id.ToString("D");
-            _contextRow.ExecuteNonQuery();
+            // One row per context field of every new event: the per-event path, bound through SQLitePCL.raw.
+            id.TryFormat(idText, out _, "D");
+            _contextRow.Bind(1, key);
+            _contextRow.Bind(2, value);
+            _contextRow.Bind(3, ticks);
+            _contextRow.Bind(4, idText);
+            _contextRow.Execute();
         }
 
         foreach (((string key, string value, long minute, string type), long count) in rollup.ContextMinutes)

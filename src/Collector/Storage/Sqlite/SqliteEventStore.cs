@@ -19,9 +19,8 @@ public sealed class SqliteEventStore : IEventStore
     private readonly Rollups.DashboardRollup _rollup = new();
     private Rollups.SqliteRollupWriter? _rollupWriter;
     private SqliteConnection? _writer;
-    private SqliteCommand? _insert;
+    private RawStatement? _insert;
     private SqliteCommand? _count;
-    private SqliteParameter[] _row = [];
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
@@ -89,7 +88,8 @@ public sealed class SqliteEventStore : IEventStore
     public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
-        return events.Count == 0 ? Task.FromResult(InsertResult.Empty) : _committer.SubmitAsync(events, cancellationToken);
+        // Prepared here, on the caller's thread: what the single writer would otherwise format and sum per event.
+        return events.Count == 0 ? Task.FromResult(InsertResult.Empty) : _committer.SubmitAsync(new PreparedBatch(events), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -146,9 +146,7 @@ public sealed class SqliteEventStore : IEventStore
     public async ValueTask DisposeAsync()
     {
         await _committer.DisposeAsync().ConfigureAwait(false);
-        _insert?.Dispose();
-        _count?.Dispose();
-        _rollupWriter?.Dispose();
+        DisposeStatements();
         _writer?.Dispose();
         using (var connection = new SqliteConnection(_connectionString))
         {
@@ -159,33 +157,62 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time).</summary>
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
-        (SqliteConnection writer, SqliteCommand insert, SqliteCommand count) = Writer();
+        (SqliteConnection writer, RawStatement insert, SqliteCommand count) = Writer();
         var results = new InsertResult[batches.Count];
         _tally.Clear();
         _rollup.Clear();
         using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
-        insert.Transaction = transaction;
         count.Transaction = transaction;
-        SqliteParameter[] row = _row; // id, type, priority, timestamp, ticks, json
-        insert.Parameters["@received"].Value = _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+        Span<byte> text = stackalloc byte[64];
+        _time.GetUtcNow().TryFormat(text, out int length, "O", CultureInfo.InvariantCulture);
+        insert.Bind(6, text[..length]); // received_at: one value for the whole transaction
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> events = batches[b];
+            var prepared = events as PreparedBatch;
             bool[] isNew = new bool[events.Count];
+            int added = 0;
             for (int i = 0; i < events.Count; i++)
             {
                 StoredEvent item = events[i];
-                row[0].Value = item.Id.ToString("D");
-                row[1].Value = item.Type;
-                row[2].Value = item.Priority;
-                row[3].Value = item.Timestamp.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-                row[4].Value = item.Timestamp.UtcTicks;
-                row[5].Value = item.Json;
-                if (insert.ExecuteNonQuery() == 1)
+                if (prepared is not null)
+                {
+                    insert.Bind(1, prepared.IdText(i));
+                    insert.Bind(4, prepared.TimestampText(i));
+                }
+                else
+                {
+                    item.Id.TryFormat(text, out length, "D");
+                    insert.Bind(1, text[..length]);
+                    item.Timestamp.UtcDateTime.TryFormat(text, out length, "O", CultureInfo.InvariantCulture);
+                    insert.Bind(4, text[..length]);
+                }
+
+                insert.Bind(2, item.Type);
+                insert.Bind(3, item.Priority);
+                insert.Bind(5, item.Timestamp.UtcTicks);
+                insert.Bind(7, item.Utf8Json.Span);
+                if (insert.Execute() == 1)
                 {
                     isNew[i] = true;
-                    _tally.Add(item);
-                    _rollup.Add(item);
+                    added++;
+                }
+            }
+
+            if (prepared is not null && added == events.Count)
+            {
+                _tally.Add(prepared.Tally); // every event new: the sums made on the request's thread hold
+                _rollup.Add(prepared.Rollup);
+            }
+            else
+            {
+                for (int i = 0; i < events.Count; i++)
+                {
+                    if (isNew[i])
+                    {
+                        _tally.Add(events[i]);
+                        _rollup.Add(events[i]);
+                    }
                 }
             }
 
@@ -207,7 +234,7 @@ public sealed class SqliteEventStore : IEventStore
         return Task.FromResult(results);
     }
 
-    private (SqliteConnection, SqliteCommand, SqliteCommand) Writer()
+    private (SqliteConnection, RawStatement, SqliteCommand) Writer()
     {
         if (_writer is null)
         {
@@ -220,6 +247,7 @@ public sealed class SqliteEventStore : IEventStore
             }
             catch
             {
+                DisposeStatements();
                 connection.Dispose();
                 throw;
             }
@@ -240,22 +268,13 @@ public sealed class SqliteEventStore : IEventStore
             pragma.ExecuteNonQuery();
         }
 
-        _insert = writer.CreateCommand();
-        _insert.CommandText = """
+        _insert = new RawStatement(
+            writer,
+            """
             INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json)
-            VALUES (@id, @type, @priority, @timestamp, @ticks, @received, @json)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
             ON CONFLICT (id) DO NOTHING;
-            """;
-        _row =
-        [
-            _insert.Parameters.Add("@id", SqliteType.Text),
-            _insert.Parameters.Add("@type", SqliteType.Text),
-            _insert.Parameters.Add("@priority", SqliteType.Text),
-            _insert.Parameters.Add("@timestamp", SqliteType.Text),
-            _insert.Parameters.Add("@ticks", SqliteType.Integer),
-            _insert.Parameters.Add("@json", SqliteType.Text),
-        ];
-        _insert.Parameters.Add("@received", SqliteType.Text);
+            """);
         _count = SqliteStatements.Create(
             writer,
             """
@@ -267,6 +286,17 @@ public sealed class SqliteEventStore : IEventStore
             """,
             ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer), ("@first", SqliteType.Integer), ("@last", SqliteType.Integer));
         _rollupWriter = new Rollups.SqliteRollupWriter(writer);
+    }
+
+    /// <summary>Finalizes the writer's statements: they must go before their connection is closed or returned to the pool.</summary>
+    private void DisposeStatements()
+    {
+        _insert?.Dispose();
+        _insert = null;
+        _count?.Dispose();
+        _count = null;
+        _rollupWriter?.Dispose();
+        _rollupWriter = null;
     }
 
     private SqliteConnection Open()
