@@ -4,10 +4,12 @@ using System.Threading.Channels;
 namespace Instrumentation.Collector.Storage;
 
 /// <summary>
-/// The one writer of a store. Requests hand their batch to a bounded queue and wait; the writer takes every batch that
-/// is waiting (up to <see cref="StorageOptions.MaxEventsPerCommit"/> events), commits them in one transaction, and only
+/// The writers of a store. Requests hand their batch to a bounded queue and wait; a writer takes every batch that is
+/// waiting (up to <see cref="StorageOptions.MaxEventsPerCommit"/> events), commits them in one transaction, and only
 /// then completes each request. While a transaction commits the next requests queue up, so the busier the collector,
-/// the more requests share one commit (and one disk flush).
+/// the more requests share one commit (and one disk flush). SQLite has one writer (the file has one write lock); a
+/// server database may have several (<see cref="StorageOptions.PostgreSqlWriters"/>), each committing its own group
+/// on its own connection while the others commit theirs, so the server's work spreads over several backends.
 /// </summary>
 /// <remarks>
 /// A batch whose request is cancelled while it waits is dropped, never written. If a shared transaction fails, every
@@ -24,19 +26,29 @@ internal sealed class GroupCommitter : IAsyncDisposable
     private readonly CommitGroup _commit;
     private readonly int _maxEventsPerCommit;
     private readonly KeyValuePair<string, object?> _provider;
-    private readonly Task _writer;
+    private readonly Task[] _writers;
 
-    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit, string provider = "test")
+    /// <param name="commit">Commits one group in one transaction. With several writers it is called concurrently (one call per writer at a time).</param>
+    /// <param name="maxPendingBatches">Batches that may wait; further submitters wait for room.</param>
+    /// <param name="maxEventsPerCommit">The most events in one group (whole batches; a larger batch goes alone).</param>
+    /// <param name="provider">The metric tag.</param>
+    /// <param name="writers">Writer loops, each committing one group at a time.</param>
+    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit, string provider = "test", int writers = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
         _commit = commit;
         _provider = new("provider", provider);
         _maxEventsPerCommit = maxEventsPerCommit;
         _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(maxPendingBatches)
         {
-            SingleReader = true,
+            SingleReader = writers == 1,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _writer = Task.Run(WriteLoopAsync);
+        _writers = new Task[writers];
+        for (int i = 0; i < writers; i++)
+        {
+            _writers[i] = Task.Run(WriteLoopAsync);
+        }
     }
 
     /// <summary>Queues the batch and completes when it has been committed.</summary>
@@ -61,7 +73,7 @@ internal sealed class GroupCommitter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        await Task.WhenAll(_writers).ConfigureAwait(false);
     }
 
     private async Task WriteLoopAsync()

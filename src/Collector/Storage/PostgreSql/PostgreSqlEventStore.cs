@@ -6,11 +6,14 @@ using NpgsqlTypes;
 namespace Instrumentation.Collector.Storage.PostgreSql;
 
 /// <summary>
-/// Events in a PostgreSQL database that any number of collector instances share. Each instance has one writer that
-/// commits the batches of its concurrent requests together (<see cref="GroupCommitter"/>) with one multi-row
+/// Events in a PostgreSQL database that any number of collector instances share. Each instance has a few writers
+/// (<see cref="StorageOptions.PostgreSqlWriters"/>), each committing the batches of concurrent requests together
+/// (<see cref="GroupCommitter"/>) on its own connection, with one multi-row
 /// <c>INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING RETURNING id</c>; the unique id makes an event
 /// uploaded twice (to the same or to another instance) stored once, and the counts table is updated in the same
-/// transaction from the rows actually added.
+/// transaction from the rows actually added. Two transactions that insert the same id concurrently (two writers, or two
+/// instances) are ordered by the unique index: the second waits for the first and, once it commits, inserts nothing
+/// for that id and gets no <c>RETURNING</c> row for it, so exactly one of them reports the event as new.
 /// </summary>
 public sealed class PostgreSqlEventStore : IEventStore
 {
@@ -28,7 +31,8 @@ public sealed class PostgreSqlEventStore : IEventStore
 
     private const string CountSql = """
         INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks)
-        SELECT * FROM unnest(@types, @priorities, @counts, @firsts, @lasts)
+        SELECT * FROM unnest(@types, @priorities, @counts, @firsts, @lasts) AS r(type, priority, count, first_ticks, last_ticks)
+        ORDER BY type, priority
         ON CONFLICT (type, priority) DO UPDATE SET
             count = event_counts.count + excluded.count,
             first_ticks = LEAST(event_counts.first_ticks, excluded.first_ticks),
@@ -38,8 +42,6 @@ public sealed class PostgreSqlEventStore : IEventStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly GroupCommitter _committer;
     private readonly TimeProvider _time;
-    private readonly CountTally _tally = new();
-    private readonly Rollups.DashboardRollup _rollup = new();
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…;Username=…;Password=…</c>).</param>
@@ -52,7 +54,7 @@ public sealed class PostgreSqlEventStore : IEventStore
         options ??= new StorageOptions();
         _time = timeProvider ?? TimeProvider.System;
         _dataSource = NpgsqlDataSource.Create(connectionString);
-        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql));
+        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql), options.PostgreSqlWriters);
         Dashboard = new DashboardQueries(
             async cancellationToken => await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false),
             DashboardSqlDialect.PostgreSql);
@@ -128,7 +130,7 @@ public sealed class PostgreSqlEventStore : IEventStore
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time).</summary>
+    /// <summary>One writer's transaction (the <see cref="GroupCommitter"/>'s writers call it concurrently, each on its own connection).</summary>
     private async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
         int total = 0;
@@ -179,8 +181,8 @@ public sealed class PostgreSqlEventStore : IEventStore
 
         // An id is new for its first occurrence in this transaction only (a later copy in the same group is a duplicate).
         var results = new InsertResult[batches.Count];
-        _tally.Clear();
-        _rollup.Clear();
+        var tally = new CountTally();
+        var rollup = new Rollups.DashboardRollup();
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> batch = batches[b];
@@ -190,27 +192,38 @@ public sealed class PostgreSqlEventStore : IEventStore
                 if (added.Remove(batch[i].Id))
                 {
                     isNew[i] = true;
-                    _tally.Add(batch[i]);
-                    _rollup.Add(batch[i]);
+                    tally.Add(batch[i]);
+                    rollup.Add(batch[i]);
                 }
             }
 
             results[b] = new InsertResult(isNew);
         }
 
-        if (_tally.Count > 0)
+        await Rollups.PostgreSqlRollupWriter.WriteContextRowsAsync(connection, transaction, rollup, cancellationToken).ConfigureAwait(false);
+
+        // Last, in one round trip: the totals every transaction updates (see PostgreSqlRollupWriter for the lock order).
+        await using (var totals = new NpgsqlBatch(connection, transaction))
         {
-            var ordered = _tally.Ordered().ToArray();
-            await using var count = new NpgsqlCommand(CountSql, connection, transaction);
-            count.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Type)] });
-            count.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Priority)] });
-            count.Parameters.Add(new NpgsqlParameter<long[]>("counts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.Count)] });
-            count.Parameters.Add(new NpgsqlParameter<long[]>("firsts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.FirstTicks)] });
-            count.Parameters.Add(new NpgsqlParameter<long[]>("lasts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.LastTicks)] });
-            await count.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (tally.Count > 0)
+            {
+                var ordered = tally.Ordered().ToArray();
+                var count = new NpgsqlBatchCommand(CountSql);
+                count.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Type)] });
+                count.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Priority)] });
+                count.Parameters.Add(new NpgsqlParameter<long[]>("counts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.Count)] });
+                count.Parameters.Add(new NpgsqlParameter<long[]>("firsts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.FirstTicks)] });
+                count.Parameters.Add(new NpgsqlParameter<long[]>("lasts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.LastTicks)] });
+                totals.BatchCommands.Add(count);
+            }
+
+            Rollups.PostgreSqlRollupWriter.AddTotals(totals, rollup);
+            if (totals.BatchCommands.Count > 0)
+            {
+                await totals.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        await Rollups.PostgreSqlRollupWriter.WriteAsync(connection, transaction, _rollup, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return results;
     }
