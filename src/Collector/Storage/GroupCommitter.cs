@@ -27,15 +27,26 @@ internal sealed class GroupCommitter : IAsyncDisposable
     private readonly int _maxEventsPerCommit;
     private readonly KeyValuePair<string, object?> _provider;
     private readonly Task[] _writers;
+    private readonly int _extraWriterMinEvents;
+    private long _waitingEvents;
+    private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _closing;
 
     /// <param name="commit">Commits one group in one transaction. With several writers it is called concurrently (one call per writer at a time).</param>
     /// <param name="maxPendingBatches">Batches that may wait; further submitters wait for room.</param>
     /// <param name="maxEventsPerCommit">The most events in one group (whole batches; a larger batch goes alone).</param>
     /// <param name="provider">The metric tag.</param>
     /// <param name="writers">Writer loops, each committing one group at a time.</param>
-    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit, string provider = "test", int writers = 1)
+    /// <param name="extraWriterMinEvents">
+    /// The events that must be waiting before a writer other than the first starts a group. Below that, the first
+    /// writer alone takes what waits (one larger transaction is cheaper than two small ones that then take turns on the
+    /// same totals rows); at or above it, the others commit alongside.
+    /// </param>
+    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit, string provider = "test", int writers = 1, int extraWriterMinEvents = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(extraWriterMinEvents);
+        _extraWriterMinEvents = extraWriterMinEvents;
         _commit = commit;
         _provider = new("provider", provider);
         _maxEventsPerCommit = maxEventsPerCommit;
@@ -47,7 +58,8 @@ internal sealed class GroupCommitter : IAsyncDisposable
         _writers = new Task[writers];
         for (int i = 0; i < writers; i++)
         {
-            _writers[i] = Task.Run(WriteLoopAsync);
+            bool first = i == 0;
+            _writers[i] = Task.Run(() => WriteLoopAsync(first));
         }
     }
 
@@ -64,6 +76,12 @@ internal sealed class GroupCommitter : IAsyncDisposable
             throw new ObjectDisposedException(nameof(IEventStore), "The store is shutting down and takes no more events.");
         }
 
+        if (_writers.Length > 1)
+        {
+            Interlocked.Add(ref _waitingEvents, events.Count);
+            Interlocked.Exchange(ref _arrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+
         using (cancellationToken.UnsafeRegister(static (state, token) => ((PendingBatch)state!).TryCancel(token), pending))
         {
             return await pending.Completion.ConfigureAwait(false);
@@ -72,16 +90,39 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
         _queue.Writer.TryComplete();
+        Interlocked.Exchange(ref _arrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         await Task.WhenAll(_writers).ConfigureAwait(false);
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>An extra writer's wait: true once enough events are waiting, false when the committer is closing.</summary>
+    private async Task<bool> WaitForBacklogAsync()
+    {
+        while (true)
+        {
+            Task arrived = Volatile.Read(ref _arrived).Task;
+            if (Interlocked.Read(ref _waitingEvents) >= _extraWriterMinEvents)
+            {
+                return true;
+            }
+
+            if (_closing)
+            {
+                return false; // the first writer commits what is left
+            }
+
+            await arrived.ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLoopAsync(bool first)
     {
         var group = new List<PendingBatch>();
         var batches = new List<IReadOnlyList<StoredEvent>>();
         PendingBatch? carried = null;
-        while (carried is not null || await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        while (carried is not null
+            || ((first || await WaitForBacklogAsync().ConfigureAwait(false)) && await _queue.Reader.WaitToReadAsync().ConfigureAwait(false)))
         {
             group.Clear();
             int events = 0;
@@ -94,6 +135,11 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
             while (events < _maxEventsPerCommit && _queue.Reader.TryRead(out PendingBatch? next))
             {
+                if (_writers.Length > 1)
+                {
+                    Interlocked.Add(ref _waitingEvents, -next.Events.Count);
+                }
+
                 if (!next.TryTake())
                 {
                     continue; // its request was cancelled while it waited

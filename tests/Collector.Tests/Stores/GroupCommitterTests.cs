@@ -134,6 +134,41 @@ public sealed class GroupCommitterTests
     }
 
     [Fact]
+    public async Task An_extra_writer_starts_a_group_only_once_enough_events_wait()
+    {
+        var firstCommit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var groups = new System.Collections.Concurrent.ConcurrentQueue<int[]>();
+        int commits = 0;
+        async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref commits) == 1)
+            {
+                firstStarted.SetResult();
+                await firstCommit.Task; // the first writer stays busy: only the extra writer can take what comes next
+            }
+
+            groups.Enqueue([.. batches.Select(b => b.Count)]);
+            return [.. batches.Select(b => new InsertResult(new bool[b.Count]))];
+        }
+
+        await using var committer = new GroupCommitter(CommitAsync, maxPendingBatches: 16, maxEventsPerCommit: 100, writers: 2, extraWriterMinEvents: 5);
+        Task<InsertResult> a = committer.SubmitAsync(Batch(1), Token);
+        await firstStarted.Task;
+        Task<InsertResult> b = committer.SubmitAsync(Batch(2), Token);
+        Task<InsertResult> c = committer.SubmitAsync(Batch(3), Token); // 5 waiting: the extra writer takes both at once
+        await Task.WhenAll(b, c).WaitAsync(TimeSpan.FromSeconds(30), Token);
+        Assert.False(a.IsCompleted);
+        Assert.Equal([[2, 3]], groups);
+
+        Task<InsertResult> d = committer.SubmitAsync(Batch(4), Token); // 4 waiting: below the threshold, it waits for the first writer
+        Assert.False(d.IsCompleted);
+        firstCommit.SetResult();
+        await Task.WhenAll(a, d);
+        Assert.Equal([[2, 3], [1], [4]], groups);
+    }
+
+    [Fact]
     public void Writers_must_be_at_least_one() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new GroupCommitter((_, _) => Task.FromResult(Array.Empty<InsertResult>()), 16, 100, writers: 0));
 

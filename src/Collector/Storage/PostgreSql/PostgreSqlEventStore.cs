@@ -39,6 +39,15 @@ public sealed class PostgreSqlEventStore : IEventStore
             last_ticks = GREATEST(event_counts.last_ticks, excluded.last_ticks);
         """;
 
+    /// <summary>
+    /// Events that must be waiting before a second writer starts a transaction beside the first: every transaction ends
+    /// by updating the same totals rows, so concurrent ones take turns there, and splitting a small backlog into two
+    /// small transactions costs more server time than it saves (measured: batches of 50 from 8 clients, at most 400
+    /// events waiting, went slower with two writers that always took work). From 1,000 events on, a transaction's
+    /// fixed cost is small and the second writer's inserts overlap the first one's commit.
+    /// </summary>
+    private const int ExtraWriterMinEvents = 1_000;
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly GroupCommitter _committer;
     private readonly TimeProvider _time;
@@ -54,7 +63,7 @@ public sealed class PostgreSqlEventStore : IEventStore
         options ??= new StorageOptions();
         _time = timeProvider ?? TimeProvider.System;
         _dataSource = NpgsqlDataSource.Create(WithPreparedStatements(connectionString));
-        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql), options.PostgreSqlWriters);
+        _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql), options.PostgreSqlWriters, ExtraWriterMinEvents);
         Dashboard = new DashboardQueries(
             async cancellationToken => await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false),
             DashboardSqlDialect.PostgreSql);
