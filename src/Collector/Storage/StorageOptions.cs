@@ -32,13 +32,14 @@ public sealed class StorageOptions
     /// <summary>
     /// PostgreSQL only: writers that commit concurrently, each on its own connection (a server backend, so one core of
     /// the database server each). One writer leaves the server's work on one core; several spread it, while each
-    /// request is still answered only after the transaction holding its events has committed. SQLite always has one
-    /// writer. Default 1; 1 to 32.
+    /// request is still answered only after the transaction holding its events has committed. A writer other than the
+    /// first starts a transaction only when 1,000 or more events are waiting, so a light load stays in one writer's
+    /// larger transactions. SQLite always has one writer. Default 2; 1 to 32.
     /// </summary>
     public int PostgreSqlWriters { get; set; } = DefaultPostgreSqlWriters;
 
     /// <summary>The default of <see cref="PostgreSqlWriters"/>.</summary>
-    public const int DefaultPostgreSqlWriters = 1;
+    public const int DefaultPostgreSqlWriters = 2;
 
     /// <summary>Checks the settings.</summary>
     /// <returns>What is wrong, one message per problem; empty when the settings are valid.</returns>
