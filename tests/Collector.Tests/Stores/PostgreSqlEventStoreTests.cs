@@ -103,6 +103,13 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
         Assert.Equal(3000, (await store.GetStatisticsAsync(Token)).Total);
     }
 
+    [Theory]
+    [InlineData("Host=db;Database=events", 64)]
+    [InlineData("Host=db;Database=events;Max Auto Prepare=0", 0)]
+    [InlineData("host=db;database=events;max auto prepare=7", 7)]
+    public void The_writers_statements_are_prepared_unless_the_connection_string_says_otherwise(string connectionString, int expected) =>
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements(connectionString)).MaxAutoPrepare);
+
     private async Task<long> CountAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(_connectionString);
