@@ -25,9 +25,23 @@ public sealed class ScaleOutTests(PostgreSqlServer server)
         };
 
         // Both start at once on an empty database: the migration lock makes them take turns creating the schema.
-        Task<CollectorProcess> starting = CollectorProcess.StartAsync(environment, cancellationToken);
-        await using CollectorProcess first = await CollectorProcess.StartAsync(environment, cancellationToken);
-        await using CollectorProcess second = await starting;
+        Task<CollectorProcess>[] starting = [CollectorProcess.StartAsync(environment, cancellationToken), CollectorProcess.StartAsync(environment, cancellationToken)];
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        catch
+        {
+            foreach (Task<CollectorProcess> started in starting.Where(t => t.IsCompletedSuccessfully))
+            {
+                await (await started).DisposeAsync(); // the one that did start is not left running
+            }
+
+            throw;
+        }
+
+        await using CollectorProcess first = await starting[0];
+        await using CollectorProcess second = await starting[1];
         CollectorProcess? restarted = null;
         try
         {
