@@ -33,6 +33,15 @@ internal sealed class FaultyProxy : IAsyncDisposable
     public int AnswersLost;
     public int Forwarded;
 
+    /// <summary>Requests whose backend could not be reached (down, or killed mid-request): answered 502.</summary>
+    public int Unreachable;
+
+    /// <summary>Answers relayed, per backend address.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<Uri, int> ForwardedBy { get; } = new();
+
+    /// <summary>Points slot <paramref name="index"/> of the round robin at another backend (a restarted instance).</summary>
+    public void Replace(int index, Uri backend) => Volatile.Write(ref _backends[index], backend);
+
     public static async Task<FaultyProxy> StartAsync(params Uri[] backends)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
@@ -49,7 +58,7 @@ internal sealed class FaultyProxy : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         int n = Interlocked.Increment(ref _requests);
-        Uri backend = _backends[n % _backends.Length];
+        Uri backend = Volatile.Read(ref _backends[n % _backends.Length]);
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         if (n % 5 == 1)
@@ -78,8 +87,22 @@ internal sealed class FaultyProxy : IAsyncDisposable
             request.Headers.TryAddWithoutValidation("Authorization", context.Request.Headers.Authorization.ToString());
         }
 
-        using HttpResponseMessage answer = await _forward.SendAsync(request, context.RequestAborted);
-        byte[] answerBody = await answer.Content.ReadAsByteArrayAsync(context.RequestAborted);
+        HttpResponseMessage answer;
+        byte[] answerBody;
+        try
+        {
+            answer = await _forward.SendAsync(request, context.RequestAborted);
+            answerBody = await answer.Content.ReadAsByteArrayAsync(context.RequestAborted);
+        }
+        catch (HttpRequestException)
+        {
+            // The backend is down or died mid-request (its events may or may not be stored): what a load balancer answers.
+            Interlocked.Increment(ref Unreachable);
+            context.Response.StatusCode = StatusCodes.Status502BadGateway;
+            return;
+        }
+
+        using HttpResponseMessage disposeAnswer = answer;
         if (n % 5 == 3)
         {
             Interlocked.Increment(ref AnswersLost);
@@ -88,6 +111,7 @@ internal sealed class FaultyProxy : IAsyncDisposable
         }
 
         Interlocked.Increment(ref Forwarded);
+        ForwardedBy.AddOrUpdate(backend, 1, (_, count) => count + 1);
         context.Response.StatusCode = (int)answer.StatusCode;
         if (answer.Content.Headers.ContentType is { } type)
         {

@@ -104,6 +104,17 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
         Assert.Contains("Collector:Storage:ConnectionString is not a valid PostgreSql connection string", error.Message);
     }
 
+    [Theory]
+    [InlineData(0, "Host=db", "Collector:Storage:PostgreSqlWriters must be between 1 and 32; got 0.")]
+    [InlineData(33, "Host=db", "Collector:Storage:PostgreSqlWriters must be between 1 and 32; got 33.")]
+    [InlineData(4, "Host=db;Maximum Pool Size=4", "allows 4 pooled connections ('Maximum Pool Size'), which the 4 writers")]
+    public async Task PostgreSQL_writers_out_of_range_or_beyond_the_pool_fail_the_start_and_name_the_setting(int writers, string connectionString, string message)
+    {
+        OptionsValidationException error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestCollector.StartAsync(options =>
+            options.Storage = new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = connectionString, PostgreSqlWriters = writers }));
+        Assert.Contains(message, error.Message);
+    }
+
     [Fact]
     public void Storage_settings_bind_from_configuration()
     {
@@ -112,12 +123,14 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
             ["Collector:Storage:Provider"] = "PostgreSql",
             ["Collector:Storage:ConnectionString"] = "Host=db;Database=events",
             ["Collector:Storage:MaxEventsPerCommit"] = "5000",
+            ["Collector:Storage:PostgreSqlWriters"] = "3",
         }).Build();
         var options = new CollectorOptions();
         configuration.GetSection(CollectorOptions.SectionName).Bind(options);
         Assert.Equal(StorageProvider.PostgreSql, options.Storage.Provider);
         Assert.Equal("Host=db;Database=events", options.Storage.ConnectionString);
         Assert.Equal(5000, options.Storage.MaxEventsPerCommit);
+        Assert.Equal(3, options.Storage.PostgreSqlWriters);
         Assert.Empty(options.Storage.Validate());
     }
 

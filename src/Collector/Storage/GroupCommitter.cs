@@ -4,10 +4,12 @@ using System.Threading.Channels;
 namespace Instrumentation.Collector.Storage;
 
 /// <summary>
-/// The one writer of a store. Requests hand their batch to a bounded queue and wait; the writer takes every batch that
-/// is waiting (up to <see cref="StorageOptions.MaxEventsPerCommit"/> events), commits them in one transaction, and only
+/// The writers of a store. Requests hand their batch to a bounded queue and wait; a writer takes every batch that is
+/// waiting (up to <see cref="StorageOptions.MaxEventsPerCommit"/> events), commits them in one transaction, and only
 /// then completes each request. While a transaction commits the next requests queue up, so the busier the collector,
-/// the more requests share one commit (and one disk flush).
+/// the more requests share one commit (and one disk flush). SQLite has one writer (the file has one write lock); a
+/// server database may have several (<see cref="StorageOptions.PostgreSqlWriters"/>), each committing its own group
+/// on its own connection while the others commit theirs, so the server's work spreads over several backends.
 /// </summary>
 /// <remarks>
 /// A batch whose request is cancelled while it waits is dropped, never written. If a shared transaction fails, every
@@ -24,19 +26,41 @@ internal sealed class GroupCommitter : IAsyncDisposable
     private readonly CommitGroup _commit;
     private readonly int _maxEventsPerCommit;
     private readonly KeyValuePair<string, object?> _provider;
-    private readonly Task _writer;
+    private readonly Task[] _writers;
+    private readonly int _extraWriterMinEvents;
+    private long _waitingEvents;
+    private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _closing;
 
-    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit, string provider = "test")
+    /// <param name="commit">Commits one group in one transaction. With several writers it is called concurrently (one call per writer at a time).</param>
+    /// <param name="maxPendingBatches">Batches that may wait; further submitters wait for room.</param>
+    /// <param name="maxEventsPerCommit">The most events in one group (whole batches; a larger batch goes alone).</param>
+    /// <param name="provider">The metric tag.</param>
+    /// <param name="writers">Writer loops, each committing one group at a time.</param>
+    /// <param name="extraWriterMinEvents">
+    /// The events that must be waiting before a writer other than the first starts a group. Below that, the first
+    /// writer alone takes what waits (one larger transaction is cheaper than two small ones that then take turns on the
+    /// same totals rows); at or above it, the others commit alongside.
+    /// </param>
+    public GroupCommitter(CommitGroup commit, int maxPendingBatches, int maxEventsPerCommit, string provider = "test", int writers = 1, int extraWriterMinEvents = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(extraWriterMinEvents);
+        _extraWriterMinEvents = extraWriterMinEvents;
         _commit = commit;
         _provider = new("provider", provider);
         _maxEventsPerCommit = maxEventsPerCommit;
         _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(maxPendingBatches)
         {
-            SingleReader = true,
+            SingleReader = writers == 1,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _writer = Task.Run(WriteLoopAsync);
+        _writers = new Task[writers];
+        for (int i = 0; i < writers; i++)
+        {
+            bool first = i == 0;
+            _writers[i] = Task.Run(() => WriteLoopAsync(first));
+        }
     }
 
     /// <summary>Queues the batch and completes when it has been committed.</summary>
@@ -52,6 +76,12 @@ internal sealed class GroupCommitter : IAsyncDisposable
             throw new ObjectDisposedException(nameof(IEventStore), "The store is shutting down and takes no more events.");
         }
 
+        if (_writers.Length > 1)
+        {
+            Interlocked.Add(ref _waitingEvents, events.Count);
+            Interlocked.Exchange(ref _arrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+
         using (cancellationToken.UnsafeRegister(static (state, token) => ((PendingBatch)state!).TryCancel(token), pending))
         {
             return await pending.Completion.ConfigureAwait(false);
@@ -60,16 +90,39 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
         _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        Interlocked.Exchange(ref _arrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        await Task.WhenAll(_writers).ConfigureAwait(false);
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>An extra writer's wait: true once enough events are waiting, false when the committer is closing.</summary>
+    private async Task<bool> WaitForBacklogAsync()
+    {
+        while (true)
+        {
+            Task arrived = Volatile.Read(ref _arrived).Task;
+            if (Interlocked.Read(ref _waitingEvents) >= _extraWriterMinEvents)
+            {
+                return true;
+            }
+
+            if (_closing)
+            {
+                return false; // the first writer commits what is left
+            }
+
+            await arrived.ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLoopAsync(bool first)
     {
         var group = new List<PendingBatch>();
         var batches = new List<IReadOnlyList<StoredEvent>>();
         PendingBatch? carried = null;
-        while (carried is not null || await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        while (carried is not null
+            || ((first || await WaitForBacklogAsync().ConfigureAwait(false)) && await _queue.Reader.WaitToReadAsync().ConfigureAwait(false)))
         {
             group.Clear();
             int events = 0;
@@ -82,6 +135,11 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
             while (events < _maxEventsPerCommit && _queue.Reader.TryRead(out PendingBatch? next))
             {
+                if (_writers.Length > 1)
+                {
+                    Interlocked.Add(ref _waitingEvents, -next.Events.Count);
+                }
+
                 if (!next.TryTake())
                 {
                     continue; // its request was cancelled while it waited

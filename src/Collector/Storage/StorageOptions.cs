@@ -29,6 +29,18 @@ public sealed class StorageOptions
     /// <summary>The most events the writer commits in one transaction (whole batches; a larger batch goes alone). Default 20,000.</summary>
     public int MaxEventsPerCommit { get; set; } = 20_000;
 
+    /// <summary>
+    /// PostgreSQL only: writers that commit concurrently, each on its own connection (a server backend, so one core of
+    /// the database server each). One writer leaves the server's work on one core; several spread it, while each
+    /// request is still answered only after the transaction holding its events has committed. A writer other than the
+    /// first starts a transaction only when 1,000 or more events are waiting, so a light load stays in one writer's
+    /// larger transactions. SQLite always has one writer. Default 2; 1 to 32.
+    /// </summary>
+    public int PostgreSqlWriters { get; set; } = DefaultPostgreSqlWriters;
+
+    /// <summary>The default of <see cref="PostgreSqlWriters"/>.</summary>
+    public const int DefaultPostgreSqlWriters = 2;
+
     /// <summary>Checks the settings.</summary>
     /// <returns>What is wrong, one message per problem; empty when the settings are valid.</returns>
     public IReadOnlyList<string> Validate()
@@ -57,7 +69,11 @@ public sealed class StorageOptions
                 }
                 else if (Provider == StorageProvider.PostgreSql)
                 {
-                    _ = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);
+                    var builder = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);
+                    if (builder.Pooling && builder.MaxPoolSize <= PostgreSqlWriters)
+                    {
+                        errors.Add($"Collector:Storage:ConnectionString allows {builder.MaxPoolSize} pooled connections ('Maximum Pool Size'), which the {PostgreSqlWriters} writers (Collector:Storage:PostgreSqlWriters) would take up, leaving none for reads: raise it or lower PostgreSqlWriters.");
+                    }
                 }
             }
             catch (ArgumentException exception)
@@ -74,6 +90,11 @@ public sealed class StorageOptions
         if (MaxEventsPerCommit < 1)
         {
             errors.Add($"Collector:Storage:MaxEventsPerCommit must be at least 1; got {MaxEventsPerCommit}.");
+        }
+
+        if (PostgreSqlWriters is < 1 or > 32)
+        {
+            errors.Add($"Collector:Storage:PostgreSqlWriters must be between 1 and 32; got {PostgreSqlWriters}.");
         }
 
         return errors;

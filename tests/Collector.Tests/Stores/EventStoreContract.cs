@@ -10,7 +10,7 @@ namespace Instrumentation.Collector.Tests.Stores;
 /// </summary>
 public abstract class EventStoreContract : IAsyncLifetime
 {
-    internal static readonly DateTimeOffset T0 = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+    protected internal static readonly DateTimeOffset T0 = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
     private readonly List<IEventStore> _stores = [];
 
     protected static CancellationToken Token => TestContext.Current.CancellationToken;

@@ -94,6 +94,92 @@ public sealed class GroupCommitterTests
         Assert.Equal([[1], [4]], store.Groups);
     }
 
+    [Fact]
+    public async Task Several_writers_commit_groups_concurrently_and_answer_each_request_only_after_its_own_commit()
+    {
+        // Three commits held open at once prove three writers commit concurrently (one writer would never start the
+        // second while the first waits); each request stays unanswered until the commit that holds it returns.
+        var started = new System.Collections.Concurrent.ConcurrentQueue<(int Size, TaskCompletionSource Release)>();
+        var threeStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
+        {
+            var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            started.Enqueue((batches.Sum(b => b.Count), release));
+            if (started.Count == 3)
+            {
+                threeStarted.TrySetResult();
+            }
+
+            await release.Task;
+            return [.. batches.Select(b => new InsertResult([.. b.Select(_ => true)]))];
+        }
+
+        await using var committer = new GroupCommitter(CommitAsync, maxPendingBatches: 16, maxEventsPerCommit: 100, writers: 3);
+        Task<InsertResult> a = committer.SubmitAsync(Batch(1), Token);
+        await WaitUntilAsync(() => started.Count == 1);
+        Task<InsertResult> b = committer.SubmitAsync(Batch(2), Token);
+        await WaitUntilAsync(() => started.Count == 2);
+        Task<InsertResult> c = committer.SubmitAsync(Batch(3), Token);
+        await threeStarted.Task.WaitAsync(TimeSpan.FromSeconds(30), Token);
+
+        (int Size, TaskCompletionSource Release)[] commits = [.. started];
+        Assert.Equal([1, 2, 3], commits.Select(x => x.Size));
+        commits[1].Release.SetResult();
+        Assert.Equal(2, (await b).NewCount);
+        Assert.False(a.IsCompleted || c.IsCompleted);
+        commits[2].Release.SetResult();
+        commits[0].Release.SetResult();
+        Assert.Equal(1, (await a).NewCount);
+        Assert.Equal(3, (await c).NewCount);
+    }
+
+    [Fact]
+    public async Task An_extra_writer_starts_a_group_only_once_enough_events_wait()
+    {
+        var firstCommit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var groups = new System.Collections.Concurrent.ConcurrentQueue<int[]>();
+        int commits = 0;
+        async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref commits) == 1)
+            {
+                firstStarted.SetResult();
+                await firstCommit.Task; // the first writer stays busy: only the extra writer can take what comes next
+            }
+
+            groups.Enqueue([.. batches.Select(b => b.Count)]);
+            return [.. batches.Select(b => new InsertResult(new bool[b.Count]))];
+        }
+
+        await using var committer = new GroupCommitter(CommitAsync, maxPendingBatches: 16, maxEventsPerCommit: 100, writers: 2, extraWriterMinEvents: 5);
+        Task<InsertResult> a = committer.SubmitAsync(Batch(1), Token);
+        await firstStarted.Task;
+        Task<InsertResult> b = committer.SubmitAsync(Batch(2), Token);
+        Task<InsertResult> c = committer.SubmitAsync(Batch(3), Token); // 5 waiting: the extra writer takes both at once
+        await Task.WhenAll(b, c).WaitAsync(TimeSpan.FromSeconds(30), Token);
+        Assert.False(a.IsCompleted);
+        Assert.Equal([[2, 3]], groups);
+
+        Task<InsertResult> d = committer.SubmitAsync(Batch(4), Token); // 4 waiting: below the threshold, it waits for the first writer
+        Assert.False(d.IsCompleted);
+        firstCommit.SetResult();
+        await Task.WhenAll(a, d);
+        Assert.Equal([[2, 3], [1], [4]], groups);
+    }
+
+    [Fact]
+    public void Writers_must_be_at_least_one() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GroupCommitter((_, _) => Task.FromResult(Array.Empty<InsertResult>()), 16, 100, writers: 0));
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        while (!condition())
+        {
+            await Task.Delay(1, Token); // polls state another thread sets; what is asserted does not depend on timing
+        }
+    }
+
     private static StoredEvent[] Batch(int count) => [.. Enumerable.Range(0, count).Select(_ => EventStoreContract.Event())];
 
     /// <summary>A commit that records the batch sizes of each transaction; the first one waits for <see cref="OpenGate"/>.</summary>

@@ -54,6 +54,71 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     }
 
     [Fact]
+    public async Task Several_writers_committing_the_same_ids_concurrently_report_each_new_once_and_keep_counts_and_rollups_exact()
+    {
+        // Four writers, each committing its own group: requests that share ids land in concurrent transactions, which
+        // the unique index orders (the second waits for the first and inserts nothing), in either id order.
+        IEventStore store = await OpenAsync(new StorageOptions { Provider = StorageProvider.PostgreSql, PostgreSqlWriters = 4, MaxEventsPerCommit = 200 });
+        StoredEvent[] pool = [.. Enumerable.Range(0, 1200).Select(i => Event(type: "t" + (i % 3), at: T0.AddSeconds(i * 7), context: $$"""{"net_id":"n{{i % 5}}"}"""))];
+        int reportedNew = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            InsertResult[] results = await Task.WhenAll(Enumerable.Range(0, 24).Select(r => Task.Run(() =>
+            {
+                IEnumerable<StoredEvent> window = pool.Skip(r * 50 % 1100).Take(200 + (round * 100));
+                return store.InsertAsync([.. r % 2 == 0 ? window : window.Reverse()], Token);
+            })));
+            reportedNew += results.Sum(r => r.NewCount);
+            Assert.Equal(await CountAsync("SELECT count(*) FROM events;"), reportedNew);
+        }
+
+        IReadOnlyDictionary<Guid, long> ids = await store.CountByIdAsync();
+        Assert.All(ids.Values, count => Assert.Equal(1, count));
+        StoreStatistics statistics = await store.GetStatisticsAsync(Token);
+        Assert.Equal(ids.Count, statistics.Total);
+        Assert.Equal(await CountAsync("SELECT count(*) FROM events;"), await CountAsync("SELECT COALESCE(sum(count), 0) FROM event_minutes;"));
+        Assert.Equal(await CountAsync("SELECT count(*) FROM events;"), await CountAsync("SELECT count(*) FROM event_context;"));
+        Assert.Equal(await CountAsync("SELECT count(*) FROM events;"), await CountAsync("SELECT COALESCE(sum(events), 0) FROM context_values;"));
+        Assert.Equal(await CountAsync("SELECT count(*) FROM events;"), await CountAsync("SELECT COALESCE(sum(count), 0) FROM context_value_types;"));
+        Assert.Equal(
+            await CountAsync("SELECT count(DISTINCT (json::json -> 'context' ->> 'net_id', timestamp_ticks / 600000000)) FROM events;"),
+            await CountAsync("SELECT COALESCE(sum(active_minutes), 0) FROM context_values;"));
+    }
+
+    [Fact]
+    public async Task Each_of_several_writers_reports_an_id_as_new_exactly_once_when_all_send_it_at_once()
+    {
+        IEventStore store = await OpenAsync(new StorageOptions { Provider = StorageProvider.PostgreSql, PostgreSqlWriters = 4 });
+        // 8 requests of 300 (2,400 waiting, over the 1,000 from which a second writer joins) carrying the same ids.
+        for (int round = 0; round < 10; round++)
+        {
+            StoredEvent[] same = [.. Enumerable.Range(0, 300).Select(_ => Event())];
+            InsertResult[] results = await Task.WhenAll(Enumerable.Range(0, 8).Select(r => Task.Run(() => store.InsertAsync(same, Token))));
+            for (int i = 0; i < same.Length; i++)
+            {
+                Assert.Equal(1, results.Count(result => result.IsNew(i)));
+            }
+        }
+
+        Assert.Equal(3000, (await store.GetStatisticsAsync(Token)).Total);
+    }
+
+    [Theory]
+    [InlineData("Host=db;Database=events", 64)]
+    [InlineData("Host=db;Database=events;Max Auto Prepare=0", 0)]
+    [InlineData("host=db;database=events;max auto prepare=7", 7)]
+    public void The_writers_statements_are_prepared_unless_the_connection_string_says_otherwise(string connectionString, int expected) =>
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements(connectionString)).MaxAutoPrepare);
+
+    private async Task<long> CountAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(Token);
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(Token), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Ping_fails_when_the_server_does_not_answer()
     {
         int unusedPort = new NpgsqlConnectionStringBuilder(_connectionString).Port;

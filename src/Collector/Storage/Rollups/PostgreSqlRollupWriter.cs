@@ -3,37 +3,51 @@ using NpgsqlTypes;
 
 namespace Instrumentation.Collector.Storage.Rollups;
 
-/// <summary>Writes a <see cref="DashboardRollup"/> into PostgreSQL: one multi-row statement per table (arrays through <c>unnest</c>).</summary>
+/// <summary>
+/// Writes a <see cref="DashboardRollup"/> into PostgreSQL: one multi-row statement per table (arrays through
+/// <c>unnest</c>). The context index (<see cref="WriteContextRowsAsync"/>) holds rows of this commit's new events only,
+/// so no other transaction touches them; the totals (<see cref="AddTotals"/>) are rows every transaction updates, so they
+/// go last, in one round trip, each statement taking its rows in key order (<c>ORDER BY</c>) and the statements in one
+/// fixed table order: concurrent writers (of one instance or of several) lock those rows in the same order, never in a
+/// cycle, and hold them only from there to the commit.
+/// </summary>
 internal static class PostgreSqlRollupWriter
 {
-    private const string MinutesSql = """
-        INSERT INTO event_minutes (minute, type, priority, count)
-        SELECT * FROM unnest(@minutes, @types, @priorities, @counts)
-        ON CONFLICT (minute, type, priority) DO UPDATE SET count = event_minutes.count + excluded.count;
-        """;
-
     private const string ContextRowsSql = """
         INSERT INTO event_context (key, value, ticks, id)
         SELECT * FROM unnest(@keys, @values, @ticks, @ids)
         ON CONFLICT DO NOTHING;
         """;
 
+    private const string MinutesSql = """
+        INSERT INTO event_minutes (minute, type, priority, count)
+        SELECT * FROM unnest(@minutes, @types, @priorities, @counts) AS r(minute, type, priority, count)
+        ORDER BY minute, type, priority
+        ON CONFLICT (minute, type, priority) DO UPDATE SET count = event_minutes.count + excluded.count;
+        """;
+
     private const string ContextMinutesSql = """
         INSERT INTO context_minutes (key, value, minute, type, count)
-        SELECT * FROM unnest(@keys, @values, @minutes, @types, @counts)
+        SELECT * FROM unnest(@keys, @values, @minutes, @types, @counts) AS r(key, value, minute, type, count)
+        ORDER BY key, value, minute, type
         ON CONFLICT (key, value, minute, type) DO UPDATE SET count = context_minutes.count + excluded.count;
         """;
 
-    private const string ValueMinutesSql = """
-        INSERT INTO context_value_minutes (key, value, minute)
-        SELECT * FROM unnest(@keys, @values, @minutes)
-        ON CONFLICT DO NOTHING
-        RETURNING key, value;
-        """;
-
+    // The unique key of context_value_minutes decides which transaction adds a minute first, so concurrent writers never
+    // count a value's active minute twice: each adds to active_minutes only the minutes its own insert added.
     private const string ValuesSql = """
+        WITH added AS (
+            INSERT INTO context_value_minutes (key, value, minute)
+            SELECT * FROM unnest(@minute_keys, @minute_values, @minutes) AS m(key, value, minute)
+            ORDER BY key, value, minute
+            ON CONFLICT DO NOTHING
+            RETURNING key, value),
+        added_per_value AS (SELECT key, value, count(*) AS minutes FROM added GROUP BY key, value)
         INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes)
-        SELECT * FROM unnest(@keys, @values, @events, @firsts, @lasts, @actives)
+        SELECT v.key, v.value, v.events, v.first_ticks, v.last_ticks, COALESCE(a.minutes, 0)
+        FROM unnest(@keys, @values, @events, @firsts, @lasts) AS v(key, value, events, first_ticks, last_ticks)
+        LEFT JOIN added_per_value a ON a.key = v.key AND a.value = v.value
+        ORDER BY v.key, v.value
         ON CONFLICT (key, value) DO UPDATE SET
             events = context_values.events + excluded.events,
             first_ticks = LEAST(context_values.first_ticks, excluded.first_ticks),
@@ -43,85 +57,78 @@ internal static class PostgreSqlRollupWriter
 
     private const string ValueTypesSql = """
         INSERT INTO context_value_types (key, value, type, count)
-        SELECT * FROM unnest(@keys, @values, @types, @counts)
+        SELECT * FROM unnest(@keys, @values, @types, @counts) AS r(key, value, type, count)
+        ORDER BY key, value, type
         ON CONFLICT (key, value, type) DO UPDATE SET count = context_value_types.count + excluded.count;
         """;
 
-    public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DashboardRollup rollup, CancellationToken cancellationToken)
+    /// <summary>Adds this commit's rows of the context index (<c>event_context</c>).</summary>
+    public static async Task WriteContextRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DashboardRollup rollup, CancellationToken cancellationToken)
     {
-        // Rows in key order, so that concurrent writers of several collector instances take row locks in one order.
+        if (rollup.ContextRows.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand(ContextRowsSql, connection, transaction);
+        command.Parameters.Add(Array("keys", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Key)));
+        command.Parameters.Add(Array("values", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Value)));
+        command.Parameters.Add(Array("ticks", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => r.Ticks)));
+        command.Parameters.Add(Array("ids", NpgsqlDbType.Uuid, rollup.ContextRows.Select(r => r.Id)));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Adds the statements that update the shared totals to <paramref name="batch"/>, in the order every writer uses:
+    /// <c>event_minutes</c>, <c>context_minutes</c>, <c>context_value_minutes</c> with <c>context_values</c>, then
+    /// <c>context_value_types</c> (after the caller's <c>event_counts</c>).
+    /// </summary>
+    public static void AddTotals(NpgsqlBatch batch, DashboardRollup rollup)
+    {
         if (rollup.Minutes.Count > 0)
         {
-            var rows = rollup.Minutes.OrderBy(r => r.Key.Minute).ThenBy(r => r.Key.Type, StringComparer.Ordinal).ThenBy(r => r.Key.Priority, StringComparer.Ordinal).ToArray();
-            await using var command = new NpgsqlCommand(MinutesSql, connection, transaction);
-            command.Parameters.Add(Array("minutes", NpgsqlDbType.Bigint, rows.Select(r => r.Key.Minute)));
-            command.Parameters.Add(Array("types", NpgsqlDbType.Text, rows.Select(r => r.Key.Type)));
-            command.Parameters.Add(Array("priorities", NpgsqlDbType.Text, rows.Select(r => r.Key.Priority)));
-            command.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, rows.Select(r => r.Value)));
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            var command = new NpgsqlBatchCommand(MinutesSql);
+            command.Parameters.Add(Array("minutes", NpgsqlDbType.Bigint, rollup.Minutes.Keys.Select(k => k.Minute)));
+            command.Parameters.Add(Array("types", NpgsqlDbType.Text, rollup.Minutes.Keys.Select(k => k.Type)));
+            command.Parameters.Add(Array("priorities", NpgsqlDbType.Text, rollup.Minutes.Keys.Select(k => k.Priority)));
+            command.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, rollup.Minutes.Values));
+            batch.BatchCommands.Add(command);
         }
 
-        if (rollup.ContextRows.Count > 0)
+        if (rollup.ContextMinutes.Count == 0)
         {
-            await using var command = new NpgsqlCommand(ContextRowsSql, connection, transaction);
-            command.Parameters.Add(Array("keys", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Key)));
-            command.Parameters.Add(Array("values", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Value)));
-            command.Parameters.Add(Array("ticks", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => r.Ticks)));
-            command.Parameters.Add(Array("ids", NpgsqlDbType.Uuid, rollup.ContextRows.Select(r => r.Id)));
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return;
         }
 
-        if (rollup.ContextMinutes.Count > 0)
-        {
-            var rows = rollup.ContextMinutes
-                .OrderBy(r => r.Key.Key, StringComparer.Ordinal).ThenBy(r => r.Key.Value, StringComparer.Ordinal).ThenBy(r => r.Key.Minute).ThenBy(r => r.Key.Type, StringComparer.Ordinal)
-                .ToArray();
-            await using var command = new NpgsqlCommand(ContextMinutesSql, connection, transaction);
-            command.Parameters.Add(Array("keys", NpgsqlDbType.Text, rows.Select(r => r.Key.Key)));
-            command.Parameters.Add(Array("values", NpgsqlDbType.Text, rows.Select(r => r.Key.Value)));
-            command.Parameters.Add(Array("minutes", NpgsqlDbType.Bigint, rows.Select(r => r.Key.Minute)));
-            command.Parameters.Add(Array("types", NpgsqlDbType.Text, rows.Select(r => r.Key.Type)));
-            command.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, rows.Select(r => r.Value)));
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        var contextMinutes = rollup.ContextMinutes.ToArray();
+        var minutesCommand = new NpgsqlBatchCommand(ContextMinutesSql);
+        minutesCommand.Parameters.Add(Array("keys", NpgsqlDbType.Text, contextMinutes.Select(r => r.Key.Key)));
+        minutesCommand.Parameters.Add(Array("values", NpgsqlDbType.Text, contextMinutes.Select(r => r.Key.Value)));
+        minutesCommand.Parameters.Add(Array("minutes", NpgsqlDbType.Bigint, contextMinutes.Select(r => r.Key.Minute)));
+        minutesCommand.Parameters.Add(Array("types", NpgsqlDbType.Text, contextMinutes.Select(r => r.Key.Type)));
+        minutesCommand.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, contextMinutes.Select(r => r.Value)));
+        batch.BatchCommands.Add(minutesCommand);
 
-            // The unique key decides which instance adds a minute first, so concurrent writers never count it twice.
-            var newMinutes = new Dictionary<(string Key, string Value), long>();
-            var minutes = rows.Select(r => (r.Key.Key, r.Key.Value, r.Key.Minute)).Distinct().ToArray();
-            await using (var insert = new NpgsqlCommand(ValueMinutesSql, connection, transaction))
-            {
-                insert.Parameters.Add(Array("keys", NpgsqlDbType.Text, minutes.Select(m => m.Key)));
-                insert.Parameters.Add(Array("values", NpgsqlDbType.Text, minutes.Select(m => m.Value)));
-                insert.Parameters.Add(Array("minutes", NpgsqlDbType.Bigint, minutes.Select(m => m.Minute)));
-                await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    var key = (reader.GetString(0), reader.GetString(1));
-                    newMinutes[key] = newMinutes.GetValueOrDefault(key) + 1;
-                }
-            }
+        var activeMinutes = contextMinutes.Select(r => (r.Key.Key, r.Key.Value, r.Key.Minute)).Distinct().ToArray();
+        var values = rollup.Values.ToArray();
+        var valuesCommand = new NpgsqlBatchCommand(ValuesSql);
+        valuesCommand.Parameters.Add(Array("minute_keys", NpgsqlDbType.Text, activeMinutes.Select(m => m.Key)));
+        valuesCommand.Parameters.Add(Array("minute_values", NpgsqlDbType.Text, activeMinutes.Select(m => m.Value)));
+        valuesCommand.Parameters.Add(Array("minutes", NpgsqlDbType.Bigint, activeMinutes.Select(m => m.Minute)));
+        valuesCommand.Parameters.Add(Array("keys", NpgsqlDbType.Text, values.Select(v => v.Key.Key)));
+        valuesCommand.Parameters.Add(Array("values", NpgsqlDbType.Text, values.Select(v => v.Key.Value)));
+        valuesCommand.Parameters.Add(Array("events", NpgsqlDbType.Bigint, values.Select(v => v.Value.Events)));
+        valuesCommand.Parameters.Add(Array("firsts", NpgsqlDbType.Bigint, values.Select(v => v.Value.FirstTicks)));
+        valuesCommand.Parameters.Add(Array("lasts", NpgsqlDbType.Bigint, values.Select(v => v.Value.LastTicks)));
+        batch.BatchCommands.Add(valuesCommand);
 
-            var values = rollup.Values.OrderBy(v => v.Key.Key, StringComparer.Ordinal).ThenBy(v => v.Key.Value, StringComparer.Ordinal).ToArray();
-            await using (var upsert = new NpgsqlCommand(ValuesSql, connection, transaction))
-            {
-                upsert.Parameters.Add(Array("keys", NpgsqlDbType.Text, values.Select(v => v.Key.Key)));
-                upsert.Parameters.Add(Array("values", NpgsqlDbType.Text, values.Select(v => v.Key.Value)));
-                upsert.Parameters.Add(Array("events", NpgsqlDbType.Bigint, values.Select(v => v.Value.Events)));
-                upsert.Parameters.Add(Array("firsts", NpgsqlDbType.Bigint, values.Select(v => v.Value.FirstTicks)));
-                upsert.Parameters.Add(Array("lasts", NpgsqlDbType.Bigint, values.Select(v => v.Value.LastTicks)));
-                upsert.Parameters.Add(Array("actives", NpgsqlDbType.Bigint, values.Select(v => newMinutes.GetValueOrDefault(v.Key))));
-                await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            var types = rollup.ValueTypes.OrderBy(t => t.Key.Key, StringComparer.Ordinal).ThenBy(t => t.Key.Value, StringComparer.Ordinal).ThenBy(t => t.Key.Type, StringComparer.Ordinal).ToArray();
-            await using (var upsert = new NpgsqlCommand(ValueTypesSql, connection, transaction))
-            {
-                upsert.Parameters.Add(Array("keys", NpgsqlDbType.Text, types.Select(t => t.Key.Key)));
-                upsert.Parameters.Add(Array("values", NpgsqlDbType.Text, types.Select(t => t.Key.Value)));
-                upsert.Parameters.Add(Array("types", NpgsqlDbType.Text, types.Select(t => t.Key.Type)));
-                upsert.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, types.Select(t => t.Value)));
-                await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
+        var types = rollup.ValueTypes.ToArray();
+        var typesCommand = new NpgsqlBatchCommand(ValueTypesSql);
+        typesCommand.Parameters.Add(Array("keys", NpgsqlDbType.Text, types.Select(t => t.Key.Key)));
+        typesCommand.Parameters.Add(Array("values", NpgsqlDbType.Text, types.Select(t => t.Key.Value)));
+        typesCommand.Parameters.Add(Array("types", NpgsqlDbType.Text, types.Select(t => t.Key.Type)));
+        typesCommand.Parameters.Add(Array("counts", NpgsqlDbType.Bigint, types.Select(t => t.Value)));
+        batch.BatchCommands.Add(typesCommand);
     }
 
     private static NpgsqlParameter<T[]> Array<T>(string name, NpgsqlDbType type, IEnumerable<T> values) =>
