@@ -63,6 +63,7 @@ internal sealed class AnswerApplier(
                 break;
         }
 
+        Log.RequestAnswered(logger, completion.Kind, items.Count, response.Outcome, response.StatusCode, completion.Duration, delay, scheduler.ReadyAt, scheduler.IsOpen ? "open" : "closed", scheduler.ConsecutiveFailures);
         if (decision.ChargesRetryBudget)
         {
             foreach (QueuedEvent item in items)

@@ -369,6 +369,7 @@ internal sealed class UploadPipeline
     private void Send(UploadKind kind, List<QueuedEvent> items, int attempts)
     {
         _scheduler.Started(kind);
+        Log.RequestStarted(_logger, kind, items.Count, attempts + 1, _scheduler.BatchesInFlight, _scheduler.ImmediatesInFlight, _scheduler.IsOpen ? "open" : "closed");
         _requests.Start(kind, items, attempts);
     }
 
