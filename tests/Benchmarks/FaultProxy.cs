@@ -132,7 +132,7 @@ internal sealed class FaultProxy : IAsyncDisposable
         {
             Count(Outage);
             context.Abort();
-            Record(arrived, Outage, 0, -1);
+            Record(arrived, Outage, 0, -1, null);
             return;
         }
 
@@ -153,15 +153,25 @@ internal sealed class FaultProxy : IAsyncDisposable
         }
         finally
         {
-            Record(arrived, fault, context.Response.StatusCode, events);
+            Record(arrived, fault, context.Response.StatusCode, events, context.Response.Headers.RetryAfter.ToString());
         }
     }
 
-    private void Record(long arrived, int fault, int status, int events)
+    private void Record(long arrived, int fault, int status, int events, string? retryAfter)
     {
         if (Tracing)
         {
-            _trace.Enqueue(new ProxiedRequest(arrived, Stopwatch.GetTimestamp(), fault < 0 ? $"forwarded: {status}" : fault == Stall ? $"{FaultNames[fault]}: {status}" : FaultNames[fault], events));
+            long answered = Stopwatch.GetTimestamp();
+            long pausedUntil = 0;
+            if (!string.IsNullOrEmpty(retryAfter))
+            {
+                TimeSpan wait = int.TryParse(retryAfter, NumberStyles.None, CultureInfo.InvariantCulture, out int seconds)
+                    ? TimeSpan.FromSeconds(seconds)
+                    : DateTimeOffset.ParseExact(retryAfter, "R", CultureInfo.InvariantCulture) - DateTimeOffset.UtcNow;
+                pausedUntil = answered + (long)(Math.Max(1, wait.TotalSeconds) * Stopwatch.Frequency);
+            }
+
+            _trace.Enqueue(new ProxiedRequest(arrived, answered, fault < 0 ? $"forwarded: {status}" : fault == Stall ? $"{FaultNames[fault]}: {status}" : FaultNames[fault], events, pausedUntil));
         }
     }
 
@@ -278,4 +288,5 @@ internal sealed class FaultProxy : IAsyncDisposable
 }
 
 /// <summary>One request through the proxy: Stopwatch timestamps of its arrival and answer, the answer, its events (-1: unknown).</summary>
-internal sealed record ProxiedRequest(long Arrived, long Answered, string Answer, int Events);
+/// <param name="PausedUntil">For a <c>Retry-After</c> answer: the Stopwatch timestamp it asks the client to wait until (at least 1 s, the uploader's MinRetryAfter); else 0.</param>
+internal sealed record ProxiedRequest(long Arrived, long Answered, string Answer, int Events, long PausedUntil);

@@ -144,9 +144,26 @@ internal static class FaultRun
             inFlight += delta;
         }
 
+        // The union of the waits the server asked for (Retry-After): no request may start then, whatever the uploader does.
+        double paused = 0;
+        double pausedTo = 0;
+        int retryAfters = 0;
+        foreach ((double from, double to) in requests.Where(r => r.PausedUntil != 0)
+            .Select(r => (From: Math.Max(0, Seconds(r.Answered, origin)), To: Math.Min(end, Seconds(r.PausedUntil, origin))))
+            .Where(p => p.To > p.From).OrderBy(p => p.From))
+        {
+            retryAfters++;
+            double start = Math.Max(from, pausedTo);
+            if (to > start)
+            {
+                paused += to - start;
+                pausedTo = to;
+            }
+        }
+
         double? first = requests.Select(r => Seconds(r.Arrived, origin)).Where(t => t >= 0).Order().Cast<double?>().FirstOrDefault();
         Console.WriteLine();
-        Console.WriteLine($"After the outage ({end:F1} s): first request at {first:F2} s; time with 0 / 1 / 2 / 3 / 4 / 5+ requests in flight: {string.Join(" / ", timeAt.Select(t => t.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))} s");
+        Console.WriteLine($"After the outage ({end:F1} s): {retryAfters} Retry-After answers paused the endpoint for {paused:F1} s in all; first request at {first:F2} s; time with 0 / 1 / 2 / 3 / 4 / 5+ requests in flight: {string.Join(" / ", timeAt.Select(t => t.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))} s");
     }
 
     /// <summary>Keeps the uploader's log lines with a Stopwatch timestamp, for the timeline.</summary>

@@ -34,8 +34,8 @@ internal static partial class Log
         }
     }
 
-    [LoggerMessage(15, LogLevel.Debug, "Upload request started: {Kind}, {Events} events, attempt {Attempt}; {BatchesInFlight} batch and {ImmediatesInFlight} immediate requests in flight; circuit {Circuit}.")]
-    public static partial void RequestStarted(ILogger logger, UploadKind kind, int events, int attempt, int batchesInFlight, int immediatesInFlight, string circuit);
+    [LoggerMessage(15, LogLevel.Debug, "Upload request started: {Kind}, {Events} events, {Failures} failures counted for its backoff; {BatchesInFlight} batch and {ImmediatesInFlight} immediate requests in flight; circuit {Circuit}.")]
+    public static partial void RequestStarted(ILogger logger, UploadKind kind, int events, int failures, int batchesInFlight, int immediatesInFlight, string circuit);
 
     [LoggerMessage(16, LogLevel.Debug, "Upload request answered: {Kind}, {Events} events, {Outcome} (HTTP {StatusCode}) after {Duration}; its events wait {Delay}; endpoint ready at {ReadyAt:HH:mm:ss.fff}; circuit {Circuit}, {Failures} failures in a row.")]
     public static partial void RequestAnswered(ILogger logger, UploadKind kind, int events, UploadOutcome outcome, int statusCode, TimeSpan duration, TimeSpan delay, DateTimeOffset readyAt, string circuit, int failures);

@@ -53,20 +53,19 @@ internal sealed class HeldBatches
     }
 
     /// <summary>
-    /// Makes every held batch due at <paramref name="now"/>: the circuit has just closed, so the endpoint is back, and
-    /// backoffs earned while it was down (growing with every failed probe) would only keep a backlog waiting.
+    /// Makes every held batch due at <paramref name="now"/> and starts its backoff count again: the circuit has just
+    /// closed, so the endpoint is back. Backoffs earned while it was down (growing with every failed probe) would only
+    /// keep a backlog waiting, and so would counts of failures that were the endpoint's, not the batch's: after this, a
+    /// batch's backoff grows only with its own failures while the endpoint is up.
     /// </summary>
     public void ReleaseAll(DateTimeOffset now)
     {
         for (int i = 0; i < _batches.Count; i++)
         {
-            if (_batches[i].Due > now)
-            {
-                _batches[i] = _batches[i] with { Due = now };
-            }
+            _batches[i] = _batches[i] with { Due = _batches[i].Due > now ? now : _batches[i].Due, Attempts = 0 };
         }
     }
 }
 
-/// <summary>The events of one failed request, how many times they failed together, and when they may go again.</summary>
+/// <summary>The events of one failed request, how many failures their backoff counts (see <see cref="HeldBatches.ReleaseAll"/>), and when they may go again.</summary>
 internal sealed record HeldBatch(List<QueuedEvent> Items, int Attempts, DateTimeOffset Due);

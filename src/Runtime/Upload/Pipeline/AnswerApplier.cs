@@ -173,7 +173,9 @@ internal sealed class AnswerApplier(
             // the caps). A failed immediate event then goes with the batch, with the same id.
             List<QueuedEvent> again = requests.RentList(retry.Count);
             again.AddRange(retry);
-            held.Hold(again, completion.Attempts + 1, timeProvider.GetUtcNow() + delay);
+            // Its backoff grows with its own failures; a wait the server asked for (Retry-After) is not one of them.
+            bool serverAskedToWait = effect == RequestEffect.PauseEndpoint && completion.Response.Outcome == UploadOutcome.Throttled;
+            held.Hold(again, serverAskedToWait ? completion.Attempts : completion.Attempts + 1, timeProvider.GetUtcNow() + delay);
         }
         else if (completion.Kind == UploadKind.Single)
         {

@@ -9,7 +9,9 @@ namespace Instrumentation.Upload;
 /// (<c>Retry-After</c> on 429/503, clamped) or refuses the API key (<see cref="LogManagerOptions.RetryMaxDelay"/>).</para>
 /// <para>After <see cref="LogManagerOptions.CircuitBreakerThreshold"/> failures in a row the circuit opens: immediate
 /// events join the batch lane, and one request at a time (a probe) goes out, each after a backoff. The first success
-/// closes it, and full concurrency returns at once.</para>
+/// closes it, and full concurrency returns at once. A 429/503 with <c>Retry-After</c> is not a failure for the circuit
+/// (the server is up and said when to come back): it does not count toward opening it, and while it is open the next
+/// probe goes when the server's wait ends.</para>
 /// Used only by the pipeline's loop, one thread at a time.
 /// </remarks>
 internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider timeProvider, Random random)
@@ -88,11 +90,18 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     /// <summary>A request failed: decides when its events may go again, and whether the endpoint waits.</summary>
     /// <param name="effect"><see cref="RequestEffect.RetryLater"/> or <see cref="RequestEffect.PauseEndpoint"/>.</param>
     /// <param name="response">The answer (its outcome and <c>Retry-After</c>).</param>
-    /// <param name="attempts">How many times this request's events have now failed together (1 for the first failure).</param>
+    /// <param name="attempts">How many failures now count for this request's backoff (1 for the first): its own, since the endpoint was last known up.</param>
     /// <returns>How long the request's events wait.</returns>
     public TimeSpan OnFailure(RequestEffect effect, UploadResponse response, int attempts)
     {
-        _consecutiveFailures++;
+        // 429/503 with Retry-After: the server is up and said when to come back. It neither opens the circuit nor
+        // keeps it open longer: the endpoint's pause already throttles every request (see below for the probe).
+        bool serverAskedToWait = effect == RequestEffect.PauseEndpoint && response.Outcome == UploadOutcome.Throttled;
+        if (!serverAskedToWait)
+        {
+            _consecutiveFailures++;
+        }
+
         DateTimeOffset now = timeProvider.GetUtcNow();
         TimeSpan delay;
         if (effect == RequestEffect.PauseEndpoint)
@@ -110,17 +119,35 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
             delay = Backoff(attempts);
         }
 
-        if (IsOpen)
+        if (IsOpen && serverAskedToWait)
         {
-            // One probe at a time, each after a backoff that grows with the failures in a row, up to
-            // CircuitProbeMaxDelay. The probe is the oldest held batch whatever its own backoff (the failures that opened
-            // the circuit were the endpoint's, not that request's), so only the probe's wait and the server's
-            // Retry-After (EndpointNotBefore, in ReadyAt) decide when it goes.
-            TimeSpan wait = Backoff(_consecutiveFailures - options.CircuitBreakerThreshold + 1);
-            ProbeNotBefore = now + (wait < options.CircuitProbeMaxDelay ? wait : options.CircuitProbeMaxDelay);
+            // The probe reached the server, which asked for a wait: the next probe goes when that wait ends
+            // (EndpointNotBefore), not after a probe backoff on top of it.
+            ProbeNotBefore = DateTimeOffset.MinValue;
+        }
+        else if (IsOpen)
+        {
+            // One probe at a time, each after a wait that grows with the failures in a row, up to CircuitProbeMaxDelay.
+            // The probe is the oldest held batch whatever its own backoff (the failures that opened the circuit were the
+            // endpoint's, not that request's), so only the probe's wait and the server's Retry-After (EndpointNotBefore,
+            // in ReadyAt) decide when it goes.
+            ProbeNotBefore = now + ProbeWait(_consecutiveFailures - options.CircuitBreakerThreshold + 1);
         }
 
         return delay;
+    }
+
+    /// <summary>
+    /// The wait before the <paramref name="probe"/>-th probe of an open circuit: between half and all of
+    /// <c>min(CircuitProbeMaxDelay, base × 2^(probe-1))</c>. Half at least, so that a long outage costs at most two probes
+    /// per <c>CircuitProbeMaxDelay</c>; random within, so that clients cut off together (a campus network) do not probe,
+    /// and come back, in step.
+    /// </summary>
+    public TimeSpan ProbeWait(int probe)
+    {
+        double exponent = Math.Clamp(probe - 1, 0, 30);
+        double ceiling = Math.Min(options.CircuitProbeMaxDelay.Ticks, options.RetryBaseDelay.Ticks * Math.Pow(2, exponent));
+        return TimeSpan.FromTicks((long)(ceiling * (0.5 + 0.5 * random.NextDouble())));
     }
 
     /// <summary>Full jitter: a random wait between zero and <c>min(cap, base × 2^(attempt-1))</c>.</summary>
