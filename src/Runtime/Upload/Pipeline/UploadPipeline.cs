@@ -357,10 +357,18 @@ internal sealed class UploadPipeline
                     again.Items.RemoveRange(_options.MaxBatchSize, again.Items.Count - _options.MaxBatchSize);
                 }
 
-                // The retry is a request anyway: it carries waiting events along, due or not (no request more).
-                _lanes.TakeBatch(again.Items, BatchLimit(), _options.MaxBatchBytes);
+                // The retry is a request anyway: other held batches whose backoff is over join it, then it carries
+                // waiting events along, due or not (no request more).
+                int limit = BatchLimit();
+                int attempts = again.Attempts;
+                if (!_scheduler.IsOpen)
+                {
+                    attempts = Math.Max(attempts, _held.MergeDueInto(again.Items, now, limit, _options.MaxBatchBytes));
+                }
 
-                Send(UploadKind.Batch, again.Items, again.Attempts);
+                _lanes.TakeBatch(again.Items, limit, _options.MaxBatchBytes);
+
+                Send(UploadKind.Batch, again.Items, attempts);
                 continue;
             }
 
@@ -384,13 +392,13 @@ internal sealed class UploadPipeline
 
     /// <summary>
     /// How many events the next batch may carry: <see cref="LogManagerOptions.MaxBatchSize"/>, or, when more than that
-    /// already wait (an outage, a burst, a spool replay), up to <see cref="LogManagerOptions.MaxBacklogBatchSize"/>
+    /// already wait in the lane and in held batches (an outage, a burst, a spool replay), up to <see cref="LogManagerOptions.MaxBacklogBatchSize"/>
     /// (never more than the collector takes); while the circuit is open (a probe), <see cref="LogManagerOptions.MaxBatchSize"/>;
     /// after a 413, at most the split size.
     /// </summary>
     private int BatchLimit()
     {
-        int limit = _lanes.BatchCount > _options.MaxBatchSize && !_scheduler.IsOpen
+        int limit = _lanes.BatchCount + _held.EventCount > _options.MaxBatchSize && !_scheduler.IsOpen
             ? Math.Max(_options.MaxBatchSize, Math.Min(_options.MaxBacklogBatchSize, CollectorMaxEventsPerBatch))
             : _options.MaxBatchSize;
         return _answers.SplitLimit > 0 ? Math.Min(limit, _answers.SplitLimit) : limit;
