@@ -28,8 +28,8 @@ internal sealed class FaultProxy : IAsyncDisposable
         "dropped connection", "answer lost after store", "2 s stall (then forwarded)", "outage: dropped",
     ];
 
-    private const int Outage = 8;
-    private const int Stall = 7;
+    public const int Outage = 8;
+    public const int Stall = 7;
 
     private readonly WebApplication _app;
     private readonly HttpClient _upstream;
@@ -106,20 +106,26 @@ internal sealed class FaultProxy : IAsyncDisposable
 
     private int Pick()
     {
-        double roll;
-        int kind;
         lock (_random)
         {
-            roll = _random.NextDouble();
-            kind = _random.Next(7);
+            return Choose(_random, FailureRate, StallRate);
         }
+    }
 
-        if (roll < FailureRate)
+    /// <summary>
+    /// The fault for the next request (an index of <see cref="FaultNames"/>, or -1 for none): the proxy's one rule, also
+    /// used by <see cref="FaultFloor"/> to replay a seed's sequence.
+    /// </summary>
+    public static int Choose(Random random, double failureRate, double stallRate)
+    {
+        double roll = random.NextDouble();
+        int kind = random.Next(7);
+        if (roll < failureRate)
         {
             return kind; // 0..6: one of the failing kinds, evenly
         }
 
-        return roll < FailureRate + StallRate ? Stall : -1;
+        return roll < failureRate + stallRate ? Stall : -1;
     }
 
     private void Count(int fault) => _faults.AddOrUpdate(fault, 1, static (_, n) => n + 1);

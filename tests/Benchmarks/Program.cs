@@ -8,10 +8,18 @@ using Instrumentation.Benchmarks;
 // dotnet run -c Release --project tests/Benchmarks -- alloc                            calling-thread bytes per call, steady state
 // dotnet run -c Release --project tests/Benchmarks -- ship --defaults [--events N]    ours at default options vs OTLP/HTTP
 // dotnet run -c Release --project tests/Benchmarks -- faults [--limit 180] [--seed N] [--trace]   backlog through a faulty proxy (--trace: a per-request timeline)
+// dotnet run -c Release --project tests/Benchmarks -- faults --floor [--seeds 1,2,3]   least drain time the rules allow, per seed (a model)
 if (args.Length > 0 && args[0] == "ship" && args.Contains("--defaults"))
 {
     int events = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(1_000_000);
     await ShippingBenchmark.RunDefaultsComparisonAsync(events);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "faults" && args.Contains("--floor"))
+{
+    int[] seeds = [.. args.SkipWhile(a => a != "--seeds").Skip(1).Take(1).SelectMany(s => s.Split(',')).Select(int.Parse).DefaultIfEmpty(20261129)];
+    FaultFloor.Run(seeds, batchEvents: 20_000, immediateEvents: 40);
     return;
 }
 
