@@ -13,6 +13,14 @@ public class DrainTests
     /// <summary>The uploader's "circuit opened" log line (Log.CircuitOpened).</summary>
     private const int CircuitOpenedId = 6;
 
+    /// <summary>The uploader's "request started" debug line (Log.RequestStarted).</summary>
+    private const int RequestStartedId = 15;
+
+    /// <summary>The uploader's "request answered" debug line (Log.RequestAnswered).</summary>
+    private const int RequestAnsweredId = 16;
+
+    private static int Count(UploadHarness harness, int logId) => harness.Logs.GetSnapshot().Count(r => r.Id.Id == logId);
+
     [Fact]
     public async Task Answers_with_Retry_After_do_not_open_the_circuit()
     {
@@ -25,6 +33,7 @@ public class DrainTests
         });
         var gate = new SemaphoreSlim(0);
         int throttled = 0;
+        int pastTheWait = 0;
         harness.Collector.Default = async (context, request) =>
         {
             // Until the clock moves, every request is throttled (both forms of Retry-After, 1 s); then the collector
@@ -39,6 +48,7 @@ public class DrainTests
                 return false;
             }
 
+            Interlocked.Increment(ref pastTheWait);
             await gate.WaitAsync(TestContext.Current.CancellationToken);
             return await ScriptedCollector.AcceptAll(context, request);
         };
@@ -47,12 +57,24 @@ public class DrainTests
             harness.Manager.AddLog(UploadHarness.Batch(index: i));
         }
 
-        await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsRetried >= 10 && harness.Collector.InFlight == 0, "the first requests were throttled");
-        await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsRetried == 10L * Volatile.Read(ref throttled), "every throttled answer was applied");
+        // Every event is in the uploader's hands and every request it started was answered (throttled): until the
+        // clock moves no request can start.
+        await UploadHarness.WaitUntil(
+            () => harness.Manager.GetStatistics().EventsRecorded == 100 && Count(harness, RequestAnsweredId) is > 0 and var answered && answered == Count(harness, RequestStartedId),
+            "the first requests were throttled");
+        int startedBefore = Count(harness, RequestStartedId);
+        Assert.Equal(0, Volatile.Read(ref pastTheWait));
         harness.Time.Advance(TimeSpan.FromSeconds(1));
 
-        // An open circuit would send one probe; the server only asked for a wait, so all four slots fill.
-        await UploadHarness.WaitUntil(() => harness.Collector.InFlight == 4, "four requests go once the wait is over");
+        // When the wait ends one request goes alone (the loop starts every request it may in one pass, so the others
+        // would have started before this one reached the collector) ...
+        await UploadHarness.WaitUntil(() => Volatile.Read(ref pastTheWait) == 1, "one request goes once the wait is over");
+        Assert.Equal(1, Count(harness, RequestStartedId) - startedBefore);
+        Assert.Equal(1, harness.Collector.InFlight);
+
+        // ... and once the server has taken it, all four slots fill (an open circuit would still send one probe).
+        gate.Release(1);
+        await UploadHarness.WaitUntil(() => harness.Collector.InFlight == 4, "four requests go once the server took one");
         gate.Release(1_000);
         await harness.FlushAdvancingAsync(TimeSpan.FromSeconds(1));
 
@@ -171,10 +193,21 @@ public class DrainTests
         }
 
         await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsRecorded == 300, "every event is taken");
+        // After the server's wait one request (the held immediate event topped up from the lane) goes alone and
+        // fails; after its backoff (at most RetryBaseDelay) it fails again: the circuit is open.
         harness.Time.Advance(TimeSpan.FromSeconds(5));
-        // Three requests of 100 events (the held immediate event topped up from the lane, and two more) fail together:
-        // the circuit is open.
-        await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsRetried == 1 + 300 && harness.Collector.InFlight == 0, "the backlog's requests failed");
+        long seen = 1;
+        for (int failure = 1; failure <= 2; failure++)
+        {
+            await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsRetried > seen && harness.Collector.InFlight == 0, $"backlog request {failure} failed");
+            seen = harness.Manager.GetStatistics().EventsRetried;
+            if (failure == 1)
+            {
+                harness.Time.Advance(TimeSpan.FromSeconds(1));
+            }
+        }
+
+        Assert.Contains(harness.Logs.GetSnapshot(), r => r.Id.Id == CircuitOpenedId);
         int opened = harness.Collector.Received.Count;
         for (int probe = 1; probe <= 3; probe++)
         {
@@ -194,6 +227,37 @@ public class DrainTests
         int[] after = [.. received.Skip(opened + 4).Select(r => r.Events.Count)];
         Assert.True(after.Count(n => n < 100) <= 1, string.Join(", ", after));
         Assert.Equal(300, harness.Collector.Stored.Count);
+        Assert.All(harness.Collector.Stored.Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task Answers_503_without_Retry_After_still_open_the_circuit()
+    {
+        await using var harness = await UploadHarness.StartAsync(o =>
+        {
+            o.MaxBatchSize = 10;
+            o.CircuitBreakerThreshold = 2;
+            o.MaxConcurrentBatchUploads = 1;
+        });
+        harness.Collector.Default = (context, _) =>
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable; // no Retry-After: a failure like any other
+            return Task.FromResult(false);
+        };
+        for (int i = 0; i < 10; i++)
+        {
+            harness.Manager.AddLog(UploadHarness.Batch(index: i));
+        }
+
+        await harness.WaitForRetried(10);
+        Assert.DoesNotContain(harness.Logs.GetSnapshot(), r => r.Id.Id == CircuitOpenedId);
+        harness.Time.Advance(TimeSpan.FromSeconds(1)); // past the first backoff (at most RetryBaseDelay)
+        await harness.WaitForRetried(20);
+        Assert.Contains(harness.Logs.GetSnapshot(), r => r.Id.Id == CircuitOpenedId);
+
+        harness.Collector.Default = ScriptedCollector.AcceptAll;
+        await harness.FlushAdvancingAsync(TimeSpan.FromSeconds(1));
+        Assert.Equal(10, harness.Collector.Stored.Count);
         Assert.All(harness.Collector.Stored.Values, n => Assert.Equal(1, n));
     }
 

@@ -49,4 +49,53 @@ public class UploadSchedulerTests
         Assert.True(scheduler.IsOpen);
         Assert.Equal(time.GetUtcNow() + TimeSpan.FromSeconds(2), scheduler.ReadyAt);
     }
+
+    [Fact]
+    public void A_503_without_Retry_After_counts_toward_the_circuit()
+    {
+        var options = new LogManagerOptions { CircuitBreakerThreshold = 2 };
+        var scheduler = new UploadScheduler(options, new FakeTimeProvider(UploadHarness.Start), new FixedRandom(0.5));
+        var unavailable = new UploadResponse(UploadOutcome.Throttled, 503, null, [], null);
+
+        scheduler.OnFailure(RequestEffect.RetryLater, unavailable, attempts: 1);
+        scheduler.OnFailure(RequestEffect.RetryLater, unavailable, attempts: 1);
+
+        Assert.True(scheduler.IsOpen);
+    }
+
+    [Fact]
+    public void After_a_Retry_After_wait_one_request_goes_alone_until_one_succeeds()
+    {
+        var options = new LogManagerOptions { MaxConcurrentBatchUploads = 4, MaxConcurrentImmediateUploads = 4 };
+        var time = new FakeTimeProvider(UploadHarness.Start);
+        var scheduler = new UploadScheduler(options, time, new FixedRandom(0.5));
+        var throttled = new UploadResponse(UploadOutcome.Throttled, 429, TimeSpan.FromSeconds(2), [], null);
+
+        scheduler.OnFailure(RequestEffect.PauseEndpoint, throttled, attempts: 1);
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.True(scheduler.CanStartBatch);
+        Assert.False(scheduler.ImmediateMayTry); // immediate events join the batch lane meanwhile
+        scheduler.Started(UploadKind.Batch);
+        Assert.False(scheduler.CanStartBatch);
+
+        scheduler.Finished(UploadKind.Batch);
+        scheduler.OnSuccess();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(scheduler.CanStartBatch);
+            scheduler.Started(UploadKind.Batch);
+        }
+
+        Assert.True(scheduler.CanStartImmediate);
+    }
+
+    [Fact]
+    public void A_probe_never_waits_longer_than_RetryMaxDelay()
+    {
+        var options = new LogManagerOptions { CircuitProbeMaxDelay = TimeSpan.FromMinutes(10), RetryBaseDelay = TimeSpan.FromSeconds(1), RetryMaxDelay = TimeSpan.FromSeconds(2) };
+        var scheduler = new UploadScheduler(options, new FakeTimeProvider(UploadHarness.Start), new FixedRandom(1.0));
+
+        Assert.Equal(TimeSpan.FromSeconds(2), scheduler.ProbeWait(20));
+    }
 }

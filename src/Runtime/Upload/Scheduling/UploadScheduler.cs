@@ -11,12 +11,17 @@ namespace Instrumentation.Upload;
 /// events join the batch lane, and one request at a time (a probe) goes out, each after a backoff. The first success
 /// closes it, and full concurrency returns at once. A 429/503 with <c>Retry-After</c> is not a failure for the circuit
 /// (the server is up and said when to come back): it does not count toward opening it, and while it is open the next
-/// probe goes when the server's wait ends.</para>
+/// probe goes when the server's wait ends. But when the wait ends only one request goes (immediate events join the batch
+/// lane) until the server answers one without asking to wait again: a server that throttles every request sees one
+/// request per wait it asks for, not every slot of every client at the same instant.</para>
 /// Used only by the pipeline's loop, one thread at a time.
 /// </remarks>
 internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider timeProvider, Random random)
 {
     private int _consecutiveFailures;
+
+    /// <summary>The server's last word was a <c>Retry-After</c> (429/503) and no request has succeeded since.</summary>
+    private bool _throttled;
 
     /// <summary>No request may start before this time (the server asked us to wait, or refused the key).</summary>
     public DateTimeOffset EndpointNotBefore { get; private set; } = DateTimeOffset.MinValue;
@@ -40,13 +45,19 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     public DateTimeOffset ReadyAt => IsOpen && ProbeNotBefore > EndpointNotBefore ? ProbeNotBefore : EndpointNotBefore;
 
     /// <summary>Whether an immediate event may go on its own now (else it joins the batch lane).</summary>
-    public bool ImmediateMayTry => !IsOpen && timeProvider.GetUtcNow() >= EndpointNotBefore;
+    public bool ImmediateMayTry => !OneAtATime && timeProvider.GetUtcNow() >= EndpointNotBefore;
+
+    /// <summary>
+    /// Whether only one request may be in flight: the circuit is open, or the server asked for a wait and has not
+    /// taken a request since (the first request after its wait tries the water alone).
+    /// </summary>
+    public bool OneAtATime => IsOpen || _throttled;
 
     /// <summary>Whether another immediate request may start now.</summary>
     public bool CanStartImmediate => ImmediateMayTry && ImmediatesInFlight < options.MaxConcurrentImmediateUploads;
 
-    /// <summary>Whether a batch slot is free (while open: only when nothing at all is in flight).</summary>
-    public bool BatchSlotFree => IsOpen
+    /// <summary>Whether a batch slot is free (while open or throttled: only when nothing at all is in flight).</summary>
+    public bool BatchSlotFree => OneAtATime
         ? BatchesInFlight + ImmediatesInFlight == 0
         : BatchesInFlight < options.MaxConcurrentBatchUploads;
 
@@ -83,6 +94,7 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     {
         bool wasOpen = IsOpen;
         _consecutiveFailures = 0;
+        _throttled = false;
         ProbeNotBefore = DateTimeOffset.MinValue;
         return wasOpen;
     }
@@ -97,7 +109,11 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
         // 429/503 with Retry-After: the server is up and said when to come back. It neither opens the circuit nor
         // keeps it open longer: the endpoint's pause already throttles every request (see below for the probe).
         bool serverAskedToWait = effect == RequestEffect.PauseEndpoint && response.Outcome == UploadOutcome.Throttled;
-        if (!serverAskedToWait)
+        if (serverAskedToWait)
+        {
+            _throttled = true;
+        }
+        else
         {
             _consecutiveFailures++;
         }
@@ -139,14 +155,15 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
 
     /// <summary>
     /// The wait before the <paramref name="probe"/>-th probe of an open circuit: between half and all of
-    /// <c>min(CircuitProbeMaxDelay, base × 2^(probe-1))</c>. Half at least, so that a long outage costs at most two probes
+    /// <c>min(CircuitProbeMaxDelay, RetryMaxDelay, base × 2^(probe-1))</c>. Half at least, so that a long outage costs at most two probes
     /// per <c>CircuitProbeMaxDelay</c>; random within, so that clients cut off together (a campus network) do not probe,
     /// and come back, in step.
     /// </summary>
     public TimeSpan ProbeWait(int probe)
     {
         double exponent = Math.Clamp(probe - 1, 0, 30);
-        double ceiling = Math.Min(options.CircuitProbeMaxDelay.Ticks, options.RetryBaseDelay.Ticks * Math.Pow(2, exponent));
+        double cap = Math.Min(options.CircuitProbeMaxDelay.Ticks, options.RetryMaxDelay.Ticks); // RetryMaxDelay: the longest backoff of any kind
+        double ceiling = Math.Min(cap, options.RetryBaseDelay.Ticks * Math.Pow(2, exponent));
         return TimeSpan.FromTicks((long)(ceiling * (0.5 + 0.5 * random.NextDouble())));
     }
 
