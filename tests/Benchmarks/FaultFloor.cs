@@ -4,8 +4,8 @@ namespace Instrumentation.Benchmarks;
 /// The least time the fault run's drain can take under the rules, for a seed: the proxy's own sequence of
 /// faults (<see cref="FaultProxy.Choose"/>, in request order, as the proxy draws them after the outage) played against
 /// an ideal uploader with no backoff and no probe wait at all. It still keeps the rules: one probe at a time until the
-/// first success, then at most 4 batch requests of at most 1,000 events, and every <c>Retry-After</c> (at least 1 s)
-/// holds for the whole endpoint. A model, not a measurement: request durations are the ones the traces show (an
+/// first success, then at most 4 batch requests of at most 1,000 events, every <c>Retry-After</c> (at least 1 s)
+/// holds for the whole endpoint, and after one only a single request goes until a request succeeds. A model, not a measurement: request durations are the ones the traces show (an
 /// answer from the collector ~0.08 s, an injected failure ~0.005 s, a stall 2 s more), and the HTTP-date form waits
 /// until the date the proxy writes (now + 2 s, truncated to the second), so the result depends on the wall clock's
 /// phase: it is given over 20 phases.
@@ -40,9 +40,10 @@ internal static class FaultFloor
         double pausedUntil = 0;
         double now = 0;
         bool open = true; // the outage opened the circuit
+        bool throttled = false; // a Retry-After since the last success: one request at a time
         while (unacknowledged > 0)
         {
-            while (waiting > 0 && now >= pausedUntil && (open ? inFlight.Count == 0 : inFlight.Count < 4))
+            while (waiting > 0 && now >= pausedUntil && (open || throttled ? inFlight.Count == 0 : inFlight.Count < 4))
             {
                 int fault = FaultProxy.Choose(random, 0.40, 0.08);
                 double duration = fault switch { -1 or 6 => 0.08, FaultProxy.Stall => 2.08, _ => 0.005 };
@@ -59,14 +60,17 @@ internal static class FaultFloor
                 case -1 or FaultProxy.Stall:
                     unacknowledged -= answered.Events;
                     open = false;
+                    throttled = false;
                     break;
                 case 0 or 2: // Retry-After: 1
                     pausedUntil = Math.Max(pausedUntil, now + 1);
+                    throttled = true;
                     waiting += answered.Events;
                     break;
                 case 1 or 3: // Retry-After: an HTTP date, now + 2 s truncated to the second
                     double wall = now + phase;
                     pausedUntil = Math.Max(pausedUntil, now + Math.Max(1, Math.Floor(wall + 2) - wall));
+                    throttled = true;
                     waiting += answered.Events;
                     break;
                 default: // 500, dropped, answer lost: again at once

@@ -125,7 +125,8 @@ public sealed class LogManagerOptions
 
     /// <summary>
     /// How many batch requests may be in flight at once. Upload order is then not event order (the collector orders
-    /// by timestamp and id). While the circuit is open, one probe at a time. Default 4.
+    /// by timestamp and id). While the circuit is open, one probe at a time; after a <c>Retry-After</c> wait, one request
+    /// until the server takes one. Default 4.
     /// </summary>
     public int MaxConcurrentBatchUploads { get; set; } = 4;
 
