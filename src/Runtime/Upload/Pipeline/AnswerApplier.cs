@@ -174,8 +174,7 @@ internal sealed class AnswerApplier(
             List<QueuedEvent> again = requests.RentList(retry.Count);
             again.AddRange(retry);
             // Its backoff grows with its own failures; a wait the server asked for (Retry-After) is not one of them.
-            bool serverAskedToWait = effect == RequestEffect.PauseEndpoint && completion.Response.Outcome == UploadOutcome.Throttled;
-            held.Hold(again, serverAskedToWait ? completion.Attempts : completion.Attempts + 1, timeProvider.GetUtcNow() + delay);
+            held.Hold(again, UploadScheduler.IsServerWait(effect, completion.Response) ? completion.Attempts : completion.Attempts + 1, timeProvider.GetUtcNow() + delay);
         }
         else if (completion.Kind == UploadKind.Single)
         {

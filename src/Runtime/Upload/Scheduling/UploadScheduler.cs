@@ -108,7 +108,7 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     {
         // 429/503 with Retry-After: the server is up and said when to come back. It neither opens the circuit nor
         // keeps it open longer: the endpoint's pause already throttles every request (see below for the probe).
-        bool serverAskedToWait = effect == RequestEffect.PauseEndpoint && response.Outcome == UploadOutcome.Throttled;
+        bool serverAskedToWait = IsServerWait(effect, response);
         if (serverAskedToWait)
         {
             _throttled = true;
@@ -152,6 +152,13 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
 
         return delay;
     }
+
+    /// <summary>
+    /// Whether the answer is the server asking for a wait (429/503 with <c>Retry-After</c>): not a failure for the circuit,
+    /// nor for the request's own backoff. The one definition, for the scheduler and the answer applier alike.
+    /// </summary>
+    public static bool IsServerWait(RequestEffect effect, UploadResponse response) =>
+        effect == RequestEffect.PauseEndpoint && response.Outcome == UploadOutcome.Throttled;
 
     /// <summary>
     /// The wait before the <paramref name="probe"/>-th probe of an open circuit: between half and all of
