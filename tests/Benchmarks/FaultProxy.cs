@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
+using System.IO.Compression;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -25,14 +28,15 @@ internal sealed class FaultProxy : IAsyncDisposable
         "dropped connection", "answer lost after store", "2 s stall (then forwarded)", "outage: dropped",
     ];
 
-    private const int Outage = 8;
-    private const int Stall = 7;
+    public const int Outage = 8;
+    public const int Stall = 7;
 
     private readonly WebApplication _app;
     private readonly HttpClient _upstream;
     private readonly Uri _target;
     private readonly Random _random;
     private readonly ConcurrentDictionary<int, long> _faults = new();
+    private readonly ConcurrentQueue<ProxiedRequest> _trace = new();
     private long _requests;
     private long _forwarded;
     private long _outageUntilTicks;
@@ -66,6 +70,12 @@ internal sealed class FaultProxy : IAsyncDisposable
     /// <summary>How many requests got each fault, by <see cref="FaultNames"/>.</summary>
     public IReadOnlyDictionary<string, long> Faults => _faults.ToDictionary(f => FaultNames[f.Key], f => f.Value);
 
+    /// <summary>Whether each request is recorded (<see cref="Trace"/>): its body is then read first, to count its events.</summary>
+    public bool Tracing { get; init; }
+
+    /// <summary>With <see cref="Tracing"/>: every request, when it arrived and was answered (Stopwatch timestamps), its answer and events.</summary>
+    public IReadOnlyList<ProxiedRequest> Trace => [.. _trace];
+
     /// <summary>Until when every connection is dropped.</summary>
     public DateTimeOffset OutageUntil
     {
@@ -73,14 +83,14 @@ internal sealed class FaultProxy : IAsyncDisposable
         set => Interlocked.Exchange(ref _outageUntilTicks, value.UtcTicks);
     }
 
-    public static async Task<FaultProxy> StartAsync(Uri target, int seed, double failureRate = 0.40, double stallRate = 0.08)
+    public static async Task<FaultProxy> StartAsync(Uri target, int seed, double failureRate = 0.40, double stallRate = 0.08, bool tracing = false)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
         builder.Logging.ClearProviders();
         WebApplication app = builder.Build();
-        var proxy = new FaultProxy(app, target, seed) { FailureRate = failureRate, StallRate = stallRate };
+        var proxy = new FaultProxy(app, target, seed) { FailureRate = failureRate, StallRate = stallRate, Tracing = tracing };
         app.Run(proxy.HandleAsync);
         await app.StartAsync();
         proxy.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
@@ -96,35 +106,106 @@ internal sealed class FaultProxy : IAsyncDisposable
 
     private int Pick()
     {
-        double roll;
-        int kind;
         lock (_random)
         {
-            roll = _random.NextDouble();
-            kind = _random.Next(7);
+            return Choose(_random, FailureRate, StallRate);
         }
+    }
 
-        if (roll < FailureRate)
+    /// <summary>
+    /// The fault for the next request (an index of <see cref="FaultNames"/>, or -1 for none): the proxy's one rule, also
+    /// used by <see cref="FaultFloor"/> to replay a seed's sequence.
+    /// </summary>
+    public static int Choose(Random random, double failureRate, double stallRate)
+    {
+        double roll = random.NextDouble();
+        int kind = random.Next(7);
+        if (roll < failureRate)
         {
             return kind; // 0..6: one of the failing kinds, evenly
         }
 
-        return roll < FailureRate + StallRate ? Stall : -1;
+        return roll < failureRate + stallRate ? Stall : -1;
     }
 
     private void Count(int fault) => _faults.AddOrUpdate(fault, 1, static (_, n) => n + 1);
 
     private async Task HandleAsync(HttpContext context)
     {
+        long arrived = Stopwatch.GetTimestamp();
         Interlocked.Increment(ref _requests);
         if (DateTimeOffset.UtcNow < OutageUntil)
         {
             Count(Outage);
             context.Abort();
+            Record(arrived, Outage, 0, -1, null);
             return;
         }
 
+        byte[]? body = null;
+        int events = -1;
+        if (Tracing)
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer);
+            body = buffer.ToArray();
+            events = CountEvents(context, body);
+        }
+
         int fault = Pick();
+        try
+        {
+            await AnswerAsync(context, fault, body);
+        }
+        finally
+        {
+            Record(arrived, fault, context.Response.StatusCode, events, context.Response.Headers.RetryAfter.ToString());
+        }
+    }
+
+    private void Record(long arrived, int fault, int status, int events, string? retryAfter)
+    {
+        if (Tracing)
+        {
+            long answered = Stopwatch.GetTimestamp();
+            long pausedUntil = 0;
+            if (!string.IsNullOrEmpty(retryAfter))
+            {
+                TimeSpan wait = int.TryParse(retryAfter, NumberStyles.None, CultureInfo.InvariantCulture, out int seconds)
+                    ? TimeSpan.FromSeconds(seconds)
+                    : DateTimeOffset.ParseExact(retryAfter, "R", CultureInfo.InvariantCulture) - DateTimeOffset.UtcNow;
+                pausedUntil = answered + (long)(Math.Max(1, wait.TotalSeconds) * Stopwatch.Frequency);
+            }
+
+            _trace.Enqueue(new ProxiedRequest(arrived, answered, fault < 0 ? $"forwarded: {status}" : fault == Stall ? $"{FaultNames[fault]}: {status}" : FaultNames[fault], events, pausedUntil));
+        }
+    }
+
+    /// <summary>How many events a request carries: one for <c>/logs</c>, the <c>events</c> array's length for a batch.</summary>
+    private static int CountEvents(HttpContext context, byte[] body)
+    {
+        try
+        {
+            byte[] json = body;
+            if (context.Request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+            {
+                using var gzip = new GZipStream(new MemoryStream(body), CompressionMode.Decompress);
+                using var plain = new MemoryStream();
+                gzip.CopyTo(plain);
+                json = plain.ToArray();
+            }
+
+            using JsonDocument document = JsonDocument.Parse(json);
+            return document.RootElement.TryGetProperty("events", out JsonElement list) ? list.GetArrayLength() : 1;
+        }
+        catch (Exception exception) when (exception is JsonException or InvalidDataException)
+        {
+            return -1;
+        }
+    }
+
+    private async Task AnswerAsync(HttpContext context, int fault, byte[]? body)
+    {
         switch (fault)
         {
             case 0 or 1 or 2 or 3:
@@ -147,7 +228,7 @@ internal sealed class FaultProxy : IAsyncDisposable
             case 6:
                 // The receiver stores the batch; the client never hears so and sends it again.
                 Count(fault);
-                using (await ForwardAsync(context))
+                using (await ForwardAsync(context, body))
                 {
                 }
 
@@ -159,7 +240,7 @@ internal sealed class FaultProxy : IAsyncDisposable
                 break;
         }
 
-        using HttpResponseMessage answer = await ForwardAsync(context);
+        using HttpResponseMessage answer = await ForwardAsync(context, body);
         context.Response.StatusCode = (int)answer.StatusCode;
         if (answer.Headers.RetryAfter is { } retryAfter)
         {
@@ -174,14 +255,19 @@ internal sealed class FaultProxy : IAsyncDisposable
         await answer.Content.CopyToAsync(context.Response.Body);
     }
 
-    private async Task<HttpResponseMessage> ForwardAsync(HttpContext context)
+    private async Task<HttpResponseMessage> ForwardAsync(HttpContext context, byte[]? read)
     {
         Interlocked.Increment(ref _forwarded);
-        using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body);
+        if (read is null)
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            read = body.ToArray();
+        }
+
         var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(_target, context.Request.Path + context.Request.QueryString))
         {
-            Content = new ByteArrayContent(body.ToArray()),
+            Content = new ByteArrayContent(read),
         };
         if (context.Request.ContentType is { } type)
         {
@@ -206,3 +292,7 @@ internal sealed class FaultProxy : IAsyncDisposable
         }
     }
 }
+
+/// <summary>One request through the proxy: Stopwatch timestamps of its arrival and answer, the answer, its events (-1: unknown).</summary>
+/// <param name="PausedUntil">For a <c>Retry-After</c> answer: the Stopwatch timestamp it asks the client to wait until (at least 1 s, the uploader's MinRetryAfter); else 0.</param>
+internal sealed record ProxiedRequest(long Arrived, long Answered, string Answer, int Events, long PausedUntil);

@@ -7,7 +7,8 @@ using Instrumentation.Benchmarks;
 // dotnet run -c Release --project tests/Benchmarks -- ingest [--events 400000] [--postgres <connection string>]   collector ingest, SQLite and PostgreSQL
 // dotnet run -c Release --project tests/Benchmarks -- alloc                            calling-thread bytes per call, steady state
 // dotnet run -c Release --project tests/Benchmarks -- ship --defaults [--events N]    ours at default options vs OTLP/HTTP
-// dotnet run -c Release --project tests/Benchmarks -- faults [--limit 180]             backlog through a faulty proxy
+// dotnet run -c Release --project tests/Benchmarks -- faults [--limit 180] [--seed N] [--trace]   backlog through a faulty proxy (--trace: a per-request timeline)
+// dotnet run -c Release --project tests/Benchmarks -- faults --floor [--seeds 1,2,3]   least drain time the rules allow, per seed (a model)
 if (args.Length > 0 && args[0] == "ship" && args.Contains("--defaults"))
 {
     int events = args.SkipWhile(a => a != "--events").Skip(1).Select(int.Parse).FirstOrDefault(1_000_000);
@@ -15,11 +16,18 @@ if (args.Length > 0 && args[0] == "ship" && args.Contains("--defaults"))
     return;
 }
 
+if (args.Length > 0 && args[0] == "faults" && args.Contains("--floor"))
+{
+    int[] seeds = [.. args.SkipWhile(a => a != "--seeds").Skip(1).Take(1).SelectMany(s => s.Split(',')).Select(int.Parse).DefaultIfEmpty(20261129)];
+    FaultFloor.Run(seeds, batchEvents: 20_000, immediateEvents: 40);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "faults")
 {
     int limit = args.SkipWhile(a => a != "--limit").Skip(1).Select(int.Parse).FirstOrDefault(180);
     int seed = args.SkipWhile(a => a != "--seed").Skip(1).Select(int.Parse).FirstOrDefault(20261129);
-    await FaultRun.RunAsync(batchEvents: 20_000, immediateEvents: 40, threads: 8, outage: TimeSpan.FromSeconds(8), limit: TimeSpan.FromSeconds(limit), seed: seed);
+    await FaultRun.RunAsync(batchEvents: 20_000, immediateEvents: 40, threads: 8, outage: TimeSpan.FromSeconds(8), limit: TimeSpan.FromSeconds(limit), seed: seed, trace: args.Contains("--trace"));
     return;
 }
 

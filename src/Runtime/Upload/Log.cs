@@ -34,6 +34,12 @@ internal static partial class Log
         }
     }
 
+    [LoggerMessage(15, LogLevel.Debug, "Upload request started: {Kind}, {Events} events, {Failures} failures counted for its backoff; {BatchesInFlight} batch and {ImmediatesInFlight} immediate requests in flight; circuit {Circuit}.")]
+    public static partial void RequestStarted(ILogger logger, UploadKind kind, int events, int failures, int batchesInFlight, int immediatesInFlight, string circuit);
+
+    [LoggerMessage(16, LogLevel.Debug, "Upload request answered: {Kind}, {Events} events, {Outcome} (HTTP {StatusCode}) after {Duration}; its events wait {Delay}; endpoint ready at {ReadyAt:HH:mm:ss.fff}; circuit {Circuit}, {Failures} failures in a row.")]
+    public static partial void RequestAnswered(ILogger logger, UploadKind kind, int events, UploadOutcome outcome, int statusCode, TimeSpan duration, TimeSpan delay, DateTimeOffset readyAt, string circuit, int failures);
+
     [LoggerMessage(3, LogLevel.Error, "The collector refused the API key (HTTP {StatusCode}). Uploads are paused and retried every {Delay}; events are kept (up to the queue caps) until a valid key is configured.")]
     public static partial void Unauthorized(ILogger logger, int statusCode, TimeSpan delay);
 

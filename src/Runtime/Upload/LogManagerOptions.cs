@@ -54,8 +54,12 @@ public sealed class LogManagerOptions
     /// <summary>How long one request may take before it counts as a network error. Default 30 s.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The base of the exponential backoff after a failed upload (full jitter). Default 1 s.</summary>
-    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// The base of the exponential backoff after a failed upload (full jitter), and of the first probes' waits while the
+    /// circuit is open. A request's backoff grows only with its own failures; a server that is down is left alone by the
+    /// circuit breaker, and one that throttles by its <c>Retry-After</c>. Default 250 ms.
+    /// </summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The longest backoff; also the pause after 401/403. Default 5 min.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
@@ -121,16 +125,18 @@ public sealed class LogManagerOptions
 
     /// <summary>
     /// How many batch requests may be in flight at once. Upload order is then not event order (the collector orders
-    /// by timestamp and id). While the circuit is open, one probe at a time. Default 4.
+    /// by timestamp and id). While the circuit is open, one probe at a time; after a <c>Retry-After</c> wait, one request
+    /// until the server takes one. Default 4.
     /// </summary>
     public int MaxConcurrentBatchUploads { get; set; } = 4;
 
     /// <summary>
-    /// While the circuit is open, the longest wait between two probes (each waits a backoff that grows with the failures
-    /// in a row, up to this). A probe is one request, so probing often costs the server little, and it bounds how long
-    /// a backlog waits after the collector or the network comes back. A <c>Retry-After</c> still holds. Default 5 s.
+    /// While the circuit is open, the longest wait between two probes (each waits between half and all of a backoff that
+    /// grows with the failures in a row, up to this). A probe is one request of at most <see cref="MaxBatchSize"/>
+    /// events, so probing costs the server and the network little, and this bounds how long a backlog waits after the
+    /// collector or the network comes back. A <c>Retry-After</c> still holds, and replaces the probe's wait. Default 3 s.
     /// </summary>
-    public TimeSpan CircuitProbeMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan CircuitProbeMaxDelay { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>The endpoint, or the one the environment variable names.</summary>
     internal Uri? ResolveEndpoint()

@@ -35,7 +35,8 @@ internal sealed class UploadHarness : IAsyncDisposable
     /// <param name="client">The HttpClient to upload with; a plain shared client (which follows redirects) when null.</param>
     /// <param name="loggerFactory">Where the uploader logs; a collector read through <see cref="Logs"/> when null.</param>
     /// <param name="spool">A durable queue to use instead of opening the configured spool directory.</param>
-    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true, HttpClient? client = null, Func<LogManagerOptions, Spool.IDurableQueue>? spool = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
+    /// <param name="random">The jitter's source; <c>new Random(42)</c> when null (<see cref="FixedRandom"/> makes every backoff a known share of its ceiling).</param>
+    public static async Task<UploadHarness> StartAsync(Action<LogManagerOptions>? configure = null, bool start = true, HttpClient? client = null, Func<LogManagerOptions, Spool.IDurableQueue>? spool = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, Random? random = null)
     {
         ScriptedCollector collector = await ScriptedCollector.StartAsync();
         var time = new FakeTimeProvider(Start);
@@ -55,7 +56,7 @@ internal sealed class UploadHarness : IAsyncDisposable
         HttpClient uploadClient = client ?? SharedClient;
         var logs = new FakeLogCollector();
         loggerFactory ??= new LoggerFactory([new FakeLoggerProvider(logs)]);
-        var manager = new LogManager(options, () => uploadClient, loggerFactory, time, null, random: new Random(42), spool: spool?.Invoke(options));
+        var manager = new LogManager(options, () => uploadClient, loggerFactory, time, null, random: random ?? new Random(42), spool: spool?.Invoke(options));
         if (options.RequestTimeout == HarnessRequestTimeout)
         {
             // Tests move the fake clock fast (seconds per real millisecond) while requests run in real time: a request
@@ -134,4 +135,12 @@ internal sealed class UploadHarness : IAsyncDisposable
 
     public static CustomLogEvent Immediate(string name = "notebook", int index = 0) =>
         new(name, Priority.Immediate, [new("index", index)]);
+}
+
+/// <summary>A source of jitter that always draws the same value: each backoff is then that share of its ceiling.</summary>
+internal sealed class FixedRandom(double value) : Random
+{
+    public override double NextDouble() => value;
+
+    protected override double Sample() => value;
 }

@@ -63,6 +63,7 @@ internal sealed class AnswerApplier(
                 break;
         }
 
+        Log.RequestAnswered(logger, completion.Kind, items.Count, response.Outcome, response.StatusCode, completion.Duration, delay, scheduler.ReadyAt, scheduler.IsOpen ? "open" : "closed", scheduler.ConsecutiveFailures);
         if (decision.ChargesRetryBudget)
         {
             foreach (QueuedEvent item in items)
@@ -172,7 +173,8 @@ internal sealed class AnswerApplier(
             // the caps). A failed immediate event then goes with the batch, with the same id.
             List<QueuedEvent> again = requests.RentList(retry.Count);
             again.AddRange(retry);
-            held.Hold(again, completion.Attempts + 1, timeProvider.GetUtcNow() + delay);
+            // Its backoff grows with its own failures; a wait the server asked for (Retry-After) is not one of them.
+            held.Hold(again, UploadScheduler.IsServerWait(effect, completion.Response) ? completion.Attempts : completion.Attempts + 1, timeProvider.GetUtcNow() + delay);
         }
         else if (completion.Kind == UploadKind.Single)
         {

@@ -349,10 +349,27 @@ internal sealed class UploadPipeline
                     continue;
                 }
 
-                // The retry is a request anyway: it carries waiting events along, due or not (no request more).
-                _lanes.TakeBatch(again.Items, BatchLimit(), _options.MaxBatchBytes);
+                if (_scheduler.IsOpen && again.Items.Count > _options.MaxBatchSize)
+                {
+                    // A probe carries at most MaxBatchSize events: while the endpoint is down (or a portal answers) each
+                    // probe's body is sent for nothing. The rest goes back to the front of the batch lane, in order, so
+                    // that when the circuit closes it is cut into full backlog batches again.
+                    _lanes.ReturnToFront(again.Items.GetRange(_options.MaxBatchSize, again.Items.Count - _options.MaxBatchSize));
+                    again.Items.RemoveRange(_options.MaxBatchSize, again.Items.Count - _options.MaxBatchSize);
+                }
 
-                Send(UploadKind.Batch, again.Items, again.Attempts);
+                // The retry is a request anyway: other held batches whose backoff is over join it, then it carries
+                // waiting events along, due or not (no request more).
+                int limit = BatchLimit();
+                int attempts = again.Attempts;
+                if (!_scheduler.IsOpen)
+                {
+                    attempts = Math.Max(attempts, _held.MergeDueInto(again.Items, now, limit, _options.MaxBatchBytes));
+                }
+
+                _lanes.TakeBatch(again.Items, limit, _options.MaxBatchBytes);
+
+                Send(UploadKind.Batch, again.Items, attempts);
                 continue;
             }
 
@@ -370,17 +387,19 @@ internal sealed class UploadPipeline
     private void Send(UploadKind kind, List<QueuedEvent> items, int attempts)
     {
         _scheduler.Started(kind);
+        Log.RequestStarted(_logger, kind, items.Count, attempts, _scheduler.BatchesInFlight, _scheduler.ImmediatesInFlight, _scheduler.IsOpen ? "open" : "closed");
         _requests.Start(kind, items, attempts);
     }
 
     /// <summary>
     /// How many events the next batch may carry: <see cref="LogManagerOptions.MaxBatchSize"/>, or, when more than that
-    /// already wait (an outage, a burst, a spool replay), up to <see cref="LogManagerOptions.MaxBacklogBatchSize"/>
-    /// (never more than the collector takes); after a 413, at most the split size.
+    /// already wait in the lane and in held batches (an outage, a burst, a spool replay), up to <see cref="LogManagerOptions.MaxBacklogBatchSize"/>
+    /// (never more than the collector takes); while the circuit is open (a probe), <see cref="LogManagerOptions.MaxBatchSize"/>;
+    /// after a 413, at most the split size.
     /// </summary>
     private int BatchLimit()
     {
-        int limit = _lanes.BatchCount > _options.MaxBatchSize
+        int limit = _lanes.BatchCount + _held.EventCount > _options.MaxBatchSize && !_scheduler.IsOpen
             ? Math.Max(_options.MaxBatchSize, Math.Min(_options.MaxBacklogBatchSize, CollectorMaxEventsPerBatch))
             : _options.MaxBatchSize;
         return _answers.SplitLimit > 0 ? Math.Min(limit, _answers.SplitLimit) : limit;

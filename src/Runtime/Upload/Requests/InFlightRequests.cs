@@ -108,5 +108,5 @@ internal sealed class InFlightRequests(IUploadTransport transport, TimeProvider 
     }
 }
 
-/// <summary>An answered request: its events, how many times they had failed together before, the answer, and how long it took.</summary>
+/// <summary>An answered request: its events, how many of their earlier failures count for their backoff, the answer, and how long it took.</summary>
 internal sealed record Completion(UploadKind Kind, List<QueuedEvent> Items, int Attempts, UploadResponse Response, TimeSpan Duration);

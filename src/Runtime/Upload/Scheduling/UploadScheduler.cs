@@ -9,12 +9,19 @@ namespace Instrumentation.Upload;
 /// (<c>Retry-After</c> on 429/503, clamped) or refuses the API key (<see cref="LogManagerOptions.RetryMaxDelay"/>).</para>
 /// <para>After <see cref="LogManagerOptions.CircuitBreakerThreshold"/> failures in a row the circuit opens: immediate
 /// events join the batch lane, and one request at a time (a probe) goes out, each after a backoff. The first success
-/// closes it, and full concurrency returns at once.</para>
+/// closes it, and full concurrency returns at once. A 429/503 with <c>Retry-After</c> is not a failure for the circuit
+/// (the server is up and said when to come back): it does not count toward opening it, and while it is open the next
+/// probe goes when the server's wait ends. But when the wait ends only one request goes (immediate events join the batch
+/// lane) until the server answers one without asking to wait again: a server that throttles every request sees one
+/// request per wait it asks for, not every slot of every client at the same instant.</para>
 /// Used only by the pipeline's loop, one thread at a time.
 /// </remarks>
 internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider timeProvider, Random random)
 {
     private int _consecutiveFailures;
+
+    /// <summary>The server's last word was a <c>Retry-After</c> (429/503) and no request has succeeded since.</summary>
+    private bool _throttled;
 
     /// <summary>No request may start before this time (the server asked us to wait, or refused the key).</summary>
     public DateTimeOffset EndpointNotBefore { get; private set; } = DateTimeOffset.MinValue;
@@ -38,13 +45,19 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     public DateTimeOffset ReadyAt => IsOpen && ProbeNotBefore > EndpointNotBefore ? ProbeNotBefore : EndpointNotBefore;
 
     /// <summary>Whether an immediate event may go on its own now (else it joins the batch lane).</summary>
-    public bool ImmediateMayTry => !IsOpen && timeProvider.GetUtcNow() >= EndpointNotBefore;
+    public bool ImmediateMayTry => !OneAtATime && timeProvider.GetUtcNow() >= EndpointNotBefore;
+
+    /// <summary>
+    /// Whether only one request may be in flight: the circuit is open, or the server asked for a wait and has not
+    /// taken a request since (the first request after its wait tries the water alone).
+    /// </summary>
+    public bool OneAtATime => IsOpen || _throttled;
 
     /// <summary>Whether another immediate request may start now.</summary>
     public bool CanStartImmediate => ImmediateMayTry && ImmediatesInFlight < options.MaxConcurrentImmediateUploads;
 
-    /// <summary>Whether a batch slot is free (while open: only when nothing at all is in flight).</summary>
-    public bool BatchSlotFree => IsOpen
+    /// <summary>Whether a batch slot is free (while open or throttled: only when nothing at all is in flight).</summary>
+    public bool BatchSlotFree => OneAtATime
         ? BatchesInFlight + ImmediatesInFlight == 0
         : BatchesInFlight < options.MaxConcurrentBatchUploads;
 
@@ -81,6 +94,7 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     {
         bool wasOpen = IsOpen;
         _consecutiveFailures = 0;
+        _throttled = false;
         ProbeNotBefore = DateTimeOffset.MinValue;
         return wasOpen;
     }
@@ -88,11 +102,22 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     /// <summary>A request failed: decides when its events may go again, and whether the endpoint waits.</summary>
     /// <param name="effect"><see cref="RequestEffect.RetryLater"/> or <see cref="RequestEffect.PauseEndpoint"/>.</param>
     /// <param name="response">The answer (its outcome and <c>Retry-After</c>).</param>
-    /// <param name="attempts">How many times this request's events have now failed together (1 for the first failure).</param>
+    /// <param name="attempts">How many failures now count for this request's backoff (1 for the first): its own, since the endpoint was last known up.</param>
     /// <returns>How long the request's events wait.</returns>
     public TimeSpan OnFailure(RequestEffect effect, UploadResponse response, int attempts)
     {
-        _consecutiveFailures++;
+        // 429/503 with Retry-After: the server is up and said when to come back. It neither opens the circuit nor
+        // keeps it open longer: the endpoint's pause already throttles every request (see below for the probe).
+        bool serverAskedToWait = IsServerWait(effect, response);
+        if (serverAskedToWait)
+        {
+            _throttled = true;
+        }
+        else
+        {
+            _consecutiveFailures++;
+        }
+
         DateTimeOffset now = timeProvider.GetUtcNow();
         TimeSpan delay;
         if (effect == RequestEffect.PauseEndpoint)
@@ -110,17 +135,43 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
             delay = Backoff(attempts);
         }
 
-        if (IsOpen)
+        if (IsOpen && serverAskedToWait)
         {
-            // One probe at a time, each after a backoff that grows with the failures in a row, up to
-            // CircuitProbeMaxDelay. The probe is the oldest held batch whatever its own backoff (the failures that opened
-            // the circuit were the endpoint's, not that request's), so only the probe's wait and the server's
-            // Retry-After (EndpointNotBefore, in ReadyAt) decide when it goes.
-            TimeSpan wait = Backoff(_consecutiveFailures - options.CircuitBreakerThreshold + 1);
-            ProbeNotBefore = now + (wait < options.CircuitProbeMaxDelay ? wait : options.CircuitProbeMaxDelay);
+            // The probe reached the server, which asked for a wait: the next probe goes when that wait ends
+            // (EndpointNotBefore), not after a probe backoff on top of it.
+            ProbeNotBefore = DateTimeOffset.MinValue;
+        }
+        else if (IsOpen)
+        {
+            // One probe at a time, each after a wait that grows with the failures in a row, up to CircuitProbeMaxDelay.
+            // The probe is the oldest held batch whatever its own backoff (the failures that opened the circuit were the
+            // endpoint's, not that request's), so only the probe's wait and the server's Retry-After (EndpointNotBefore,
+            // in ReadyAt) decide when it goes.
+            ProbeNotBefore = now + ProbeWait(_consecutiveFailures - options.CircuitBreakerThreshold + 1);
         }
 
         return delay;
+    }
+
+    /// <summary>
+    /// Whether the answer is the server asking for a wait (429/503 with <c>Retry-After</c>): not a failure for the circuit,
+    /// nor for the request's own backoff. The one definition, for the scheduler and the answer applier alike.
+    /// </summary>
+    public static bool IsServerWait(RequestEffect effect, UploadResponse response) =>
+        effect == RequestEffect.PauseEndpoint && response.Outcome == UploadOutcome.Throttled;
+
+    /// <summary>
+    /// The wait before the <paramref name="probe"/>-th probe of an open circuit: between half and all of
+    /// <c>min(CircuitProbeMaxDelay, RetryMaxDelay, base × 2^(probe-1))</c>. Half at least, so that a long outage costs at most two probes
+    /// per <c>CircuitProbeMaxDelay</c>; random within, so that clients cut off together (a campus network) do not probe,
+    /// and come back, in step.
+    /// </summary>
+    public TimeSpan ProbeWait(int probe)
+    {
+        double exponent = Math.Clamp(probe - 1, 0, 30);
+        double cap = Math.Min(options.CircuitProbeMaxDelay.Ticks, options.RetryMaxDelay.Ticks); // RetryMaxDelay: the longest backoff of any kind
+        double ceiling = Math.Min(cap, options.RetryBaseDelay.Ticks * Math.Pow(2, exponent));
+        return TimeSpan.FromTicks((long)(ceiling * (0.5 + 0.5 * random.NextDouble())));
     }
 
     /// <summary>Full jitter: a random wait between zero and <c>min(cap, base × 2^(attempt-1))</c>.</summary>
