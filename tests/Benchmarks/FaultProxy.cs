@@ -61,6 +61,9 @@ internal sealed class FaultProxy : IAsyncDisposable
     /// <summary>The share of requests stalled for 2 s before they are forwarded (on top of <see cref="FailureRate"/>).</summary>
     public double StallRate { get; init; } = 0.08;
 
+    /// <summary>How the failing kinds are weighted (<see cref="FaultMix"/>).</summary>
+    public FaultMix Mix { get; init; } = FaultMix.Weighted;
+
     /// <summary>Requests that reached the proxy.</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
@@ -83,14 +86,14 @@ internal sealed class FaultProxy : IAsyncDisposable
         set => Interlocked.Exchange(ref _outageUntilTicks, value.UtcTicks);
     }
 
-    public static async Task<FaultProxy> StartAsync(Uri target, int seed, double failureRate = 0.40, double stallRate = 0.08, bool tracing = false)
+    public static async Task<FaultProxy> StartAsync(Uri target, int seed, double failureRate = 0.40, double stallRate = 0.08, bool tracing = false, FaultMix mix = FaultMix.Weighted)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
         builder.Logging.ClearProviders();
         WebApplication app = builder.Build();
-        var proxy = new FaultProxy(app, target, seed) { FailureRate = failureRate, StallRate = stallRate, Tracing = tracing };
+        var proxy = new FaultProxy(app, target, seed) { FailureRate = failureRate, StallRate = stallRate, Tracing = tracing, Mix = mix };
         app.Run(proxy.HandleAsync);
         await app.StartAsync();
         proxy.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
@@ -108,7 +111,7 @@ internal sealed class FaultProxy : IAsyncDisposable
     {
         lock (_random)
         {
-            return Choose(_random, FailureRate, StallRate);
+            return Choose(_random, FailureRate, StallRate, Mix);
         }
     }
 
@@ -116,8 +119,13 @@ internal sealed class FaultProxy : IAsyncDisposable
     /// The fault for the next request (an index of <see cref="FaultNames"/>, or -1 for none): the proxy's one rule, also
     /// used by <see cref="FaultFloor"/> to replay a seed's sequence.
     /// </summary>
-    public static int Choose(Random random, double failureRate, double stallRate)
+    public static int Choose(Random random, double failureRate, double stallRate, FaultMix mix = FaultMix.Weighted)
     {
+        if (mix == FaultMix.Listed)
+        {
+            return ChooseListed(random, failureRate);
+        }
+
         double roll = random.NextDouble();
         int kind = random.Next(7);
         if (roll < failureRate)
@@ -126,6 +134,32 @@ internal sealed class FaultProxy : IAsyncDisposable
         }
 
         return roll < failureRate + stallRate ? Stall : -1;
+    }
+
+    /// <summary>
+    /// <see cref="FaultMix.Listed"/>: the six kinds the issue lists (503 with <c>Retry-After</c>, 429 with
+    /// <c>Retry-After</c>, 500, a dropped connection, an answer lost after the store, a 2 s stall) evenly within
+    /// <paramref name="failureRate"/>, each <c>Retry-After</c> in seconds or as a date at random; no stalls beyond it.
+    /// </summary>
+    private static int ChooseListed(Random random, double failureRate)
+    {
+        double roll = random.NextDouble();
+        int kind = random.Next(6);
+        int form = random.Next(2);
+        if (roll >= failureRate)
+        {
+            return -1;
+        }
+
+        return kind switch
+        {
+            0 => form, // 503, Retry-After in seconds (0) or as a date (1)
+            1 => 2 + form, // 429, the same two forms
+            2 => 4, // 500
+            3 => 5, // dropped connection
+            4 => 6, // answer lost after the store
+            _ => Stall,
+        };
     }
 
     private void Count(int fault) => _faults.AddOrUpdate(fault, 1, static (_, n) => n + 1);
@@ -296,3 +330,20 @@ internal sealed class FaultProxy : IAsyncDisposable
 /// <summary>One request through the proxy: Stopwatch timestamps of its arrival and answer, the answer, its events (-1: unknown).</summary>
 /// <param name="PausedUntil">For a <c>Retry-After</c> answer: the Stopwatch timestamp it asks the client to wait until (at least 1 s, the uploader's MinRetryAfter); else 0.</param>
 internal sealed record ProxiedRequest(long Arrived, long Answered, string Answer, int Events, long PausedUntil);
+
+/// <summary>How the proxy weights its failing kinds.</summary>
+internal enum FaultMix
+{
+    /// <summary>
+    /// The default and the heavier mix: 40 % of requests fail, evenly among seven kinds of which four carry
+    /// <c>Retry-After</c> (503 and 429, each in seconds and as a date), so ~23 % of all requests pause the endpoint;
+    /// another 8 % stall 2 s and are then forwarded.
+    /// </summary>
+    Weighted,
+
+    /// <summary>
+    /// The issue's list taken item by item: 40 % of requests fail, evenly among six kinds (503 with Retry-After, 429
+    /// with Retry-After, 500, dropped connection, answer lost after the store, 2 s stall), so ~13 % carry Retry-After.
+    /// </summary>
+    Listed,
+}

@@ -14,11 +14,11 @@ namespace Instrumentation.Benchmarks;
 internal static class FaultRun
 {
     /// <param name="trace">Print a timeline after the figures: every request the proxy saw and the uploader's own account of each (its Debug log).</param>
-    public static async Task RunAsync(int batchEvents, int immediateEvents, int threads, TimeSpan outage, TimeSpan limit, int seed, bool trace = false)
+    public static async Task RunAsync(int batchEvents, int immediateEvents, int threads, TimeSpan outage, TimeSpan limit, int seed, bool trace = false, FaultMix mix = FaultMix.Weighted)
     {
         int total = batchEvents + immediateEvents;
         Console.WriteLine($"Fault run: {batchEvents:N0} batch + {immediateEvents:N0} immediate events from {threads} threads; {outage.TotalSeconds:N0} s outage; " +
-                          $"limit {limit.TotalSeconds:N0} s after it; seed {seed} ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
+                          $"limit {limit.TotalSeconds:N0} s after it; seed {seed}, fault mix {mix} ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
         string database = Path.Combine(Path.GetTempPath(), $"faults-{Environment.ProcessId}.db");
         try
         {
@@ -26,7 +26,7 @@ internal static class FaultRun
                 new CollectorOptions { DatabasePath = database, RequestsPerSecondPerKey = 0 },
                 "http://127.0.0.1:0",
                 logging => { });
-            await using FaultProxy proxy = await FaultProxy.StartAsync(collector.Address, seed, tracing: trace);
+            await using FaultProxy proxy = await FaultProxy.StartAsync(collector.Address, seed, tracing: trace, mix: mix);
             DateTimeOffset outageEnd = DateTimeOffset.UtcNow + outage;
             long outageEndTimestamp = Stopwatch.GetTimestamp() + (long)(outage.TotalSeconds * Stopwatch.Frequency);
             proxy.OutageUntil = outageEnd;

@@ -7,7 +7,7 @@ using Instrumentation.Benchmarks;
 // dotnet run -c Release --project tests/Benchmarks -- ingest [--events 400000] [--postgres <connection string>]   collector ingest, SQLite and PostgreSQL
 // dotnet run -c Release --project tests/Benchmarks -- alloc                            calling-thread bytes per call, steady state
 // dotnet run -c Release --project tests/Benchmarks -- ship --defaults [--events N]    ours at default options vs OTLP/HTTP
-// dotnet run -c Release --project tests/Benchmarks -- faults [--limit 180] [--seed N] [--trace]   backlog through a faulty proxy (--trace: a per-request timeline)
+// dotnet run -c Release --project tests/Benchmarks -- faults [--limit 180] [--seed N] [--trace] [--mix weighted|listed]   backlog through a faulty proxy (--trace: a per-request timeline)
 // dotnet run -c Release --project tests/Benchmarks -- faults --floor [--seeds 1,2,3]   least drain time the rules allow, per seed (a model)
 if (args.Length > 0 && args[0] == "ship" && args.Contains("--defaults"))
 {
@@ -27,7 +27,8 @@ if (args.Length > 0 && args[0] == "faults")
 {
     int limit = args.SkipWhile(a => a != "--limit").Skip(1).Select(int.Parse).FirstOrDefault(180);
     int seed = args.SkipWhile(a => a != "--seed").Skip(1).Select(int.Parse).FirstOrDefault(20261129);
-    await FaultRun.RunAsync(batchEvents: 20_000, immediateEvents: 40, threads: 8, outage: TimeSpan.FromSeconds(8), limit: TimeSpan.FromSeconds(limit), seed: seed, trace: args.Contains("--trace"));
+    await FaultRun.RunAsync(batchEvents: 20_000, immediateEvents: 40, threads: 8, outage: TimeSpan.FromSeconds(8), limit: TimeSpan.FromSeconds(limit), seed: seed, trace: args.Contains("--trace"),
+        mix: args.SkipWhile(a => a != "--mix").Skip(1).Select(m => Enum.Parse<FaultMix>(m, ignoreCase: true)).FirstOrDefault(FaultMix.Weighted));
     return;
 }
 
