@@ -87,16 +87,18 @@ internal sealed class FaultyProxy : IAsyncDisposable
             request.Headers.TryAddWithoutValidation("Authorization", context.Request.Headers.Authorization.ToString());
         }
 
-        HttpResponseMessage answer;
+        HttpResponseMessage? answer = null;
         byte[] answerBody;
         try
         {
             answer = await _forward.SendAsync(request, context.RequestAborted);
             answerBody = await answer.Content.ReadAsByteArrayAsync(context.RequestAborted);
         }
-        catch (HttpRequestException)
+        catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
         {
-            // The backend is down or died mid-request (its events may or may not be stored): what a load balancer answers.
+            // The backend is down, or died mid-request or mid-answer (HttpIOException, an IOException, when the headers came
+            // but the body broke off; its events may or may not be stored): what a load balancer answers.
+            answer?.Dispose();
             Interlocked.Increment(ref Unreachable);
             context.Response.StatusCode = StatusCodes.Status502BadGateway;
             return;

@@ -88,6 +88,27 @@ public sealed class StorageOverHttpTests(PostgreSqlServer server)
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task Empty_context_names_and_values_are_stored_as_empty_text_and_read_back(StorageProvider provider)
+    {
+        // An empty string is valid context: bound as text of length 0 (not as SQL NULL, which a NOT NULL column refuses,
+        // failing the whole commit with 503 on every retry).
+        await using TestCollector collector = await StartAsync(provider);
+        Guid id = Guid.NewGuid();
+        string withEmpty = TestCollector.Event(id)[..^1] + ",\"context\":{\"user\":\"\",\"\":\"x\"}}";
+        using (HttpResponseMessage response = await collector.PostAsync("/logs/batch", TestCollector.Batch(withEmpty, TestCollector.Event(Guid.NewGuid()))))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(2, (await TestCollector.JsonOf(response)).GetProperty("accepted").GetInt32());
+        }
+
+        JsonElement page = await TestCollector.JsonOf(await collector.Client.GetAsync("/logs?limit=10", Token));
+        JsonElement stored = Assert.Single(page.GetProperty("events").EnumerateArray(), e => e.GetProperty("id").GetGuid() == id);
+        Assert.Equal(string.Empty, stored.GetProperty("context").GetProperty("user").GetString());
+        Assert.Equal("x", stored.GetProperty("context").GetProperty(string.Empty).GetString());
+    }
+
     [Fact]
     public async Task PostgreSql_without_a_connection_string_fails_the_start_and_says_what_to_set()
     {

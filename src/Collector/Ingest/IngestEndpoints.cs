@@ -45,7 +45,11 @@ internal static class IngestEndpoints
         }
 
         (RequestBodyReader.Status status, RequestBodyReader.Body read, string? unreadable) = await RequestBodyReader.ReadAsync(request, options.MaxRequestBytes, context.RequestAborted);
-        using RequestBodyReader.Body body = read; // the parsed document refers to it; stored events hold copies
+        // The parsed document and the stored events (their JSON is a slice of it, not a copy) refer to this pooled buffer:
+        // it goes back to the pool only when this method returns, after InsertAsync has completed. InsertAsync completes
+        // early only for a batch still waiting in the queue, which is then never written; so nothing here may stop
+        // waiting on it sooner (no WaitAsync, no timeout), even when the request is aborted.
+        using RequestBodyReader.Body body = read;
         switch (status)
         {
             case RequestBodyReader.Status.TooLarge:

@@ -3,6 +3,8 @@ namespace Instrumentation.Collector.Storage;
 /// <summary>
 /// The new events of one transaction counted per type and priority, with their first and last timestamps: what the
 /// store adds to its counts table in the same transaction, so that statistics read O(types) rows, never the events.
+/// (A SQLite batch also counts all its events on the request's thread, <see cref="Sqlite.PreparedBatch"/>; the writer
+/// adds that tally only when every event of the batch was new.)
 /// </summary>
 internal sealed class CountTally
 {

@@ -25,7 +25,9 @@ public sealed record StoredEvent
     /// <summary>
     /// An event whose JSON is UTF-8 bytes, as the request body holds it: the collector's ingest hands the store slices
     /// of the body, so the single writer binds the bytes as they came (no string, no UTF-16 → UTF-8 conversion). The
-    /// bytes must stay unchanged until <see cref="IEventStore.InsertAsync"/> has completed.
+    /// bytes must stay unchanged until <see cref="IEventStore.InsertAsync"/> has completed (the collector returns the
+    /// body's pooled buffer only then, also when the request is aborted). After that the event must not be read: its
+    /// <see cref="Json"/> (and <c>ToString</c>), if not read before, would decode whatever the buffer then holds.
     /// </summary>
     /// <param name="id">The event id.</param>
     /// <param name="type">The event type.</param>
@@ -91,7 +93,10 @@ public sealed record StoredEvent
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, string>>? Context { get; init; }
 
-    /// <summary>Equal when the fields and the JSON text are equal, whether each event holds its JSON as a string or as UTF-8.</summary>
+    /// <summary>
+    /// Equal when the fields and the JSON text are equal, whether each event holds its JSON as a string or as UTF-8, and
+    /// they share the same <see cref="Context"/> list (compared by reference, as a record compares a list).
+    /// </summary>
     /// <param name="other">The other event.</param>
     /// <returns>True when they are the same event.</returns>
     public bool Equals(StoredEvent? other) =>

@@ -23,8 +23,6 @@ internal sealed class SqliteRollupWriter : IDisposable
             """,
             ("@minute", SqliteType.Integer), ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer));
 
-        _contextRow = new RawStatement(writer, "INSERT INTO event_context (key, value, ticks, id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING;");
-
         _contextMinute = SqliteStatements.Create(
             writer,
             """
@@ -57,6 +55,10 @@ internal sealed class SqliteRollupWriter : IDisposable
             ON CONFLICT (key, value, type) DO UPDATE SET count = count + excluded.count;
             """,
             ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@type", SqliteType.Text), ("@count", SqliteType.Integer));
+
+        // Last: should a statement above fail to prepare (the writer then closes its connection), the connection disposes
+        // the commands it made, but nothing would finalize a raw statement made before them.
+        _contextRow = new RawStatement(writer, "INSERT INTO event_context (key, value, ticks, id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING;");
     }
 
     public void Write(SqliteTransaction transaction, DashboardRollup rollup)
