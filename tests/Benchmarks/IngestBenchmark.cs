@@ -30,7 +30,9 @@ internal static class IngestBenchmark
 
     /// <param name="postgres">A PostgreSQL connection string whose database may be used (its events table is emptied), or null to skip PostgreSQL.</param>
     /// <param name="eventsPerRun">Events each measured run uploads.</param>
-    public static async Task RunAsync(string? postgres, int eventsPerRun)
+    /// <param name="postgresWriters">The PostgreSQL store's concurrent writers (<see cref="StorageOptions.PostgreSqlWriters"/>).</param>
+    /// <param name="sqlite">Whether to run SQLite too.</param>
+    public static async Task RunAsync(string? postgres, int eventsPerRun, int postgresWriters = StorageOptions.DefaultPostgreSqlWriters, bool sqlite = true)
     {
         Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
         Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events |");
@@ -38,10 +40,14 @@ internal static class IngestBenchmark
         string folder = Directory.CreateTempSubdirectory("ingest-benchmark-").FullName;
         try
         {
-            await RunStoreAsync("SQLite (WAL, synchronous=FULL)", new StorageOptions { Provider = StorageProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(folder, "events.db")}" }, eventsPerRun);
+            if (sqlite)
+            {
+                await RunStoreAsync("SQLite (WAL, synchronous=FULL)", new StorageOptions { Provider = StorageProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(folder, "events.db")}" }, eventsPerRun);
+            }
+
             if (postgres is not null)
             {
-                await RunStoreAsync("PostgreSQL 15", new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = postgres }, eventsPerRun);
+                await RunStoreAsync($"PostgreSQL 15, {postgresWriters} writers", new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = postgres, PostgreSqlWriters = postgresWriters }, eventsPerRun);
             }
             else
             {
