@@ -7,7 +7,7 @@ namespace Instrumentation.Upload;
 /// only hand events over (<see cref="EventInbox"/>, a lock-free enqueue); the loop serializes them (<see cref="UploadLedger"/> gives each an
 /// ordinal), passes them through the spool in durable mode (<see cref="DurableStage"/>), routes immediate events to
 /// their own uploads and batch events to the batch lane (<see cref="PendingEvents"/>), cuts batches on size, bytes or
-/// age, starts as many requests as the <see cref="UploadScheduler"/> allows (<see cref="InFlightRequests"/>), and
+/// age, starts as many requests as the <see cref="UploadScheduler"/> allows (<see cref="RequestStarter"/>, <see cref="InFlightRequests"/>), and
 /// applies each answer (<see cref="AnswerApplier"/>). Because only the loop touches the state, none of it needs a lock.
 /// </summary>
 internal sealed class UploadPipeline
@@ -34,6 +34,7 @@ internal sealed class UploadPipeline
     private readonly HeldBatches _held = new();
     private readonly InFlightRequests _requests;
     private readonly AnswerApplier _answers;
+    private readonly RequestStarter _starter;
     private readonly DurableStage? _durable;
     private readonly AsyncSignal _signal = new();
     private readonly EventInbox _inbox;
@@ -76,6 +77,7 @@ internal sealed class UploadPipeline
         _requests = new InFlightRequests(transport, timeProvider, _signal);
         _durable = spool is null ? null : new DurableStage(spool, options, _ledger, statistics, timeProvider, _lanes);
         _answers = new AnswerApplier(options, timeProvider, logger, statistics, _ledger, _scheduler, _lanes, _held, _requests, _durable, () => PendingCount);
+        _starter = new RequestStarter(options, timeProvider, logger, _ledger, _scheduler, _lanes, _held, _requests, _answers);
         _serializer = new EventSerializer(options);
         _lanesHaveRoom = () => _lanes.TotalCount < _options.MaxQueuedEvents && _lanes.TotalBytes < _options.MaxQueuedBytes;
         _route = Route;
@@ -245,8 +247,8 @@ internal sealed class UploadPipeline
         }
 
         DropOverCaps();
-        StartImmediateUploads();
-        StartBatchUploads();
+        _starter.StartImmediate();
+        _starter.StartBatches();
         _ledger.CompleteFlushWaiters();
     }
 
@@ -317,100 +319,6 @@ internal sealed class UploadPipeline
         }
     }
 
-    private void StartImmediateUploads()
-    {
-        if (!_scheduler.ImmediateMayTry)
-        {
-            _lanes.MoveImmediateToBatch();
-            return;
-        }
-
-        while (_scheduler.CanStartImmediate && _lanes.TakeImmediate() is { } item)
-        {
-            List<QueuedEvent> single = _requests.RentList(1);
-            single.Add(item);
-            Send(UploadKind.Single, single, attempts: 0);
-        }
-    }
-
-    /// <summary>Starts batch requests while a slot is free: held batches whose backoff ended first, then new batches when due.</summary>
-    private void StartBatchUploads()
-    {
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        while (_scheduler.CanStartBatch)
-        {
-            // While the circuit is open the probe is the oldest held batch, whatever its own backoff: the probe's wait governs.
-            if (_held.TakeDue(now, ignoreDue: _scheduler.IsOpen) is { } again)
-            {
-                if (_answers.SplitLimit > 0 && again.Items.Count > _answers.SplitLimit)
-                {
-                    _lanes.ReturnToFront(again.Items); // a 413 since: these go again in smaller requests
-                    _requests.Recycle(again.Items);
-                    continue;
-                }
-
-                if (_scheduler.IsOpen && again.Items.Count > _options.MaxBatchSize)
-                {
-                    // A probe carries at most MaxBatchSize events: while the endpoint is down (or a portal answers) each
-                    // probe's body is sent for nothing. The rest goes back to the front of the batch lane, in order, so
-                    // that when the circuit closes it is cut into full backlog batches again.
-                    _lanes.ReturnToFront(again.Items.GetRange(_options.MaxBatchSize, again.Items.Count - _options.MaxBatchSize));
-                    again.Items.RemoveRange(_options.MaxBatchSize, again.Items.Count - _options.MaxBatchSize);
-                }
-
-                // The retry is a request anyway: other held batches whose backoff is over join it, then it carries
-                // waiting events along, due or not (no request more).
-                int limit = BatchLimit();
-                int attempts = again.Attempts;
-                if (!_scheduler.IsOpen)
-                {
-                    attempts = Math.Max(attempts, _held.MergeDueInto(again.Items, now, limit, _options.MaxBatchBytes));
-                }
-
-                _lanes.TakeBatch(again.Items, limit, _options.MaxBatchBytes);
-
-                Send(UploadKind.Batch, again.Items, attempts);
-                continue;
-            }
-
-            if (_lanes.BatchCount == 0 || NewBatchDueAt() > now)
-            {
-                break;
-            }
-
-            List<QueuedEvent> batch = _requests.RentList(_options.MaxBatchSize);
-            _lanes.TakeBatch(batch, BatchLimit(), _options.MaxBatchBytes);
-            Send(UploadKind.Batch, batch, attempts: 0);
-        }
-    }
-
-    private void Send(UploadKind kind, List<QueuedEvent> items, int attempts)
-    {
-        _scheduler.Started(kind);
-        Log.RequestStarted(_logger, kind, items.Count, attempts, _scheduler.BatchesInFlight, _scheduler.ImmediatesInFlight, _scheduler.IsOpen ? "open" : "closed");
-        _requests.Start(kind, items, attempts);
-    }
-
-    /// <summary>
-    /// How many events the next batch may carry: <see cref="LogManagerOptions.MaxBatchSize"/>, or, when more than that
-    /// already wait in the lane and in held batches (an outage, a burst, a spool replay), up to <see cref="LogManagerOptions.MaxBacklogBatchSize"/>
-    /// (never more than the collector takes); while the circuit is open (a probe), <see cref="LogManagerOptions.MaxBatchSize"/>;
-    /// after a 413, at most the split size.
-    /// </summary>
-    private int BatchLimit()
-    {
-        int limit = _lanes.BatchCount + _held.EventCount > _options.MaxBatchSize && !_scheduler.IsOpen
-            ? Math.Max(_options.MaxBatchSize, Math.Min(_options.MaxBacklogBatchSize, CollectorMaxEventsPerBatch))
-            : _options.MaxBatchSize;
-        return _answers.SplitLimit > 0 ? Math.Min(limit, _answers.SplitLimit) : limit;
-    }
-
-    /// <summary>When the batch lane's next batch is due: at once when full (count or bytes), after a fallback or with a flush waiting, else its oldest event's age limit.</summary>
-    private DateTimeOffset NewBatchDueAt() =>
-        _lanes.BatchCount >= _options.MaxBatchSize || _lanes.BatchBytes >= _options.MaxBatchBytes || _lanes.FallenBackCount > 0 || _ledger.HasFlushWaiters
-            ? DateTimeOffset.MinValue
-            : _lanes.OldestBatchEventAt!.Value + _options.MaxWaitTime;
-
     /// <summary>How long the loop may sleep: until a batch or a held batch is due, the endpoint is ready, or the spool needs a sync.</summary>
     private DateTimeOffset? NextDeadline()
     {
@@ -431,7 +339,7 @@ internal sealed class UploadPipeline
 
             if (_lanes.BatchCount > 0)
             {
-                next = Earliest(next, Latest(NewBatchDueAt(), ready));
+                next = Earliest(next, Latest(_starter.NewBatchDueAt(), ready));
             }
         }
 
