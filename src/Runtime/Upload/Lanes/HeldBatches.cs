@@ -69,7 +69,7 @@ internal sealed class HeldBatches
     /// <returns>The highest backoff count among the batches merged in (0 when none was).</returns>
     public int MergeDueInto(List<QueuedEvent> batch, DateTimeOffset now, int maxCount, long maxBodyBytes)
     {
-        long body = BodyBytes(batch);
+        long body = PendingEvents.BatchBodyBytes(batch);
         int attempts = 0;
         for (int i = 0; i < _batches.Count && batch.Count < maxCount; i++)
         {
@@ -79,7 +79,7 @@ internal sealed class HeldBatches
                 continue;
             }
 
-            long withIt = body + BodyBytes(other.Items) - PendingEvents.BatchBodyOverhead + 1;
+            long withIt = body + PendingEvents.BatchBodyBytes(other.Items) - PendingEvents.BatchBodyOverhead + 1;
             if (withIt > maxBodyBytes)
             {
                 continue;
@@ -93,18 +93,6 @@ internal sealed class HeldBatches
         }
 
         return attempts;
-    }
-
-    /// <summary>The size of <c>{"events":[…]}</c> with these events.</summary>
-    private static long BodyBytes(List<QueuedEvent> items)
-    {
-        long body = PendingEvents.BatchBodyOverhead + Math.Max(0, items.Count - 1);
-        foreach (QueuedEvent item in items)
-        {
-            body += item.Json.Length;
-        }
-
-        return body;
     }
 
     /// <summary>

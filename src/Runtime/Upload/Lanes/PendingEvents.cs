@@ -80,12 +80,7 @@ internal sealed class PendingEvents(LogManagerOptions options)
     /// </summary>
     public void TakeBatch(List<QueuedEvent> batch, int maxCount, long maxBodyBytes)
     {
-        long body = BatchBodyOverhead + Math.Max(0, batch.Count - 1);
-        foreach (QueuedEvent item in batch)
-        {
-            body += item.Json.Length;
-        }
-
+        long body = BatchBodyBytes(batch);
         while (_batchLane.TryPeekFirst(out QueuedEvent? first) && batch.Count < maxCount)
         {
             long withIt = body + first!.Json.Length + (batch.Count == 0 ? 0 : 1);
@@ -104,6 +99,18 @@ internal sealed class PendingEvents(LogManagerOptions options)
 
     /// <summary>The bytes of <c>{"events":[</c> and <c>]}</c> around a batch's events.</summary>
     public const int BatchBodyOverhead = 13;
+
+    /// <summary>The size of <c>{"events":[…]}</c> with these events (their JSON, commas between them, and the wrapper).</summary>
+    public static long BatchBodyBytes(List<QueuedEvent> events)
+    {
+        long body = BatchBodyOverhead + Math.Max(0, events.Count - 1);
+        foreach (QueuedEvent item in events)
+        {
+            body += item.Json.Length;
+        }
+
+        return body;
+    }
 
     /// <summary>An in-flight event is done (delivered, dead-lettered, or about to be requeued).</summary>
     public void Release(QueuedEvent item)
@@ -132,7 +139,7 @@ internal sealed class PendingEvents(LogManagerOptions options)
         List<(QueuedEvent, string)>? dropped = null;
         while (TotalCount > options.MaxQueuedEvents || TotalBytes > options.MaxQueuedBytes)
         {
-            string reason = TotalCount > options.MaxQueuedEvents ? "queue_full" : "queue_bytes";
+            string reason = TotalCount > options.MaxQueuedEvents ? DropReasons.QueueFull : DropReasons.QueueBytes;
             QueuedEvent? victim = RemoveOldest(_batchLane, Priority.Batch)
                 ?? RemoveOldest(_batchLane, Priority.Immediate)
                 ?? RemoveOldest(_immediateLane, Priority.Immediate);

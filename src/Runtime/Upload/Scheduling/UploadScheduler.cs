@@ -168,19 +168,21 @@ internal sealed class UploadScheduler(LogManagerOptions options, TimeProvider ti
     /// </summary>
     public TimeSpan ProbeWait(int probe)
     {
-        double exponent = Math.Clamp(probe - 1, 0, 30);
-        double cap = Math.Min(options.CircuitProbeMaxDelay.Ticks, options.RetryMaxDelay.Ticks); // RetryMaxDelay: the longest backoff of any kind
-        double ceiling = Math.Min(cap, options.RetryBaseDelay.Ticks * Math.Pow(2, exponent));
+        // RetryMaxDelay caps it too: the longest backoff of any kind.
+        double ceiling = Ceiling(probe, Math.Min(options.CircuitProbeMaxDelay.Ticks, options.RetryMaxDelay.Ticks));
         return TimeSpan.FromTicks((long)(ceiling * (0.5 + 0.5 * random.NextDouble())));
     }
 
     /// <summary>Full jitter: a random wait between zero and <c>min(cap, base × 2^(attempt-1))</c>.</summary>
     public TimeSpan Backoff(int attempt)
     {
-        double exponent = Math.Clamp(attempt - 1, 0, 30);
-        double ceiling = Math.Min(options.RetryMaxDelay.Ticks, options.RetryBaseDelay.Ticks * Math.Pow(2, exponent));
+        double ceiling = Ceiling(attempt, options.RetryMaxDelay.Ticks);
         return TimeSpan.FromTicks((long)(random.NextDouble() * ceiling));
     }
+
+    /// <summary>The exponential ceiling in ticks: <c>min(cap, RetryBaseDelay × 2^(n-1))</c>.</summary>
+    private double Ceiling(int n, double capTicks) =>
+        Math.Min(capTicks, options.RetryBaseDelay.Ticks * Math.Pow(2, Math.Clamp(n - 1, 0, 30)));
 
     private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) =>
         value < min ? min : value > max ? max : value;
