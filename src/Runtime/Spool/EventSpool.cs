@@ -194,8 +194,8 @@ internal sealed class EventSpool : IDurableQueue
         while (_segments.Count > 1)
         {
             SpoolSegment oldest = _segments[0];
-            string? reason = TotalBytes + incomingBytes > _options.MaxSpoolBytes ? "spool_full"
-                : oldest.NewestRecordUnixMs < oldestAllowed ? "spool_age"
+            string? reason = TotalBytes + incomingBytes > _options.MaxSpoolBytes ? DropReasons.SpoolFull
+                : oldest.NewestRecordUnixMs < oldestAllowed ? DropReasons.SpoolAge
                 : null;
             if (reason is null)
             {

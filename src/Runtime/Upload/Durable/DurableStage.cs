@@ -21,6 +21,9 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
     private readonly Queue<QueuedEvent> _returnedImmediate = new();
     private readonly Queue<QueuedEvent> _returnedBatch = new();
     private long _returnedBytes;
+
+    /// <summary>Events held here (handed back or refused), not yet routed to the lanes.</summary>
+    private int ReturnedCount => _returnedImmediate.Count + _returnedBatch.Count;
     private long _appendedNotDurable;
 
     /// <summary>When the queue needs a commit to keep the flush policy's promise.</summary>
@@ -94,7 +97,7 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
             route(returned);
         }
 
-        while (_returnedImmediate.Count + _returnedBatch.Count == 0 && hasRoom() && queue.TryReadNext(out SpoolEntry entry, out long receipt))
+        while (ReturnedCount == 0 && hasRoom() && queue.TryReadNext(out SpoolEntry entry, out long receipt))
         {
             QueuedEvent item = QueuedEvent.Rent(entry.Ordinal, entry.Id, entry.Type, entry.Priority, entry.Json, entry.RecordedAt);
             item.SpoolReceipt = receipt;
@@ -157,10 +160,10 @@ internal sealed class DurableStage(IDurableQueue queue, LogManagerOptions option
 
         // One memory cap for everything held: the lanes (only read here) and these events together. Past it these go: the
         // lanes' events are in flight, or safe in the spool.
-        while (_returnedImmediate.Count + _returnedBatch.Count > 0
-            && (lanes.TotalCount + _returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents || lanes.TotalBytes + _returnedBytes > options.MaxQueuedBytes))
+        while (ReturnedCount > 0
+            && (lanes.TotalCount + ReturnedCount > options.MaxQueuedEvents || lanes.TotalBytes + _returnedBytes > options.MaxQueuedBytes))
         {
-            string reason = lanes.TotalCount + _returnedImmediate.Count + _returnedBatch.Count > options.MaxQueuedEvents ? "queue_full" : "queue_bytes";
+            string reason = lanes.TotalCount + ReturnedCount > options.MaxQueuedEvents ? DropReasons.QueueFull : DropReasons.QueueBytes;
             QueuedEvent victim = TakeReturnedEvent(batchFirst: true)!;
             _inMemoryOnly.Remove(victim.Ordinal);
             ledger.Resolve(victim.Ordinal, Resolution.Dropped, reason);

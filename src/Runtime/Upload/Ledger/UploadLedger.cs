@@ -65,7 +65,7 @@ internal sealed class UploadLedger
     }
 
     /// <summary>Events refused at the hand-off (it was full): they never got an ordinal, and are counted as dropped.</summary>
-    public void Refused(int count) => _statistics.Dropped(count, "inbox_full");
+    public void Refused(int count) => _statistics.Dropped(count, DropReasons.InboxFull);
 
     /// <summary>The event is done: the one place its resolution, the counts and the metrics change.</summary>
     /// <param name="ordinal">The event's ordinal.</param>

@@ -174,7 +174,7 @@ internal sealed class UploadPipeline
         ReportRefused();
         _durable?.Stop(_ledger.Taken);
 
-        long inMemoryOnly = _durable?.DropInMemoryOnly("shutdown") ?? 0;
+        long inMemoryOnly = _durable?.DropInMemoryOnly(DropReasons.Shutdown) ?? 0;
         if (inMemoryOnly > 0)
         {
             Log.ShutdownIncomplete(_logger, inMemoryOnly, timeout); // their spool write had failed: not in the spool
@@ -188,7 +188,7 @@ internal sealed class UploadPipeline
         else if (left > 0)
         {
             // Counted through the ledger like every other end: the statistics then show them dropped, not pending.
-            long dropped = _ledger.DropUnresolved("shutdown");
+            long dropped = _ledger.DropUnresolved(DropReasons.Shutdown);
             Log.ShutdownIncomplete(_logger, dropped, timeout);
         }
 
@@ -268,7 +268,7 @@ internal sealed class UploadPipeline
         DateTimeOffset now = _timeProvider.GetUtcNow();
         if (!_serializer.TryWrite(payload, out ReadOnlySpan<byte> json))
         {
-            _ledger.Resolve(ordinal, Resolution.Dropped, "serialization_failed"); // counted; the loop goes on
+            _ledger.Resolve(ordinal, Resolution.Dropped, DropReasons.SerializationFailed); // counted; the loop goes on
             payload.Release();
             return;
         }
