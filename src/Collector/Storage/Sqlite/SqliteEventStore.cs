@@ -168,26 +168,14 @@ public sealed class SqliteEventStore : IEventStore
         insert.Bind(6, text[..length]); // received_at: one value for the whole transaction
         for (int b = 0; b < batches.Count; b++)
         {
-            IReadOnlyList<StoredEvent> events = batches[b];
-            var prepared = events as PreparedBatch;
+            var events = (PreparedBatch)batches[b]; // InsertAsync queues nothing else
             bool[] isNew = new bool[events.Count];
             int added = 0;
             for (int i = 0; i < events.Count; i++)
             {
                 StoredEvent item = events[i];
-                if (prepared is not null)
-                {
-                    insert.Bind(1, prepared.IdText(i));
-                    insert.Bind(4, prepared.TimestampText(i));
-                }
-                else
-                {
-                    item.Id.TryFormat(text, out length, "D");
-                    insert.Bind(1, text[..length]);
-                    item.Timestamp.UtcDateTime.TryFormat(text, out length, "O", CultureInfo.InvariantCulture);
-                    insert.Bind(4, text[..length]);
-                }
-
+                insert.Bind(1, events.IdText(i));
+                insert.Bind(4, events.TimestampText(i));
                 insert.Bind(2, item.Type);
                 insert.Bind(3, item.Priority);
                 insert.Bind(5, item.Timestamp.UtcTicks);
@@ -199,10 +187,10 @@ public sealed class SqliteEventStore : IEventStore
                 }
             }
 
-            if (prepared is not null && added == events.Count)
+            if (added == events.Count)
             {
-                _tally.Add(prepared.Tally); // every event new: the sums made on the request's thread hold
-                _rollup.Add(prepared.Rollup);
+                _tally.Add(events.Tally); // every event new: the sums made on the request's thread hold
+                _rollup.Add(events.Rollup);
             }
             else
             {
