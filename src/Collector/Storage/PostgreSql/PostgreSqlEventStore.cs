@@ -238,11 +238,11 @@ public sealed class PostgreSqlEventStore : IEventStore
             {
                 var ordered = tally.Ordered().ToArray();
                 var count = new NpgsqlBatchCommand(CountSql);
-                count.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Type)] });
-                count.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. ordered.Select(e => e.Priority)] });
-                count.Parameters.Add(new NpgsqlParameter<long[]>("counts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.Count)] });
-                count.Parameters.Add(new NpgsqlParameter<long[]>("firsts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.FirstTicks)] });
-                count.Parameters.Add(new NpgsqlParameter<long[]>("lasts", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. ordered.Select(e => e.Entry.LastTicks)] });
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("types", NpgsqlDbType.Text, ordered.Select(e => e.Type)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("priorities", NpgsqlDbType.Text, ordered.Select(e => e.Priority)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("counts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.Count)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("firsts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.FirstTicks)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("lasts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.LastTicks)));
                 totals.BatchCommands.Add(count);
             }
 

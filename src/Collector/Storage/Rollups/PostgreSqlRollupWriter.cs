@@ -131,6 +131,7 @@ internal static class PostgreSqlRollupWriter
         batch.BatchCommands.Add(typesCommand);
     }
 
-    private static NpgsqlParameter<T[]> Array<T>(string name, NpgsqlDbType type, IEnumerable<T> values) =>
+    /// <summary>An array parameter for <c>unnest</c>, made from <paramref name="values"/>.</summary>
+    internal static NpgsqlParameter<T[]> Array<T>(string name, NpgsqlDbType type, IEnumerable<T> values) =>
         new(name, NpgsqlDbType.Array | type) { TypedValue = [.. values] };
 }
