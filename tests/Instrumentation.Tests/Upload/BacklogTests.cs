@@ -157,11 +157,7 @@ public class BacklogTests
                 o.MaxConcurrentBatchUploads = 4;
             },
             client: client);
-        harness.Collector.Default = (context, _) =>
-        {
-            context.Abort(); // the collector is down
-            return Task.FromResult(false);
-        };
+        harness.Collector.Default = ScriptedCollector.DropConnection; // the collector is down
         for (int i = 0; i < 100; i++)
         {
             harness.Manager.AddLog(UploadHarness.Batch(index: i));
@@ -218,11 +214,7 @@ public class BacklogTests
                 o.CircuitProbeMaxDelay = TimeSpan.FromSeconds(5);
             },
             client: client);
-        harness.Collector.Default = (context, _) =>
-        {
-            context.Abort(); // the collector is down
-            return Task.FromResult(false);
-        };
+        harness.Collector.Default = ScriptedCollector.DropConnection; // the collector is down
         for (int i = 0; i < 100; i++)
         {
             harness.Manager.AddLog(UploadHarness.Batch(index: i));

@@ -71,11 +71,7 @@ public sealed class DefectRegressionTests : IDisposable
                 o.ShutdownTimeout = TimeSpan.FromSeconds(5);
             },
             spool: options => new FailingQueue(SpoolDirectory.Open(options, UploadHarness.Start, NullLogger.Instance)) { FailingOrdinal = 1 });
-        harness.Collector.Default = (context, _) =>
-        {
-            context.Abort();
-            return Task.FromResult(false);
-        };
+        harness.Collector.Default = ScriptedCollector.DropConnection;
         harness.Manager.AddLog(UploadHarness.Batch(index: 1)); // its spool write fails: kept in memory only
         harness.Manager.AddLog(UploadHarness.Batch(index: 2)); // in the spool
 

@@ -30,7 +30,7 @@ public sealed class DiskFullTests : IDisposable
         var ids = new List<Guid>();
         await using (UploadHarness harness = await StartAsync(o => o.MaxQueuedEvents = 100))
         {
-            harness.Collector.Default = Refuse;
+            harness.Collector.Default = ScriptedCollector.DropConnection;
 
             // Behind: more unread records than the spool keeps copies of (4,096), so they are read back from the file.
             await RecordAsync(harness, ids, 5000);
@@ -67,7 +67,7 @@ public sealed class DiskFullTests : IDisposable
     {
         var ids = new List<Guid>();
         UploadHarness down = await StartAsync(o => o.MaxQueuedEvents = 100);
-        down.Collector.Default = Refuse;
+        down.Collector.Default = ScriptedCollector.DropConnection;
         await RecordAsync(down, ids, 300);
         await UploadHarness.WaitUntil(() => down.Manager.GetStatistics().EventsDurable == 300, "the first events are on disk");
         _disk.Budget = 0; // full, for good
@@ -101,7 +101,7 @@ public sealed class DiskFullTests : IDisposable
     public async Task The_shutdown_of_a_manager_holding_events_of_a_failed_write_counts_them_as_dropped_not_left_in_the_spool()
     {
         UploadHarness harness = await StartAsync(o => o.ShutdownTimeout = TimeSpan.Zero);
-        harness.Collector.Default = Refuse;
+        harness.Collector.Default = ScriptedCollector.DropConnection;
         var ids = new List<Guid>();
         await RecordAsync(harness, ids, 10);
         await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsDurable == 10, "the first events are on disk");
@@ -122,7 +122,7 @@ public sealed class DiskFullTests : IDisposable
     public async Task Under_the_Always_policy_a_recording_whose_write_fails_returns_and_is_not_counted_durable()
     {
         await using UploadHarness harness = await StartAsync(o => o.SpoolFlushPolicy = SpoolFlushPolicy.Always);
-        harness.Collector.Default = Refuse;
+        harness.Collector.Default = ScriptedCollector.DropConnection;
         for (int i = 0; i < 5; i++)
         {
             harness.Manager.AddLog(UploadHarness.Batch(index: i));
@@ -152,7 +152,7 @@ public sealed class DiskFullTests : IDisposable
         var ids = new List<Guid>();
         await using (UploadHarness down = await StartAsync(o => o.ShutdownTimeout = TimeSpan.Zero))
         {
-            down.Collector.Default = Refuse;
+            down.Collector.Default = ScriptedCollector.DropConnection;
             await RecordAsync(down, ids, 10);
             await UploadHarness.WaitUntil(() => down.Manager.GetStatistics().EventsDurable == 10, "the first events are on disk");
             _disk.Budget = 300; // whole records and a torn one reach the disk, and the file cannot be cut back: sealed
@@ -188,7 +188,7 @@ public sealed class DiskFullTests : IDisposable
                 refuse = answers.Next(3) == 0; // System.Random is not thread-safe: unlocked, it can break down to zeros
             }
 
-            return refuse ? Refuse(context, request) : Task.FromResult(true);
+            return refuse ? ScriptedCollector.DropConnection(context, request) : Task.FromResult(true);
         };
         for (int round = 0; round < 30; round++)
         {
@@ -236,9 +236,4 @@ public sealed class DiskFullTests : IDisposable
         await UploadHarness.WaitUntil(() => harness.Manager.GetStatistics().EventsRecorded == total && (until?.Invoke() ?? true), $"{total} events are taken");
     }
 
-    private static Task<bool> Refuse(HttpContext context, ReceivedRequest request)
-    {
-        context.Abort();
-        return Task.FromResult(false);
-    }
 }

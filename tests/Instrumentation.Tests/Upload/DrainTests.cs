@@ -97,11 +97,7 @@ public class DrainTests
             o.RetryMaxDelay = TimeSpan.FromHours(1);
             o.CircuitProbeMaxDelay = TimeSpan.FromHours(1);
         }, random: new FixedRandom(0.99));
-        harness.Collector.Default = (context, _) =>
-        {
-            context.Abort(); // the collector is down
-            return Task.FromResult(false);
-        };
+        harness.Collector.Default = ScriptedCollector.DropConnection; // the collector is down
         for (int i = 0; i < 20; i++)
         {
             harness.Manager.AddLog(UploadHarness.Batch(index: i));
@@ -138,11 +134,7 @@ public class DrainTests
             o.RetryBaseDelay = TimeSpan.FromMinutes(1);
             o.RetryMaxDelay = TimeSpan.FromHours(1);
         }, random: new FixedRandom(0.99));
-        harness.Collector.Default = (context, _) =>
-        {
-            context.Abort(); // the collector is down
-            return Task.FromResult(false);
-        };
+        harness.Collector.Default = ScriptedCollector.DropConnection; // the collector is down
         for (int i = 0; i < 20; i++)
         {
             harness.Manager.AddLog(UploadHarness.Batch(index: i));

@@ -38,7 +38,7 @@ public sealed class DurableModeTests : IDisposable
         var recorded = new List<Guid>();
         await using (var down = await UploadHarness.StartAsync(o => { o.SpoolDirectory = _spool; o.SpoolFlushPolicy = SpoolFlushPolicy.Always; o.ShutdownTimeout = TimeSpan.Zero; }))
         {
-            down.Collector.Default = Refuse;
+            down.Collector.Default = ScriptedCollector.DropConnection;
             for (int i = 0; i < 30; i++)
             {
                 CustomLogEvent e = i == 0 ? UploadHarness.Immediate(index: i) : UploadHarness.Batch(index: i);
@@ -138,7 +138,7 @@ public sealed class DurableModeTests : IDisposable
             o.MaxBatchSize = 50;
             o.CircuitBreakerThreshold = 1;
         });
-        harness.Collector.Default = Refuse;
+        harness.Collector.Default = ScriptedCollector.DropConnection;
         long largestSpool = 0;
         var immediateIds = new List<Guid>();
         for (int i = 0; i < 3000; i++)
@@ -191,7 +191,7 @@ public sealed class DurableModeTests : IDisposable
             o.MaxBatchSize = 10;
             o.CircuitBreakerThreshold = 1;
         });
-        harness.Collector.Default = Refuse;
+        harness.Collector.Default = ScriptedCollector.DropConnection;
         CustomLogEvent immediate = UploadHarness.Immediate(index: -1);
         harness.Manager.AddLog(immediate);
         for (int i = 0; i < 40; i++)
@@ -266,7 +266,7 @@ public sealed class DurableModeTests : IDisposable
     private async Task RecordWhileDownAsync(int count)
     {
         await using var down = await UploadHarness.StartAsync(o => { o.SpoolDirectory = _spool; o.SpoolFlushPolicy = SpoolFlushPolicy.Always; o.ShutdownTimeout = TimeSpan.Zero; });
-        down.Collector.Default = Refuse;
+        down.Collector.Default = ScriptedCollector.DropConnection;
         for (int i = 0; i < count; i++)
         {
             down.Manager.AddLog(UploadHarness.Batch(index: i));
@@ -275,9 +275,4 @@ public sealed class DurableModeTests : IDisposable
         await UploadHarness.WaitUntil(() => down.Manager.GetStatistics().EventsDurable == count, "the events are on disk");
     }
 
-    private static Task<bool> Refuse(HttpContext context, ReceivedRequest request)
-    {
-        context.Abort();
-        return Task.FromResult(false);
-    }
 }

@@ -17,11 +17,7 @@ public class ReliabilityTests
             o.MaxBatchSize = 5;
             o.CircuitBreakerThreshold = 1;
         });
-        harness.Collector.Default = (context, _) =>
-        {
-            context.Abort(); // the server is down
-            return Task.FromResult(false);
-        };
+        harness.Collector.Default = ScriptedCollector.DropConnection; // the server is down
         harness.Manager.AddLog(UploadHarness.Immediate(index: 100));
         await harness.WaitForRetried(1); // the immediate upload failed; the circuit is open
 

@@ -87,11 +87,14 @@ internal sealed class ScriptedCollector : IAsyncDisposable
         return false;
     });
 
-    public void ThenDropConnection() => Then((context, _) =>
+    public void ThenDropConnection() => Then(DropConnection);
+
+    /// <summary>An answer that drops the connection without a response: the collector is down (or the network is).</summary>
+    public static Task<bool> DropConnection(HttpContext context, ReceivedRequest request)
     {
         context.Abort();
         return Task.FromResult(false);
-    });
+    }
 
     public static async Task<bool> AcceptAll(HttpContext context, ReceivedRequest request)
     {

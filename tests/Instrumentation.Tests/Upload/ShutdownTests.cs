@@ -24,11 +24,7 @@ public class ShutdownTests
     public async Task When_the_server_is_down_shutdown_gives_up_at_the_deadline_and_counts_the_loss()
     {
         UploadHarness harness = await UploadHarness.StartAsync(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        harness.Collector.Default = (context, _) =>
-        {
-            context.Abort();
-            return Task.FromResult(false);
-        };
+        harness.Collector.Default = ScriptedCollector.DropConnection;
         harness.Manager.AddLog(UploadHarness.Batch(index: 1));
         harness.Manager.AddLog(UploadHarness.Batch(index: 2));
 

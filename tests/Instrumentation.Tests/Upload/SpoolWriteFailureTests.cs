@@ -26,7 +26,7 @@ public sealed class SpoolWriteFailureTests : IDisposable
     public async Task A_real_write_failure_while_the_uploader_is_behind_loses_nothing_uncounted_and_the_flush_completes()
     {
         await using ScriptedCollector collector = await ScriptedCollector.StartAsync();
-        collector.Default = Refuse;
+        collector.Default = ScriptedCollector.DropConnection;
         using Process process = StartProbe(collector);
         try
         {
@@ -71,7 +71,7 @@ public sealed class SpoolWriteFailureTests : IDisposable
     public async Task Killed_while_its_writes_fail_the_next_start_sends_every_durable_event_once()
     {
         await using ScriptedCollector collector = await ScriptedCollector.StartAsync();
-        collector.Default = Refuse;
+        collector.Default = ScriptedCollector.DropConnection;
         long durable;
         using (Process process = StartProbe(collector))
         {
@@ -140,9 +140,4 @@ public sealed class SpoolWriteFailureTests : IDisposable
 
     private long[] SegmentSizes() => [.. Directory.GetFiles(_spool, "*.seg").Order(StringComparer.Ordinal).Select(f => new FileInfo(f).Length)];
 
-    private static Task<bool> Refuse(HttpContext context, ReceivedRequest request)
-    {
-        context.Abort();
-        return Task.FromResult(false);
-    }
 }
