@@ -28,13 +28,15 @@ internal static class IngestBenchmark
         return (at, Guid.CreateVersion7(at));
     }
 
-    /// <param name="postgres">A PostgreSQL connection string whose database may be used (its events table is emptied), or null to skip PostgreSQL.</param>
+    /// <param name="postgres">A PostgreSQL connection string allowed to create databases (each run uses a new one, dropped after it), or null to skip PostgreSQL.</param>
     /// <param name="eventsPerRun">Events each measured run uploads.</param>
     /// <param name="postgresWriters">The PostgreSQL store's concurrent writers (<see cref="StorageOptions.PostgreSqlWriters"/>).</param>
     /// <param name="sqlite">Whether to run SQLite too.</param>
-    public static async Task RunAsync(string? postgres, int eventsPerRun, int postgresWriters = StorageOptions.DefaultPostgreSqlWriters, bool sqlite = true)
+    /// <param name="batchSizes">The batch sizes to measure (the issue's: 50 and 1,000).</param>
+    /// <param name="runs">Measured runs per store and batch size, each printed (the docs give the median).</param>
+    public static async Task RunAsync(string? postgres, int eventsPerRun, int postgresWriters, bool sqlite, int[] batchSizes, int runs)
     {
-        Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
+        Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run, {runs} runs each ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
         Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
         string folder = Directory.CreateTempSubdirectory("ingest-benchmark-").FullName;
@@ -42,12 +44,15 @@ internal static class IngestBenchmark
         {
             if (sqlite)
             {
-                await RunStoreAsync("SQLite (WAL, synchronous=FULL)", new StorageOptions { Provider = StorageProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(folder, "events.db")}" }, eventsPerRun);
+                await RunStoreAsync("SQLite (WAL, synchronous=FULL)", new StorageOptions { Provider = StorageProvider.Sqlite, ConnectionString = $"Data Source={Path.Combine(folder, "events.db")}" }, eventsPerRun, batchSizes, runs);
             }
 
             if (postgres is not null)
             {
-                await RunStoreAsync($"PostgreSQL 15, {postgresWriters} writers", new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = postgres, PostgreSqlWriters = postgresWriters }, eventsPerRun);
+                // A database of its own, made for this run and dropped after it: every run starts from empty tables (rows
+                // left by an earlier run would make each run slower than the one before), and the given database is untouched.
+                await using var scratch = await ScratchPostgresDatabase.CreateAsync(postgres);
+                await RunStoreAsync($"PostgreSQL 15, {postgresWriters} writers", new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = scratch.ConnectionString, PostgreSqlWriters = postgresWriters }, eventsPerRun, batchSizes, runs);
             }
             else
             {
@@ -61,7 +66,7 @@ internal static class IngestBenchmark
         }
     }
 
-    private static async Task RunStoreAsync(string name, StorageOptions storage, int eventsPerRun)
+    private static async Task RunStoreAsync(string name, StorageOptions storage, int eventsPerRun, int[] batchSizes, int runs)
     {
         var options = new CollectorOptions { RequestsPerSecondPerKey = 0, Storage = storage };
         await using RunningCollector collector = await CollectorHost.StartAsync(options, "http://127.0.0.1:0", logging => { });
@@ -70,18 +75,31 @@ internal static class IngestBenchmark
             BaseAddress = collector.Address,
         };
 
-        // Not printed: JIT, connections, the first pages of the database.
-        await MeasureAsync(client, collector.Store, batchSize: 50, events: Math.Min(eventsPerRun, 40_000));
-        await MeasureAsync(client, collector.Store, batchSize: 1000, events: Math.Min(eventsPerRun, 40_000));
-        foreach (int batchSize in new[] { 50, 1000 })
+        // Not printed: a full run of each kind first, so what is measured is the steady state of a collector that has been
+        // running: methods at their final JIT tier (tiered compilation recompiles hot code after its first ~30 calls and
+        // loops after ~10,000 iterations, on a background thread that would otherwise take CPU from the measured run),
+        // pooled connections open, the first pages of every table and index allocated.
+        foreach (int batchSize in batchSizes)
         {
-            (double storeOnly, double storeCpu) = await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name}, store only (no HTTP) | {batchSize:N0} | {storeOnly:N0} | | | {storeCpu:N2} |"));
+            await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
+            await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
+        }
 
-            (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} |"));
+        foreach (int batchSize in batchSizes)
+        {
+            for (int run = 0; run < runs; run++)
+            {
+                (double storeOnly, double storeCpu) = await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {name}, store only (no HTTP) | {batchSize:N0} | {storeOnly:N0} | | | {storeCpu:N2} |"));
+            }
+
+            for (int run = 0; run < runs; run++)
+            {
+                (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} |"));
+            }
         }
     }
 
