@@ -49,7 +49,7 @@ internal static class EventValidator
     /// <summary>The event's id when it is a canonical UUID (safe to echo back in a rejection), else null.</summary>
     public static string? ReadableId(JsonElement item)
     {
-        if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("id", out JsonElement id) || id.ValueKind != JsonValueKind.String)
+        if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("id"u8, out JsonElement id) || id.ValueKind != JsonValueKind.String)
         {
             return null;
         }
@@ -83,13 +83,13 @@ internal static class EventValidator
         }
 
         // From here every string can be decoded without an exception.
-        if (!element.TryGetProperty("id", out JsonElement idElement) || idElement.ValueKind != JsonValueKind.String
+        if (!element.TryGetProperty("id"u8, out JsonElement idElement) || idElement.ValueKind != JsonValueKind.String
             || !TryParseCanonicalId(JsonMarshal.GetRawUtf8Value(idElement)[1..^1], out id))
         {
             return "'id' is missing or is not a UUID in canonical form (36 characters, lower-case hex, 8-4-4-4-12, not all zeros)";
         }
 
-        if (!element.TryGetProperty("type", out JsonElement typeElement) || typeElement.ValueKind != JsonValueKind.String)
+        if (!element.TryGetProperty("type"u8, out JsonElement typeElement) || typeElement.ValueKind != JsonValueKind.String)
         {
             return "'type' is missing or is not a string";
         }
@@ -100,7 +100,7 @@ internal static class EventValidator
             return $"'type' must be 1 to {MaxTypeLength} characters, not blank, without control characters";
         }
 
-        if (!element.TryGetProperty("priority", out JsonElement priorityElement) || priorityElement.ValueKind != JsonValueKind.String)
+        if (!element.TryGetProperty("priority"u8, out JsonElement priorityElement) || priorityElement.ValueKind != JsonValueKind.String)
         {
             return PriorityProblem;
         }
@@ -111,18 +111,18 @@ internal static class EventValidator
             return PriorityProblem;
         }
 
-        if (!element.TryGetProperty("timestamp", out JsonElement timestampElement) || timestampElement.ValueKind != JsonValueKind.String
+        if (!element.TryGetProperty("timestamp"u8, out JsonElement timestampElement) || timestampElement.ValueKind != JsonValueKind.String
             || !TryParseTimestamp(timestampElement, out timestamp))
         {
             return "'timestamp' is missing or is not an ISO 8601 date and time with an offset or Z (such as 2026-11-29T12:00:00.1234567Z)";
         }
 
-        if (!element.TryGetProperty("data", out JsonElement data) || data.ValueKind != JsonValueKind.Object)
+        if (!element.TryGetProperty("data"u8, out JsonElement data) || data.ValueKind != JsonValueKind.Object)
         {
             return "'data' is missing or is not a JSON object";
         }
 
-        if (element.TryGetProperty("context", out JsonElement context))
+        if (element.TryGetProperty("context"u8, out JsonElement context))
         {
             if (context.ValueKind != JsonValueKind.Object)
             {
@@ -155,7 +155,7 @@ internal static class EventValidator
             }
         }
 
-        if (!IsOptionalHex(element, "trace_id", 32) || !IsOptionalHex(element, "span_id", 16))
+        if (!IsOptionalHex(element, "trace_id"u8, 32) || !IsOptionalHex(element, "span_id"u8, 16))
         {
             return "'trace_id' and 'span_id', when present, must be 32 and 16 lower-case hex digits";
         }
@@ -185,7 +185,8 @@ internal static class EventValidator
             }
         }
 
-        return Guid.TryParseExact(System.Text.Encoding.ASCII.GetString(text), "D", out id) && id != Guid.Empty;
+        // Parsed from the bytes as they are (no string per event): the check above leaves only the 'D' format.
+        return System.Buffers.Text.Utf8Parser.TryParse(text, out id, out int consumed, 'D') && consumed == 36 && id != Guid.Empty;
     }
 
     private static bool HasControl(string text)
@@ -208,7 +209,7 @@ internal static class EventValidator
         return raw.IndexOf((byte)'\\') < 0 ? StrictTimestamp.TryParse(raw, out timestamp) : StrictTimestamp.TryParse(element.GetString(), out timestamp);
     }
 
-    private static bool IsOptionalHex(JsonElement element, string name, int length)
+    private static bool IsOptionalHex(JsonElement element, ReadOnlySpan<byte> name, int length)
     {
         if (!element.TryGetProperty(name, out JsonElement value))
         {
