@@ -163,7 +163,7 @@ internal static class IngestBenchmark
         return (sent / clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / sent * 1_000_000);
     }
 
-    private static byte[] Body(int batchSize)
+    internal static byte[] Body(int batchSize)
     {
         var json = new StringBuilder("{\"events\":[");
         for (int i = 0; i < batchSize; i++)
