@@ -12,7 +12,8 @@ namespace Instrumentation.Benchmarks;
 /// Collector ingest throughput: 8 clients upload batches of new events over real HTTP on loopback to a collector in
 /// this process, each waiting for its answer (the collector answers once the events are committed), for SQLite and
 /// PostgreSQL, batches of 50 and 1,000. Bodies are built before the clock starts (uncompressed JSON, ~220 bytes per
-/// event, every id new), so the figure is what the collector and its store take: parse, validate, group commit.
+/// event, ~270 with the notebook context, every id new), so the figure is what the collector and its store take: parse,
+/// validate, group commit.
 /// Ids and timestamps are what the uploader sends: UUIDv7 ids (time-ordered) and timestamps that move forward.
 /// </summary>
 internal static class IngestBenchmark
@@ -20,6 +21,45 @@ internal static class IngestBenchmark
     private const int Clients = 8;
     private static readonly DateTimeOffset Start = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
     private static long s_events;
+
+    /// <summary>What the events' <c>context</c> holds (<c>--context</c>).</summary>
+    public enum ContextShape
+    {
+        /// <summary>One field with one value in every event: <c>{"net_id":"ab12"}</c>.</summary>
+        One,
+
+        /// <summary>
+        /// The notebook logger's shape: each event from one of 200 students (<c>net_id</c>), each student in one of 7
+        /// courses (<c>course_id</c>), in one of 50 notebooks (<c>notebook</c>), drawn at random: a commit of a few hundred
+        /// events then holds a few hundred distinct context values, each a row of the dashboard's rollups.
+        /// </summary>
+        Notebook,
+    }
+
+    /// <summary>The context of the events the runs make.</summary>
+    public static ContextShape Shape { get; set; } = ContextShape.One;
+
+    private static readonly Random s_values = new(20261130);
+
+    /// <summary>The next event's context, as JSON and as the fields the collector's validation would find.</summary>
+    private static (string Json, List<KeyValuePair<string, string>> Fields) Context()
+    {
+        if (Shape == ContextShape.One)
+        {
+            return ("""{"net_id":"ab12"}""", [new("net_id", "ab12")]);
+        }
+
+        int student;
+        int notebook;
+        lock (s_values)
+        {
+            student = s_values.Next(200);
+            notebook = s_values.Next(50);
+        }
+
+        string netId = $"s{student:D3}", course = $"course-{student % 7}", book = $"nb-{notebook:D2}";
+        return ($$$"""{"net_id":"{{{netId}}}","course_id":"{{{course}}}","notebook":"{{{book}}}"}""", [new("net_id", netId), new("course_id", course), new("notebook", book)]);
+    }
 
     /// <summary>The next event's time and id, as a recording process makes them (UUIDv7 from the time).</summary>
     private static (DateTimeOffset At, Guid Id) Next()
@@ -36,7 +76,7 @@ internal static class IngestBenchmark
     /// <param name="runs">Measured runs per store and batch size, each printed (the docs give the median).</param>
     public static async Task RunAsync(string? postgres, int eventsPerRun, int postgresWriters, bool sqlite, int[] batchSizes, int runs)
     {
-        Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run, {runs} runs each ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
+        Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run, {runs} runs each, context {Shape} ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
         Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
         string folder = Directory.CreateTempSubdirectory("ingest-benchmark-").FullName;
@@ -145,8 +185,9 @@ internal static class IngestBenchmark
         {
             (DateTimeOffset at, Guid id) = Next();
             // UTF-8 bytes, as the collector's ingest hands them over (slices of the request body).
-            byte[] json = Encoding.UTF8.GetBytes($$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
-            return new StoredEvent(id, "cell", "batch", at, json) { Context = [new("net_id", "ab12")] };
+            (string context, List<KeyValuePair<string, string>> fields) = Context();
+            byte[] json = Encoding.UTF8.GetBytes($$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{{{context}}},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
+            return new StoredEvent(id, "cell", "batch", at, json) { Context = fields };
         }).ToArray())];
         int next = -1;
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -175,7 +216,7 @@ internal static class IngestBenchmark
 
             (DateTimeOffset at, Guid id) = Next();
             json.Append(CultureInfo.InvariantCulture,
-                $$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{"net_id":"ab12"},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
+                $$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{{{Context().Json}}},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
         }
 
         return Encoding.UTF8.GetBytes(json.Append("]}").ToString());

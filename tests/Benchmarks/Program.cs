@@ -4,7 +4,7 @@ using Instrumentation.Benchmarks;
 // dotnet run -c Release --project tests/Benchmarks -- [BenchmarkDotNet arguments]   hot path and generator (--filter *HotPath* / *Generator*)
 // dotnet run -c Release --project tests/Benchmarks -- ship [--events 1000000]        shipping throughput
 // dotnet run -c Release --project tests/Benchmarks -- dashboard [--events 1000000] [--postgres <connection string>]   dashboard page render time
-// dotnet run -c Release --project tests/Benchmarks -- ingest [--events 400000] [--runs 3] [--batch 50 [--batch 1000]] [--postgres <connection string>] [--postgres-writers N] [--postgres-only]   collector ingest, SQLite and PostgreSQL
+// dotnet run -c Release --project tests/Benchmarks -- ingest [--events 400000] [--runs 3] [--batch 50 [--batch 1000]] [--context one|notebook] [--postgres <connection string>] [--postgres-writers N] [--postgres-only]   collector ingest, SQLite and PostgreSQL
 // dotnet run -c Release --project tests/Benchmarks -- alloc                            calling-thread bytes per call, steady state
 // dotnet run -c Release --project tests/Benchmarks -- ship --defaults [--events N]    ours at default options vs OTLP/HTTP
 // dotnet run -c Release --project tests/Benchmarks -- faults [--limit 180] [--seed N] [--trace] [--mix weighted|listed]   backlog through a faulty proxy (--trace: a per-request timeline)
@@ -55,6 +55,7 @@ if (args.Length > 0 && args[0] == "ingest")
     int writers = args.SkipWhile(a => a != "--postgres-writers").Skip(1).Select(int.Parse).FirstOrDefault(Instrumentation.Collector.Storage.StorageOptions.DefaultPostgreSqlWriters);
     int[] batches = [.. args.Select((a, i) => (a, i)).Where(p => p.a == "--batch" && p.i + 1 < args.Length).Select(p => int.Parse(args[p.i + 1], System.Globalization.CultureInfo.InvariantCulture))];
     int runs = args.SkipWhile(a => a != "--runs").Skip(1).Select(int.Parse).FirstOrDefault(3);
+    IngestBenchmark.Shape = Enum.Parse<IngestBenchmark.ContextShape>(args.SkipWhile(a => a != "--context").Skip(1).FirstOrDefault("one"), ignoreCase: true);
     await IngestBenchmark.RunAsync(postgres, perRun, writers, sqlite: !args.Contains("--postgres-only"), batches.Length > 0 ? batches : [50, 1000], runs);
     return;
 }
