@@ -26,7 +26,7 @@ public sealed class PostgreSqlEventStore : IEventStore
         FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) WITH ORDINALITY AS input(id, type, priority, ticks, ts, json, ord)
         ORDER BY id, ord
         ON CONFLICT (id) DO NOTHING
-        RETURNING id;
+        RETURNING id, seq;
         """;
 
     private const string CountSql = """
@@ -191,7 +191,7 @@ public sealed class PostgreSqlEventStore : IEventStore
 
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var added = new HashSet<Guid>(total);
+        var added = new Dictionary<Guid, long>(total); // id → seq of each event this transaction added
         await using (var insert = new NpgsqlCommand(InsertSql, connection, transaction))
         {
             insert.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = ids });
@@ -204,7 +204,7 @@ public sealed class PostgreSqlEventStore : IEventStore
             await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                added.Add(reader.GetGuid(0));
+                added.Add(reader.GetGuid(0), reader.GetInt64(1));
             }
         }
 
@@ -212,14 +212,16 @@ public sealed class PostgreSqlEventStore : IEventStore
         var results = new InsertResult[batches.Count];
         var tally = new CountTally();
         var rollup = new Rollups.DashboardRollup();
+        var seqs = new List<long>(added.Count); // in the order the rollup gets the new events: its context rows refer to them so
         for (int b = 0; b < batches.Count; b++)
         {
             IReadOnlyList<StoredEvent> batch = batches[b];
             bool[] isNew = new bool[batch.Count];
             for (int i = 0; i < batch.Count; i++)
             {
-                if (added.Remove(batch[i].Id))
+                if (added.Remove(batch[i].Id, out long seq))
                 {
+                    seqs.Add(seq);
                     isNew[i] = true;
                     tally.Add(batch[i]);
                     rollup.Add(batch[i]);
@@ -229,7 +231,7 @@ public sealed class PostgreSqlEventStore : IEventStore
             results[b] = new InsertResult(isNew);
         }
 
-        await Rollups.PostgreSqlRollupWriter.WriteContextRowsAsync(connection, transaction, rollup, cancellationToken).ConfigureAwait(false);
+        await Rollups.PostgreSqlRollupWriter.WriteContextRowsAsync(connection, transaction, rollup, seqs, cancellationToken).ConfigureAwait(false);
 
         // Last, in one round trip: the totals every transaction updates (see PostgreSqlRollupWriter for the lock order).
         await using (var totals = new NpgsqlBatch(connection, transaction))

@@ -14,8 +14,8 @@ namespace Instrumentation.Collector.Storage.Rollups;
 internal static class PostgreSqlRollupWriter
 {
     private const string ContextRowsSql = """
-        INSERT INTO event_context (key, value, ticks, id)
-        SELECT * FROM unnest(@keys, @values, @ticks, @ids)
+        INSERT INTO event_context (key, value, ticks, seq)
+        SELECT * FROM unnest(@keys, @values, @ticks, @seqs)
         ON CONFLICT DO NOTHING;
         """;
 
@@ -63,8 +63,19 @@ internal static class PostgreSqlRollupWriter
         """;
 
     /// <summary>Adds this commit's rows of the context index (<c>event_context</c>).</summary>
-    public static async Task WriteContextRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DashboardRollup rollup, CancellationToken cancellationToken)
+    /// <param name="connection">The writer's connection.</param>
+    /// <param name="transaction">The writer's transaction.</param>
+    /// <param name="rollup">The sums of the commit's new events.</param>
+    /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
+    /// <param name="cancellationToken">Cancels the statement.</param>
+    /// <returns>A task that completes when the rows are inserted.</returns>
+    public static async Task WriteContextRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DashboardRollup rollup, IReadOnlyList<long> seqs, CancellationToken cancellationToken)
     {
+        if (seqs.Count != rollup.EventCount)
+        {
+            throw new InvalidOperationException($"The commit added {seqs.Count} events but its rollup sums {rollup.EventCount}.");
+        }
+
         if (rollup.ContextRows.Count == 0)
         {
             return;
@@ -74,7 +85,7 @@ internal static class PostgreSqlRollupWriter
         command.Parameters.Add(Array("keys", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Key)));
         command.Parameters.Add(Array("values", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Value)));
         command.Parameters.Add(Array("ticks", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => r.Ticks)));
-        command.Parameters.Add(Array("ids", NpgsqlDbType.Uuid, rollup.ContextRows.Select(r => r.Id)));
+        command.Parameters.Add(Array("seqs", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => seqs[r.Event])));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -58,11 +58,19 @@ internal sealed class SqliteRollupWriter : IDisposable
 
         // Last: should a statement above fail to prepare (the writer then closes its connection), the connection disposes
         // the commands it made, but nothing would finalize a raw statement made before them.
-        _contextRow = new RawStatement(writer, "INSERT INTO event_context (key, value, ticks, id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING;");
+        _contextRow = new RawStatement(writer, "INSERT INTO event_context (key, value, ticks, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING;");
     }
 
-    public void Write(SqliteTransaction transaction, DashboardRollup rollup)
+    /// <param name="transaction">The writer's transaction.</param>
+    /// <param name="rollup">The sums of the commit's new events.</param>
+    /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
+    public void Write(SqliteTransaction transaction, DashboardRollup rollup, IReadOnlyList<long> seqs)
     {
+        if (seqs.Count != rollup.EventCount)
+        {
+            throw new InvalidOperationException($"The commit added {seqs.Count} events but its rollup sums {rollup.EventCount}.");
+        }
+
         _minute.Transaction = transaction;
         _contextMinute.Transaction = transaction;
         _valueMinute.Transaction = transaction;
@@ -77,15 +85,13 @@ internal sealed class SqliteRollupWriter : IDisposable
             _minute.ExecuteNonQuery();
         }
 
-        Span<byte> idText = stackalloc byte[36];
-        foreach ((string key, string value, long ticks, Guid id) in rollup.ContextRows)
+        foreach ((string key, string value, long ticks, int position) in rollup.ContextRows)
         {
             // One row per context field of every new event: the per-event path, bound through SQLitePCL.raw.
-            id.TryFormat(idText, out _, "D");
             _contextRow.Bind(1, key);
             _contextRow.Bind(2, value);
             _contextRow.Bind(3, ticks);
-            _contextRow.Bind(4, idText);
+            _contextRow.Bind(4, seqs[position]);
             _contextRow.Execute();
         }
 

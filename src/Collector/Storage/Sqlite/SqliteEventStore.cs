@@ -17,6 +17,7 @@ public sealed class SqliteEventStore : IEventStore
     private readonly TimeProvider _time;
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
+    private readonly List<long> _addedSeqs = [];
     private Rollups.SqliteRollupWriter? _rollupWriter;
     private SqliteConnection? _writer;
     private RawStatement? _insert;
@@ -161,6 +162,7 @@ public sealed class SqliteEventStore : IEventStore
         var results = new InsertResult[batches.Count];
         _tally.Clear();
         _rollup.Clear();
+        _addedSeqs.Clear();
         using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
         count.Transaction = transaction;
         Span<byte> text = stackalloc byte[64];
@@ -182,6 +184,9 @@ public sealed class SqliteEventStore : IEventStore
                 insert.Bind(7, item.Utf8Json.Span);
                 if (insert.Execute() == 1)
                 {
+                    // seq is the rowid: the context index is keyed by it. The seqs go in the order the rollup below gets
+                    // the new events (a batch's sums cover its events in order), which is how its rows refer to them.
+                    _addedSeqs.Add(insert.LastInsertRowId);
                     isNew[i] = true;
                     added++;
                 }
@@ -217,7 +222,7 @@ public sealed class SqliteEventStore : IEventStore
             count.ExecuteNonQuery();
         }
 
-        _rollupWriter!.Write(transaction, _rollup);
+        _rollupWriter!.Write(transaction, _rollup, _addedSeqs);
         transaction.Commit();
         return Task.FromResult(results);
     }
