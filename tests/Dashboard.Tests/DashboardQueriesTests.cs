@@ -133,6 +133,20 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Types_context_fields_and_values_are_listed_in_code_point_order_on_each_store()
+    {
+        IEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(1, "alpha", 0, "\u00e9t\u00e9", "b"), Event(2, "Zeta", 1, "zoo", "B"), Event(3, "\u00e9clair", 2, "Zoo")], Token);
+        Assert.Equal(["Zeta", "alpha", "\u00e9clair"], await store.Dashboard.TypesAsync(Token));
+        Assert.Equal(["course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+        foreach ((DateTimeOffset? from, DateTimeOffset? until) in new (DateTimeOffset?, DateTimeOffset?)[] { (null, null), (Base, Base.AddHours(1)) })
+        {
+            IReadOnlyList<ContextActivity> values = await store.Dashboard.ActivityAsync("net_id", from, until, ActivitySort.Value, descending: false, 10, Token);
+            Assert.Equal(["Zoo", "zoo", "\u00e9t\u00e9"], values.Select(a => a.Value));
+        }
+    }
+
+    [Fact]
     public async Task Explorer_pages_return_every_match_once_in_order_when_timestamps_are_equal()
     {
         IEventStore store = await OpenAsync();

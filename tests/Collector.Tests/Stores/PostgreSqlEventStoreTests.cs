@@ -37,6 +37,32 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     }
 
     [Fact]
+    public async Task Every_text_key_column_compares_bytewise()
+    {
+        await OpenAsync();
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(Token);
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT table_name || '.' || column_name, COALESCE(collation_name, '') FROM information_schema.columns
+            WHERE table_schema = current_schema() AND data_type = 'text' AND column_name IN ('type', 'priority', 'key', 'value')
+            ORDER BY 1;
+            """,
+            connection);
+        var columns = new List<(string Column, string Collation)>();
+        await using (NpgsqlDataReader reader = await command.ExecuteReaderAsync(Token))
+        {
+            while (await reader.ReadAsync(Token))
+            {
+                columns.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        Assert.Equal(18, columns.Count); // 2 in each of events, event_counts, event_minutes; 2 or 3 in each of the five context tables
+        Assert.All(columns, c => Assert.Equal("C", c.Collation));
+    }
+
+    [Fact]
     public async Task Two_instances_inserting_the_same_ids_in_opposite_orders_neither_deadlock_nor_duplicate()
     {
         IEventStore first = await OpenAsync();

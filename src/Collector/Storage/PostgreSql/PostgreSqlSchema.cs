@@ -87,10 +87,14 @@ internal static class PostgreSqlSchema
         """,
 
         // 3: the context index keyed by the event's seq instead of its id (a fixed-width bigint where the uuid was; measured
-        // ~25 % faster inserts at small commits), every row kept with its seq looked up by id.
+        // ~25 % faster inserts at small commits), every row kept with its seq looked up by id. And the text columns of every
+        // key the writer maintains compare bytewise (COLLATE "C"): each insert compares keys all the way down every index it
+        // touches, and under a linguistic collation each comparison goes through the locale (~13 % of the writer's time at
+        // small commits). Orderings by these columns are then by code point, as SQLite's are (docs/configuration.md).
+        // Changing a column's collation rebuilds the indexes on it, not the table.
         """
         CREATE TABLE event_context_by_seq (
-            key text NOT NULL, value text NOT NULL, ticks bigint NOT NULL, seq bigint NOT NULL,
+            key text COLLATE "C" NOT NULL, value text COLLATE "C" NOT NULL, ticks bigint NOT NULL, seq bigint NOT NULL,
             PRIMARY KEY (key, value, ticks, seq)
         );
         INSERT INTO event_context_by_seq (key, value, ticks, seq)
@@ -99,6 +103,13 @@ internal static class PostgreSqlSchema
         DROP TABLE event_context;
         ALTER TABLE event_context_by_seq RENAME TO event_context;
         ALTER INDEX event_context_by_seq_pkey RENAME TO event_context_pkey;
+        ALTER TABLE events ALTER COLUMN type TYPE text COLLATE "C", ALTER COLUMN priority TYPE text COLLATE "C";
+        ALTER TABLE event_counts ALTER COLUMN type TYPE text COLLATE "C", ALTER COLUMN priority TYPE text COLLATE "C";
+        ALTER TABLE event_minutes ALTER COLUMN type TYPE text COLLATE "C", ALTER COLUMN priority TYPE text COLLATE "C";
+        ALTER TABLE context_minutes ALTER COLUMN key TYPE text COLLATE "C", ALTER COLUMN value TYPE text COLLATE "C", ALTER COLUMN type TYPE text COLLATE "C";
+        ALTER TABLE context_value_minutes ALTER COLUMN key TYPE text COLLATE "C", ALTER COLUMN value TYPE text COLLATE "C";
+        ALTER TABLE context_value_types ALTER COLUMN key TYPE text COLLATE "C", ALTER COLUMN value TYPE text COLLATE "C", ALTER COLUMN type TYPE text COLLATE "C";
+        ALTER TABLE context_values ALTER COLUMN key TYPE text COLLATE "C", ALTER COLUMN value TYPE text COLLATE "C";
         """,
     ];
 
