@@ -189,74 +189,106 @@ public sealed class PostgreSqlEventStore : IEventStore
             }
         }
 
+        // Two round trips: BEGIN with the insert (its RETURNING says which events are new and their seqs), then everything
+        // that follows from that, with COMMIT, in one batch. The transaction is begun and ended in SQL rather than through
+        // NpgsqlTransaction so that COMMIT can travel in that batch; after a failure the catch below rolls it back.
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var added = new Dictionary<Guid, long>(total); // id → seq of each event this transaction added
-        await using (var insert = new NpgsqlCommand(InsertSql, connection, transaction))
+        try
         {
-            insert.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = ids });
-            insert.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = types });
-            insert.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = priorities });
-            insert.Parameters.Add(new NpgsqlParameter<long[]>("ticks", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = ticks });
-            insert.Parameters.Add(new NpgsqlParameter<DateTime[]>("times", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = times });
-            insert.Parameters.Add(new NpgsqlParameter<string[]>("jsons", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = jsons });
-            insert.Parameters.Add(new NpgsqlParameter<DateTime>("received", NpgsqlDbType.TimestampTz) { TypedValue = _time.GetUtcNow().UtcDateTime });
-            await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            InsertResult[] results;
+            var added = new Dictionary<Guid, long>(total); // id → seq of each event this transaction added
+            await using (var insert = new NpgsqlBatch(connection))
             {
-                added.Add(reader.GetGuid(0), reader.GetInt64(1));
-            }
-        }
-
-        // An id is new for its first occurrence in this transaction only (a later copy in the same group is a duplicate).
-        var results = new InsertResult[batches.Count];
-        var tally = new CountTally();
-        var rollup = new Rollups.DashboardRollup();
-        var seqs = new List<long>(added.Count); // in the order the rollup gets the new events: its context rows refer to them so
-        for (int b = 0; b < batches.Count; b++)
-        {
-            IReadOnlyList<StoredEvent> batch = batches[b];
-            bool[] isNew = new bool[batch.Count];
-            for (int i = 0; i < batch.Count; i++)
-            {
-                if (added.Remove(batch[i].Id, out long seq))
+                insert.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+                var rows = new NpgsqlBatchCommand(InsertSql);
+                rows.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = ids });
+                rows.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = types });
+                rows.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = priorities });
+                rows.Parameters.Add(new NpgsqlParameter<long[]>("ticks", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = ticks });
+                rows.Parameters.Add(new NpgsqlParameter<DateTime[]>("times", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = times });
+                rows.Parameters.Add(new NpgsqlParameter<string[]>("jsons", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = jsons });
+                rows.Parameters.Add(new NpgsqlParameter<DateTime>("received", NpgsqlDbType.TimestampTz) { TypedValue = _time.GetUtcNow().UtcDateTime });
+                insert.BatchCommands.Add(rows);
+                await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                do
                 {
-                    seqs.Add(seq);
-                    isNew[i] = true;
-                    tally.Add(batch[i]);
-                    rollup.Add(batch[i]);
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        added.Add(reader.GetGuid(0), reader.GetInt64(1));
+                    }
                 }
+                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
             }
 
-            results[b] = new InsertResult(isNew);
+            // An id is new for its first occurrence in this transaction only (a later copy in the same group is a duplicate).
+            results = new InsertResult[batches.Count];
+            var tally = new CountTally();
+            var rollup = new Rollups.DashboardRollup();
+            var seqs = new List<long>(added.Count); // in the order the rollup gets the new events: its context rows refer to them so
+            for (int b = 0; b < batches.Count; b++)
+            {
+                IReadOnlyList<StoredEvent> batch = batches[b];
+                bool[] isNew = new bool[batch.Count];
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    if (added.Remove(batch[i].Id, out long seq))
+                    {
+                        seqs.Add(seq);
+                        isNew[i] = true;
+                        tally.Add(batch[i]);
+                        rollup.Add(batch[i]);
+                    }
+                }
+
+                results[b] = new InsertResult(isNew);
+            }
+
+            // Then, in one round trip: the context index rows (this commit's own, no other transaction touches them), the
+            // totals every transaction updates, last (see PostgreSqlRollupWriter for their lock order), and COMMIT. A failed
+            // statement makes the server skip the rest of the batch, COMMIT included.
+            await using (var rest = new NpgsqlBatch(connection))
+            {
+                Rollups.PostgreSqlRollupWriter.AddContextRows(rest, rollup, seqs);
+                if (tally.Count > 0)
+                {
+                    var ordered = tally.Ordered().ToArray();
+                    var count = new NpgsqlBatchCommand(CountSql);
+                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("types", NpgsqlDbType.Text, ordered.Select(e => e.Type)));
+                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("priorities", NpgsqlDbType.Text, ordered.Select(e => e.Priority)));
+                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("counts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.Count)));
+                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("firsts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.FirstTicks)));
+                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("lasts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.LastTicks)));
+                    rest.BatchCommands.Add(count);
+                }
+
+                Rollups.PostgreSqlRollupWriter.AddTotals(rest, rollup);
+                rest.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+                await rest.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return results;
         }
-
-        await Rollups.PostgreSqlRollupWriter.WriteContextRowsAsync(connection, transaction, rollup, seqs, cancellationToken).ConfigureAwait(false);
-
-        // Last, in one round trip: the totals every transaction updates (see PostgreSqlRollupWriter for the lock order).
-        await using (var totals = new NpgsqlBatch(connection, transaction))
+        catch when (connection.State == System.Data.ConnectionState.Open)
         {
-            if (tally.Count > 0)
-            {
-                var ordered = tally.Ordered().ToArray();
-                var count = new NpgsqlBatchCommand(CountSql);
-                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("types", NpgsqlDbType.Text, ordered.Select(e => e.Type)));
-                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("priorities", NpgsqlDbType.Text, ordered.Select(e => e.Priority)));
-                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("counts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.Count)));
-                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("firsts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.FirstTicks)));
-                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("lasts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.LastTicks)));
-                totals.BatchCommands.Add(count);
-            }
-
-            Rollups.PostgreSqlRollupWriter.AddTotals(totals, rollup);
-            if (totals.BatchCommands.Count > 0)
-            {
-                await totals.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
+            // Nothing of a failed group stays: end its transaction before the connection goes back to the pool (ROLLBACK
+            // after a COMMIT that failed, or before BEGIN ran, only draws a warning).
+            await RollBackAsync(connection).ConfigureAwait(false);
+            throw;
         }
+    }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return results;
+    /// <summary>Ends the connection's transaction, if any; a failure here (the server gone) leaves the first error to report.</summary>
+    private static async Task RollBackAsync(NpgsqlConnection connection)
+    {
+        try
+        {
+            await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+            await rollback.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException)
+        {
+            // Npgsql drops a broken connection instead of pooling it, so no transaction outlives it.
+        }
     }
 
     private sealed class PostgreSqlDialect : EventQuerySql.IDialect

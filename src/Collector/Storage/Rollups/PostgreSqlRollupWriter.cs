@@ -5,9 +5,9 @@ namespace Instrumentation.Collector.Storage.Rollups;
 
 /// <summary>
 /// Writes a <see cref="DashboardRollup"/> into PostgreSQL: one multi-row statement per table (arrays through
-/// <c>unnest</c>). The context index (<see cref="WriteContextRowsAsync"/>) holds rows of this commit's new events only,
-/// so no other transaction touches them; the totals (<see cref="AddTotals"/>) are rows every transaction updates, so they
-/// go last, in one round trip, each statement taking its rows in key order (<c>ORDER BY</c>) and the statements in one
+/// <c>unnest</c>), added to the commit's last batch. The context index (<see cref="AddContextRows"/>) holds rows of this
+/// commit's new events only, so no other transaction touches them; the totals (<see cref="AddTotals"/>) are rows every
+/// transaction updates, so they go last, just before COMMIT, each statement taking its rows in key order (<c>ORDER BY</c>) and the statements in one
 /// fixed table order: concurrent writers (of one instance or of several) lock those rows in the same order, never in a
 /// cycle, and hold them only from there to the commit.
 /// </summary>
@@ -62,14 +62,11 @@ internal static class PostgreSqlRollupWriter
         ON CONFLICT (key, value, type) DO UPDATE SET count = context_value_types.count + excluded.count;
         """;
 
-    /// <summary>Adds this commit's rows of the context index (<c>event_context</c>).</summary>
-    /// <param name="connection">The writer's connection.</param>
-    /// <param name="transaction">The writer's transaction.</param>
+    /// <summary>Adds the statement that inserts this commit's rows of the context index (<c>event_context</c>) to <paramref name="batch"/>.</summary>
+    /// <param name="batch">The commit's batch.</param>
     /// <param name="rollup">The sums of the commit's new events.</param>
     /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
-    /// <param name="cancellationToken">Cancels the statement.</param>
-    /// <returns>A task that completes when the rows are inserted.</returns>
-    public static async Task WriteContextRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DashboardRollup rollup, IReadOnlyList<long> seqs, CancellationToken cancellationToken)
+    public static void AddContextRows(NpgsqlBatch batch, DashboardRollup rollup, IReadOnlyList<long> seqs)
     {
         if (seqs.Count != rollup.EventCount)
         {
@@ -81,12 +78,12 @@ internal static class PostgreSqlRollupWriter
             return;
         }
 
-        await using var command = new NpgsqlCommand(ContextRowsSql, connection, transaction);
+        var command = new NpgsqlBatchCommand(ContextRowsSql);
         command.Parameters.Add(Array("keys", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Key)));
         command.Parameters.Add(Array("values", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Value)));
         command.Parameters.Add(Array("ticks", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => r.Ticks)));
         command.Parameters.Add(Array("seqs", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => seqs[r.Event])));
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        batch.BatchCommands.Add(command);
     }
 
     /// <summary>
