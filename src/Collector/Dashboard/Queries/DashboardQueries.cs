@@ -102,7 +102,10 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
 
         if (after is { } position)
         {
-            where.Add($"({ticks} < @afterTicks OR ({ticks} = @afterTicks AND {seq} < @afterSeq))");
+            // The first condition alone bounds the index scan (neither database makes the OR a range start): without it a
+            // later page walked the index from the newest row down to the cursor (measured on PostgreSQL at 1.7 M rows:
+            // 140-265 ms a page, 0.1-0.3 ms with it).
+            where.Add($"{ticks} <= @afterTicks AND ({ticks} < @afterTicks OR {seq} < @afterSeq)");
             Add(command, "@afterTicks", position.Ticks);
             Add(command, "@afterSeq", position.Sequence);
         }
