@@ -37,6 +37,16 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
     /// <summary>Takes the database back to the schema before the dashboard's rollups (their tables dropped).</summary>
     protected abstract Task DropRollupsAsync();
 
+    /// <summary>
+    /// Makes a database at the last version whose context index was keyed by event id, holding <paramref name="events"/>
+    /// (stored as rows of the events table, the older migrations then filling the rollups and that index from them), and
+    /// returns how many context index rows it has.
+    /// </summary>
+    protected abstract Task<long> CreateIdKeyedDatabaseAsync(IReadOnlyList<StoredEvent> events);
+
+    /// <summary>The SQL text of an event row's <c>timestamp</c> column, as the writers store it.</summary>
+    protected static string TimestampText(StoredEvent item) => item.Timestamp.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
     private async Task<IEventStore> OpenAsync()
     {
         IEventStore store = CreateStore();
@@ -102,6 +112,38 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
 
         IEventStore after = await OpenAsync();
         await AssertSampleAsync(after.Dashboard);
+    }
+
+    [Fact]
+    public async Task Migration_keys_an_older_context_index_by_seq_keeping_every_row_and_the_writer_goes_on_from_there()
+    {
+        long before = await CreateIdKeyedDatabaseAsync(Sample());
+        Assert.Equal(13, before); // two string fields in the context of six of the seven events, one in the other
+
+        IEventStore store = await OpenAsync();
+        await AssertSampleAsync(store.Dashboard);
+        await store.InsertAsync([Event(8, "cell", 3, "ab123", "cs102"), Event(1, "cell", 0, "ab123", "cs101")], Token); // one new, one stored before
+        DashboardEventPage ab = await store.Dashboard.FindEventsAsync(new EventFilter(null, null, null, "net_id", "ab123", null), 50, null, Token);
+        Assert.Equal([4, 8, 3, 2, 1], ab.Rows.Select(r => int.Parse(r.Id[^2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+        DashboardEventPage course = await store.Dashboard.FindEventsAsync(new EventFilter(null, null, null, "course_id", "cs102", null), 1, null, Token);
+        Assert.Equal("0199c000-0000-7000-8000-000000000008", Assert.Single(course.Rows).Id);
+        DashboardEventPage rest = await store.Dashboard.FindEventsAsync(new EventFilter(null, null, null, "course_id", "cs102", null), 1, course.Next, Token);
+        Assert.Equal("0199c000-0000-7000-8000-000000000003", Assert.Single(rest.Rows).Id);
+        Assert.Null(rest.Next);
+    }
+
+    [Fact]
+    public async Task Types_context_fields_and_values_are_listed_in_code_point_order_on_each_store()
+    {
+        IEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(1, "alpha", 0, "\u00e9t\u00e9", "b"), Event(2, "Zeta", 1, "zoo", "B"), Event(3, "\u00e9clair", 2, "Zoo")], Token);
+        Assert.Equal(["Zeta", "alpha", "\u00e9clair"], await store.Dashboard.TypesAsync(Token));
+        Assert.Equal(["course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+        foreach ((DateTimeOffset? from, DateTimeOffset? until) in new (DateTimeOffset?, DateTimeOffset?)[] { (null, null), (Base, Base.AddHours(1)) })
+        {
+            IReadOnlyList<ContextActivity> values = await store.Dashboard.ActivityAsync("net_id", from, until, ActivitySort.Value, descending: false, 10, Token);
+            Assert.Equal(["Zoo", "zoo", "\u00e9t\u00e9"], values.Select(a => a.Value));
+        }
     }
 
     [Fact]
@@ -177,6 +219,30 @@ public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
         await command.ExecuteNonQueryAsync(Token);
     }
 
+    protected override async Task<long> CreateIdKeyedDatabaseAsync(IReadOnlyList<StoredEvent> events)
+    {
+        await using var connection = new SqliteConnection($"Data Source={Path}");
+        await connection.OpenAsync(Token);
+        SqliteSchema.Migrate(connection, 1);
+        foreach (StoredEvent item in events)
+        {
+            await using SqliteCommand insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ($id, $type, $priority, $timestamp, $ticks, $timestamp, $json);";
+            insert.Parameters.AddWithValue("$id", item.Id.ToString("D"));
+            insert.Parameters.AddWithValue("$type", item.Type);
+            insert.Parameters.AddWithValue("$priority", item.Priority);
+            insert.Parameters.AddWithValue("$timestamp", TimestampText(item));
+            insert.Parameters.AddWithValue("$ticks", item.Timestamp.UtcTicks);
+            insert.Parameters.AddWithValue("$json", item.Json);
+            await insert.ExecuteNonQueryAsync(Token);
+        }
+
+        SqliteSchema.Migrate(connection, 3);
+        await using SqliteCommand count = connection.CreateCommand();
+        count.CommandText = "SELECT count(*) FROM event_context c JOIN events e ON e.id = c.id;"; // keyed by id at version 3
+        return (long)(await count.ExecuteScalarAsync(Token))!;
+    }
+
     protected override ValueTask CleanUpAsync()
     {
         SqliteConnection.ClearAllPools();
@@ -200,5 +266,32 @@ public sealed class PostgreSqlDashboardQueriesTests(PostgreSqlServer server) : D
         await connection.OpenAsync(Token);
         await using var command = new NpgsqlCommand("DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; DELETE FROM instrumentation_schema WHERE version > 1;", connection);
         await command.ExecuteNonQueryAsync(Token);
+    }
+
+    protected override async Task<long> CreateIdKeyedDatabaseAsync(IReadOnlyList<StoredEvent> events)
+    {
+        await using NpgsqlDataSource dataSource = NpgsqlDataSource.Create(_connectionString!);
+        await PostgreSqlSchema.MigrateAsync(dataSource, 1, Token);
+        await using NpgsqlConnection connection = await dataSource.OpenConnectionAsync(Token);
+        foreach (StoredEvent item in events)
+        {
+            await using var insert = new NpgsqlCommand("INSERT INTO events (id, type, priority, timestamp_ticks, \"timestamp\", json) VALUES ($1, $2, $3, $4, $5, $6);", connection);
+            insert.Parameters.Add(new NpgsqlParameter { Value = item.Id });
+            insert.Parameters.Add(new NpgsqlParameter { Value = item.Type });
+            insert.Parameters.Add(new NpgsqlParameter { Value = item.Priority });
+            insert.Parameters.Add(new NpgsqlParameter { Value = item.Timestamp.UtcTicks });
+            insert.Parameters.Add(new NpgsqlParameter { Value = item.Timestamp.UtcDateTime });
+            insert.Parameters.Add(new NpgsqlParameter { Value = item.Json });
+            await insert.ExecuteNonQueryAsync(Token);
+        }
+
+        await using (var counts = new NpgsqlCommand("INSERT INTO event_counts SELECT type, priority, count(*), min(timestamp_ticks), max(timestamp_ticks) FROM events GROUP BY 1, 2;", connection))
+        {
+            await counts.ExecuteNonQueryAsync(Token);
+        }
+
+        await PostgreSqlSchema.MigrateAsync(dataSource, 2, Token);
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM event_context c JOIN events e ON e.id = c.id;", connection); // keyed by id at version 2
+        return (long)(await count.ExecuteScalarAsync(Token))!;
     }
 }

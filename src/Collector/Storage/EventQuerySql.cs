@@ -33,7 +33,9 @@ internal static class EventQuerySql
         AddCommonFilters(command, where, query.Type, query.Since, query.Until);
         if (query.After is { } after)
         {
-            where.Add("(timestamp_ticks < @cursor_ticks OR (timestamp_ticks = @cursor_ticks AND seq < @cursor_seq))");
+            // The first condition alone bounds the (timestamp_ticks, seq) index scan: neither database turns the OR below into
+            // a range start, and without it each page scanned from the newest row down to the cursor.
+            where.Add("timestamp_ticks <= @cursor_ticks AND (timestamp_ticks < @cursor_ticks OR seq < @cursor_seq)");
             Add(command, "cursor_ticks", after.Ticks);
             Add(command, "cursor_seq", after.Sequence);
         }

@@ -33,7 +33,7 @@ public sealed class StorageOptions
     /// PostgreSQL only: writers that commit concurrently, each on its own connection (a server backend, so one core of
     /// the database server each). One writer leaves the server's work on one core; several spread it, while each
     /// request is still answered only after the transaction holding its events has committed. A writer other than the
-    /// first starts a transaction only when 1,000 or more events are waiting, so a light load stays in one writer's
+    /// first starts a transaction only when 100 or more events are waiting, so a light load stays in one writer's
     /// larger transactions. SQLite always has one writer. Default 2; 1 to 32.
     /// </summary>
     public int PostgreSqlWriters { get; set; } = DefaultPostgreSqlWriters;

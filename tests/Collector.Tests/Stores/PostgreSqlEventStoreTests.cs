@@ -37,6 +37,77 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     }
 
     [Fact]
+    public async Task A_failed_transaction_is_rolled_back_whole_wherever_it_fails_and_the_connection_works_after_it()
+    {
+        // Real failures from triggers: in the events insert (the first round trip), in the context index insert and in a
+        // totals statement (the second, whose COMMIT the server then skips). One writer, so the failed transactions'
+        // pooled connection is the one the next commits use.
+        IEventStore store = await OpenAsync(new StorageOptions { PostgreSqlWriters = 1 });
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        await ExecuteAsync(
+            """
+            CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'poison in %', TG_TABLE_NAME; END $$;
+            CREATE TRIGGER fail_event BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.type = 'poison') EXECUTE FUNCTION poison();
+            CREATE TRIGGER fail_context BEFORE INSERT ON event_context FOR EACH ROW WHEN (NEW.key = 'poison') EXECUTE FUNCTION poison();
+            CREATE TRIGGER fail_totals BEFORE INSERT ON context_value_types FOR EACH ROW WHEN (NEW.value = 'poison') EXECUTE FUNCTION poison();
+            """);
+
+        StoredEvent[] failsInInsert = [Event(), Event(type: "poison"), Event()];
+        StoredEvent[] failsInContext = [Event(), Event(context: """{"poison":"x"}"""), Event()];
+        StoredEvent[] failsInTotals = [Event(), Event(context: """{"net_id":"poison"}"""), Event()];
+        foreach (StoredEvent[] failing in new[] { failsInInsert, failsInContext, failsInTotals })
+        {
+            PostgresException failure = await Assert.ThrowsAsync<PostgresException>(() => store.InsertAsync(failing, Token));
+            Assert.StartsWith("poison in", failure.MessageText, StringComparison.Ordinal);
+        }
+
+        // Grouped with good batches: the group fails, each batch is retried alone, only the poisoned one fails.
+        StoredEvent[][] good = [.. Enumerable.Range(0, 8).Select(_ => new[] { Event(), Event() })];
+        Task<InsertResult>[] goodTasks = [.. good.Select(batch => store.InsertAsync(batch, Token))];
+        Task<InsertResult> poisoned = store.InsertAsync([Event(), Event(context: """{"net_id":"poison"}""")], Token);
+        Assert.All(await Task.WhenAll(goodTasks), r => Assert.Equal(2, r.NewCount));
+        await Assert.ThrowsAsync<PostgresException>(() => poisoned);
+
+        // Nothing of a failed batch stayed: its other events are new when sent again, and every sum matches the stored events.
+        StoredEvent[] again = [failsInInsert[0], failsInInsert[2], failsInContext[0], failsInContext[2], failsInTotals[0], failsInTotals[2], Event(type: "other")];
+        Assert.Equal(again.Length, (await store.InsertAsync(again, Token)).NewCount);
+        long stored = 1 + (2 * good.Length) + again.Length;
+        Assert.Equal(stored, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(stored, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(stored, await CountAsync("SELECT sum(count) FROM event_minutes;"));
+        Assert.Equal(stored, await CountAsync("SELECT count(*) FROM event_context;"));
+        Assert.Equal(stored, await CountAsync("SELECT sum(events) FROM context_values;"));
+        Assert.Equal(stored, await CountAsync("SELECT sum(count) FROM context_value_types;"));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
+    }
+
+    [Fact]
+    public async Task Every_text_key_column_compares_bytewise()
+    {
+        await OpenAsync();
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(Token);
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT table_name || '.' || column_name, COALESCE(collation_name, '') FROM information_schema.columns
+            WHERE table_schema = current_schema() AND data_type = 'text' AND column_name IN ('type', 'priority', 'key', 'value')
+            ORDER BY 1;
+            """,
+            connection);
+        var columns = new List<(string Column, string Collation)>();
+        await using (NpgsqlDataReader reader = await command.ExecuteReaderAsync(Token))
+        {
+            while (await reader.ReadAsync(Token))
+            {
+                columns.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        Assert.Equal(18, columns.Count); // 2 in each of events, event_counts, event_minutes; 2 or 3 in each of the five context tables
+        Assert.All(columns, c => Assert.Equal("C", c.Collation));
+    }
+
+    [Fact]
     public async Task Two_instances_inserting_the_same_ids_in_opposite_orders_neither_deadlock_nor_duplicate()
     {
         IEventStore first = await OpenAsync();

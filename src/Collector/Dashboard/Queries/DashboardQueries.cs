@@ -63,19 +63,23 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
         var where = new List<string>();
         var sql = new StringBuilder();
         string ticks;
+        string seq;
         if (filter.ContextKey is not null && filter.ContextValue is not null)
         {
-            // Walk the context index (key, value, ticks, id) newest first and fetch each event by its id.
-            sql.Append("SELECT e.id, e.type, e.priority, e.timestamp_ticks, e.seq, e.json FROM event_context c JOIN events e ON e.id = c.id");
+            // Walk the context index (key, value, ticks, seq) newest first, ordered and paged by its own columns so the walk
+            // stops after a page, and fetch each event by its seq (the events' primary key).
+            sql.Append("SELECT e.id, e.type, e.priority, e.timestamp_ticks, e.seq, e.json FROM event_context c JOIN events e ON e.seq = c.seq");
             where.Add("c.key = @key AND c.value = @value");
             Add(command, "@key", filter.ContextKey);
             Add(command, "@value", filter.ContextValue);
             ticks = "c.ticks";
+            seq = "c.seq";
         }
         else
         {
             sql.Append("SELECT e.id, e.type, e.priority, e.timestamp_ticks, e.seq, e.json FROM events e");
             ticks = "e.timestamp_ticks";
+            seq = "e.seq";
         }
 
         if (filter.Type is not null)
@@ -98,7 +102,10 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
 
         if (after is { } position)
         {
-            where.Add($"({ticks} < @afterTicks OR ({ticks} = @afterTicks AND e.seq < @afterSeq))");
+            // The first condition alone bounds the index scan (neither database makes the OR a range start): without it a
+            // later page walked the index from the newest row down to the cursor (measured on PostgreSQL at 1.7 M rows:
+            // 140-265 ms a page, 0.1-0.3 ms with it).
+            where.Add($"{ticks} <= @afterTicks AND ({ticks} < @afterTicks OR {seq} < @afterSeq)");
             Add(command, "@afterTicks", position.Ticks);
             Add(command, "@afterSeq", position.Sequence);
         }
@@ -114,7 +121,7 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
             sql.Append(" WHERE ").AppendJoin(" AND ", where);
         }
 
-        sql.Append(System.Globalization.CultureInfo.InvariantCulture, $" ORDER BY {ticks} DESC, e.seq DESC LIMIT @limit;");
+        sql.Append(System.Globalization.CultureInfo.InvariantCulture, $" ORDER BY {ticks} DESC, {seq} DESC LIMIT @limit;");
         Add(command, "@limit", limit + 1);
         command.CommandText = sql.ToString();
         List<DashboardEvent> rows = await ReadEventsAsync(command, limit + 1, cancellationToken).ConfigureAwait(false);

@@ -15,9 +15,10 @@ internal sealed class DashboardRollup
 {
     private readonly Dictionary<(long Minute, string Type, string Priority), long> _minutes = [];
     private readonly Dictionary<(string Key, string Value, long Minute, string Type), long> _contextMinutes = [];
-    private readonly List<(string Key, string Value, long Ticks, Guid Id)> _contextRows = [];
+    private readonly List<(string Key, string Value, long Ticks, int Event)> _contextRows = [];
     private readonly Dictionary<(string Key, string Value), ValueTotals> _values = [];
     private readonly Dictionary<(string Key, string Value, string Type), long> _valueTypes = [];
+    private int _events;
 
     /// <summary>One context value's events in this commit: how many, the earliest and latest timestamps.</summary>
     public sealed class ValueTotals
@@ -33,7 +34,15 @@ internal sealed class DashboardRollup
 
     public IReadOnlyDictionary<(string Key, string Value, long Minute, string Type), long> ContextMinutes => _contextMinutes;
 
-    public IReadOnlyList<(string Key, string Value, long Ticks, Guid Id)> ContextRows => _contextRows;
+    /// <summary>
+    /// The context index rows of the events added, each with the event's position among them (0 for the first event
+    /// added): the index is keyed by the event's <c>seq</c>, which only the insert gives, so the writer pairs each
+    /// position with the seq of the event it added in that same order.
+    /// </summary>
+    public IReadOnlyList<(string Key, string Value, long Ticks, int Event)> ContextRows => _contextRows;
+
+    /// <summary>How many events were added (the positions <see cref="ContextRows"/> refer to are below it).</summary>
+    public int EventCount => _events;
 
     /// <summary>Per context field and value: the all-time totals this commit adds (<c>context_values</c>).</summary>
     public IReadOnlyDictionary<(string Key, string Value), ValueTotals> Values => _values;
@@ -48,6 +57,7 @@ internal sealed class DashboardRollup
         _contextRows.Clear();
         _values.Clear();
         _valueTypes.Clear();
+        _events = 0;
     }
 
     public void Add(StoredEvent item)
@@ -58,7 +68,7 @@ internal sealed class DashboardRollup
         _minutes[minuteKey] = _minutes.GetValueOrDefault(minuteKey) + 1;
         foreach ((string key, string value) in item.Context ?? ContextOf(item.Utf8Json.Span))
         {
-            _contextRows.Add((key, value, ticks, item.Id));
+            _contextRows.Add((key, value, ticks, _events));
             var contextKey = (key, value, minute, item.Type);
             _contextMinutes[contextKey] = _contextMinutes.GetValueOrDefault(contextKey) + 1;
             if (!_values.TryGetValue((key, value), out ValueTotals? totals))
@@ -72,6 +82,8 @@ internal sealed class DashboardRollup
             var typeKey = (key, value, item.Type);
             _valueTypes[typeKey] = _valueTypes.GetValueOrDefault(typeKey) + 1;
         }
+
+        _events++;
     }
 
     /// <summary>Adds the sums of another rollup (gathered from other events) to this one, key by key.</summary>
@@ -82,7 +94,13 @@ internal sealed class DashboardRollup
             _minutes[key] = _minutes.GetValueOrDefault(key) + count;
         }
 
-        _contextRows.AddRange(other._contextRows);
+        // The other rollup's events come after this one's: their positions move up by this one's count.
+        foreach ((string key, string value, long ticks, int position) in other._contextRows)
+        {
+            _contextRows.Add((key, value, ticks, _events + position));
+        }
+
+        _events += other._events;
         foreach ((var key, long count) in other._contextMinutes)
         {
             _contextMinutes[key] = _contextMinutes.GetValueOrDefault(key) + count;

@@ -5,17 +5,17 @@ namespace Instrumentation.Collector.Storage.Rollups;
 
 /// <summary>
 /// Writes a <see cref="DashboardRollup"/> into PostgreSQL: one multi-row statement per table (arrays through
-/// <c>unnest</c>). The context index (<see cref="WriteContextRowsAsync"/>) holds rows of this commit's new events only,
-/// so no other transaction touches them; the totals (<see cref="AddTotals"/>) are rows every transaction updates, so they
-/// go last, in one round trip, each statement taking its rows in key order (<c>ORDER BY</c>) and the statements in one
+/// <c>unnest</c>), added to the commit's last batch. The context index (<see cref="AddContextRows"/>) holds rows of this
+/// commit's new events only, so no other transaction touches them; the totals (<see cref="AddTotals"/>) are rows every
+/// transaction updates, so they go last, just before COMMIT, each statement taking its rows in key order (<c>ORDER BY</c>) and the statements in one
 /// fixed table order: concurrent writers (of one instance or of several) lock those rows in the same order, never in a
 /// cycle, and hold them only from there to the commit.
 /// </summary>
 internal static class PostgreSqlRollupWriter
 {
     private const string ContextRowsSql = """
-        INSERT INTO event_context (key, value, ticks, id)
-        SELECT * FROM unnest(@keys, @values, @ticks, @ids)
+        INSERT INTO event_context (key, value, ticks, seq)
+        SELECT * FROM unnest(@keys, @values, @ticks, @seqs)
         ON CONFLICT DO NOTHING;
         """;
 
@@ -62,20 +62,28 @@ internal static class PostgreSqlRollupWriter
         ON CONFLICT (key, value, type) DO UPDATE SET count = context_value_types.count + excluded.count;
         """;
 
-    /// <summary>Adds this commit's rows of the context index (<c>event_context</c>).</summary>
-    public static async Task WriteContextRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DashboardRollup rollup, CancellationToken cancellationToken)
+    /// <summary>Adds the statement that inserts this commit's rows of the context index (<c>event_context</c>) to <paramref name="batch"/>.</summary>
+    /// <param name="batch">The commit's batch.</param>
+    /// <param name="rollup">The sums of the commit's new events.</param>
+    /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
+    public static void AddContextRows(NpgsqlBatch batch, DashboardRollup rollup, IReadOnlyList<long> seqs)
     {
+        if (seqs.Count != rollup.EventCount)
+        {
+            throw new InvalidOperationException($"The commit added {seqs.Count} events but its rollup sums {rollup.EventCount}.");
+        }
+
         if (rollup.ContextRows.Count == 0)
         {
             return;
         }
 
-        await using var command = new NpgsqlCommand(ContextRowsSql, connection, transaction);
+        var command = new NpgsqlBatchCommand(ContextRowsSql);
         command.Parameters.Add(Array("keys", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Key)));
         command.Parameters.Add(Array("values", NpgsqlDbType.Text, rollup.ContextRows.Select(r => r.Value)));
         command.Parameters.Add(Array("ticks", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => r.Ticks)));
-        command.Parameters.Add(Array("ids", NpgsqlDbType.Uuid, rollup.ContextRows.Select(r => r.Id)));
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        command.Parameters.Add(Array("seqs", NpgsqlDbType.Bigint, rollup.ContextRows.Select(r => seqs[r.Event])));
+        batch.BatchCommands.Add(command);
     }
 
     /// <summary>

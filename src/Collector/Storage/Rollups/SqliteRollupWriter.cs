@@ -3,133 +3,129 @@ using Microsoft.Data.Sqlite;
 
 namespace Instrumentation.Collector.Storage.Rollups;
 
-/// <summary>Writes a <see cref="DashboardRollup"/> into SQLite on the store's writer connection, with prepared statements.</summary>
+/// <summary>
+/// Writes a <see cref="DashboardRollup"/> into SQLite on the store's writer connection. Every statement is a
+/// <see cref="RawStatement"/>: a commit of small batches runs a few hundred upserts (one per distinct minute, type and
+/// context value), where a <see cref="SqliteCommand"/> execution (parameter lookups by name, boxing, UTF-16 → UTF-8
+/// conversion, a reader per call) cost about as much as SQLite's own work. They run inside the writer's transaction
+/// (the connection's), so they need no transaction of their own.
+/// </summary>
 internal sealed class SqliteRollupWriter : IDisposable
 {
-    private readonly SqliteCommand _minute;
+    private readonly RawStatement _minute;
     private readonly RawStatement _contextRow;
-    private readonly SqliteCommand _contextMinute;
-    private readonly SqliteCommand _valueMinute;
-    private readonly SqliteCommand _value;
-    private readonly SqliteCommand _valueType;
+    private readonly RawStatement _contextMinute;
+    private readonly RawStatement _valueMinute;
+    private readonly RawStatement _value;
+    private readonly RawStatement _valueType;
+    private readonly Dictionary<(string Key, string Value), long> _newMinutes = [];
 
     public SqliteRollupWriter(SqliteConnection writer)
     {
-        _minute = SqliteStatements.Create(
-            writer,
-            """
-            INSERT INTO event_minutes (minute, type, priority, count) VALUES (@minute, @type, @priority, @count)
-            ON CONFLICT (minute, type, priority) DO UPDATE SET count = count + excluded.count;
-            """,
-            ("@minute", SqliteType.Integer), ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer));
+        var made = new List<RawStatement>(6);
+        try
+        {
+            _minute = Make(made, writer, """
+                INSERT INTO event_minutes (minute, type, priority, count) VALUES (?1, ?2, ?3, ?4)
+                ON CONFLICT (minute, type, priority) DO UPDATE SET count = count + excluded.count;
+                """);
+            _contextRow = Make(made, writer, "INSERT INTO event_context (key, value, ticks, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING;");
+            _contextMinute = Make(made, writer, """
+                INSERT INTO context_minutes (key, value, minute, type, count) VALUES (?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT (key, value, minute, type) DO UPDATE SET count = count + excluded.count;
+                """);
+            _valueMinute = Make(made, writer, "INSERT INTO context_value_minutes (key, value, minute) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING;");
+            _value = Make(made, writer, """
+                INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                ON CONFLICT (key, value) DO UPDATE SET
+                    events = events + excluded.events,
+                    first_ticks = MIN(first_ticks, excluded.first_ticks),
+                    last_ticks = MAX(last_ticks, excluded.last_ticks),
+                    active_minutes = active_minutes + excluded.active_minutes;
+                """);
+            _valueType = Make(made, writer, """
+                INSERT INTO context_value_types (key, value, type, count) VALUES (?1, ?2, ?3, ?4)
+                ON CONFLICT (key, value, type) DO UPDATE SET count = count + excluded.count;
+                """);
+        }
+        catch
+        {
+            // The connection does not finalize raw statements: the ones made before the failure go here.
+            foreach (RawStatement statement in made)
+            {
+                statement.Dispose();
+            }
 
-        _contextMinute = SqliteStatements.Create(
-            writer,
-            """
-            INSERT INTO context_minutes (key, value, minute, type, count) VALUES (@key, @value, @minute, @type, @count)
-            ON CONFLICT (key, value, minute, type) DO UPDATE SET count = count + excluded.count;
-            """,
-            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@minute", SqliteType.Integer), ("@type", SqliteType.Text), ("@count", SqliteType.Integer));
-
-        _valueMinute = SqliteStatements.Create(
-            writer,
-            "INSERT INTO context_value_minutes (key, value, minute) VALUES (@key, @value, @minute) ON CONFLICT DO NOTHING;",
-            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@minute", SqliteType.Integer));
-
-        _value = SqliteStatements.Create(
-            writer,
-            """
-            INSERT INTO context_values (key, value, events, first_ticks, last_ticks, active_minutes) VALUES (@key, @value, @events, @first, @last, @active)
-            ON CONFLICT (key, value) DO UPDATE SET
-                events = events + excluded.events,
-                first_ticks = MIN(first_ticks, excluded.first_ticks),
-                last_ticks = MAX(last_ticks, excluded.last_ticks),
-                active_minutes = active_minutes + excluded.active_minutes;
-            """,
-            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@events", SqliteType.Integer), ("@first", SqliteType.Integer), ("@last", SqliteType.Integer), ("@active", SqliteType.Integer));
-
-        _valueType = SqliteStatements.Create(
-            writer,
-            """
-            INSERT INTO context_value_types (key, value, type, count) VALUES (@key, @value, @type, @count)
-            ON CONFLICT (key, value, type) DO UPDATE SET count = count + excluded.count;
-            """,
-            ("@key", SqliteType.Text), ("@value", SqliteType.Text), ("@type", SqliteType.Text), ("@count", SqliteType.Integer));
-
-        // Last: should a statement above fail to prepare (the writer then closes its connection), the connection disposes
-        // the commands it made, but nothing would finalize a raw statement made before them.
-        _contextRow = new RawStatement(writer, "INSERT INTO event_context (key, value, ticks, id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING;");
+            throw;
+        }
     }
 
-    public void Write(SqliteTransaction transaction, DashboardRollup rollup)
+    /// <param name="rollup">The sums of the commit's new events.</param>
+    /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
+    public void Write(DashboardRollup rollup, IReadOnlyList<long> seqs)
     {
-        _minute.Transaction = transaction;
-        _contextMinute.Transaction = transaction;
-        _valueMinute.Transaction = transaction;
-        _value.Transaction = transaction;
-        _valueType.Transaction = transaction;
-        foreach (((long minute, string type, string priority), long count) in rollup.Minutes)
+        if (seqs.Count != rollup.EventCount)
         {
-            _minute.Parameters["@minute"].Value = minute;
-            _minute.Parameters["@type"].Value = type;
-            _minute.Parameters["@priority"].Value = priority;
-            _minute.Parameters["@count"].Value = count;
-            _minute.ExecuteNonQuery();
+            throw new InvalidOperationException($"The commit added {seqs.Count} events but its rollup sums {rollup.EventCount}.");
         }
 
-        Span<byte> idText = stackalloc byte[36];
-        foreach ((string key, string value, long ticks, Guid id) in rollup.ContextRows)
+        _newMinutes.Clear(); // here, not after use: a failed commit may have left some
+        foreach (((long minute, string type, string priority), long count) in rollup.Minutes)
         {
-            // One row per context field of every new event: the per-event path, bound through SQLitePCL.raw.
-            id.TryFormat(idText, out _, "D");
+            _minute.Bind(1, minute);
+            _minute.Bind(2, type);
+            _minute.Bind(3, priority);
+            _minute.Bind(4, count);
+            _minute.Execute();
+        }
+
+        foreach ((string key, string value, long ticks, int position) in rollup.ContextRows)
+        {
             _contextRow.Bind(1, key);
             _contextRow.Bind(2, value);
             _contextRow.Bind(3, ticks);
-            _contextRow.Bind(4, idText);
+            _contextRow.Bind(4, seqs[position]);
             _contextRow.Execute();
         }
 
         foreach (((string key, string value, long minute, string type), long count) in rollup.ContextMinutes)
         {
-            _contextMinute.Parameters["@key"].Value = key;
-            _contextMinute.Parameters["@value"].Value = value;
-            _contextMinute.Parameters["@minute"].Value = minute;
-            _contextMinute.Parameters["@type"].Value = type;
-            _contextMinute.Parameters["@count"].Value = count;
-            _contextMinute.ExecuteNonQuery();
-        }
+            _contextMinute.Bind(1, key);
+            _contextMinute.Bind(2, value);
+            _contextMinute.Bind(3, minute);
+            _contextMinute.Bind(4, type);
+            _contextMinute.Bind(5, count);
+            _contextMinute.Execute();
 
-        // A value's active minutes grow by the minutes it had no event in before: the rows this commit adds.
-        var newMinutes = new Dictionary<(string Key, string Value), long>();
-        foreach ((string key, string value, long minute) in rollup.ContextMinutes.Keys.Select(k => (k.Key, k.Value, k.Minute)).Distinct())
-        {
-            _valueMinute.Parameters["@key"].Value = key;
-            _valueMinute.Parameters["@value"].Value = value;
-            _valueMinute.Parameters["@minute"].Value = minute;
-            if (_valueMinute.ExecuteNonQuery() == 1)
+            // A value's active minutes grow by the minutes it had no event in before: the rows this commit adds. The key
+            // holds each (key, value, minute) once per type; after the first, the insert adds nothing.
+            _valueMinute.Bind(1, key);
+            _valueMinute.Bind(2, value);
+            _valueMinute.Bind(3, minute);
+            if (_valueMinute.Execute() == 1)
             {
-                newMinutes[(key, value)] = newMinutes.GetValueOrDefault((key, value)) + 1;
+                _newMinutes[(key, value)] = _newMinutes.GetValueOrDefault((key, value)) + 1;
             }
         }
 
         foreach (((string key, string value), DashboardRollup.ValueTotals totals) in rollup.Values)
         {
-            _value.Parameters["@key"].Value = key;
-            _value.Parameters["@value"].Value = value;
-            _value.Parameters["@events"].Value = totals.Events;
-            _value.Parameters["@first"].Value = totals.FirstTicks;
-            _value.Parameters["@last"].Value = totals.LastTicks;
-            _value.Parameters["@active"].Value = newMinutes.GetValueOrDefault((key, value));
-            _value.ExecuteNonQuery();
+            _value.Bind(1, key);
+            _value.Bind(2, value);
+            _value.Bind(3, totals.Events);
+            _value.Bind(4, totals.FirstTicks);
+            _value.Bind(5, totals.LastTicks);
+            _value.Bind(6, _newMinutes.GetValueOrDefault((key, value)));
+            _value.Execute();
         }
 
         foreach (((string key, string value, string type), long count) in rollup.ValueTypes)
         {
-            _valueType.Parameters["@key"].Value = key;
-            _valueType.Parameters["@value"].Value = value;
-            _valueType.Parameters["@type"].Value = type;
-            _valueType.Parameters["@count"].Value = count;
-            _valueType.ExecuteNonQuery();
+            _valueType.Bind(1, key);
+            _valueType.Bind(2, value);
+            _valueType.Bind(3, type);
+            _valueType.Bind(4, count);
+            _valueType.Execute();
         }
     }
 
@@ -141,5 +137,12 @@ internal sealed class SqliteRollupWriter : IDisposable
         _valueMinute.Dispose();
         _value.Dispose();
         _valueType.Dispose();
+    }
+
+    private static RawStatement Make(List<RawStatement> made, SqliteConnection writer, string sql)
+    {
+        var statement = new RawStatement(writer, sql);
+        made.Add(statement);
+        return statement;
     }
 }

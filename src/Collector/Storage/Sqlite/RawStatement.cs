@@ -57,6 +57,9 @@ internal sealed class RawStatement : IDisposable
         return raw.sqlite3_changes(_db);
     }
 
+    /// <summary>The rowid of the row the last successful insert on this connection added (an <c>INTEGER PRIMARY KEY</c> column's value).</summary>
+    public long LastInsertRowId => raw.sqlite3_last_insert_rowid(_db);
+
     public void Dispose() => _statement.Dispose();
 
     private void Check(int rc)

@@ -17,10 +17,11 @@ public sealed class SqliteEventStore : IEventStore
     private readonly TimeProvider _time;
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
+    private readonly List<long> _addedSeqs = [];
     private Rollups.SqliteRollupWriter? _rollupWriter;
     private SqliteConnection? _writer;
     private RawStatement? _insert;
-    private SqliteCommand? _count;
+    private RawStatement? _count;
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
@@ -157,12 +158,12 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time).</summary>
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
-        (SqliteConnection writer, RawStatement insert, SqliteCommand count) = Writer();
+        (SqliteConnection writer, RawStatement insert, RawStatement count) = Writer();
         var results = new InsertResult[batches.Count];
         _tally.Clear();
         _rollup.Clear();
+        _addedSeqs.Clear();
         using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
-        count.Transaction = transaction;
         Span<byte> text = stackalloc byte[64];
         _time.GetUtcNow().TryFormat(text, out int length, "O", CultureInfo.InvariantCulture);
         insert.Bind(6, text[..length]); // received_at: one value for the whole transaction
@@ -182,6 +183,9 @@ public sealed class SqliteEventStore : IEventStore
                 insert.Bind(7, item.Utf8Json.Span);
                 if (insert.Execute() == 1)
                 {
+                    // seq is the rowid: the context index is keyed by it. The seqs go in the order the rollup below gets
+                    // the new events (a batch's sums cover its events in order), which is how its rows refer to them.
+                    _addedSeqs.Add(insert.LastInsertRowId);
                     isNew[i] = true;
                     added++;
                 }
@@ -209,20 +213,20 @@ public sealed class SqliteEventStore : IEventStore
 
         foreach ((string type, string priority, CountTally.Entry entry) in _tally.Ordered())
         {
-            count.Parameters["@type"].Value = type;
-            count.Parameters["@priority"].Value = priority;
-            count.Parameters["@count"].Value = entry.Count;
-            count.Parameters["@first"].Value = entry.FirstTicks;
-            count.Parameters["@last"].Value = entry.LastTicks;
-            count.ExecuteNonQuery();
+            count.Bind(1, type);
+            count.Bind(2, priority);
+            count.Bind(3, entry.Count);
+            count.Bind(4, entry.FirstTicks);
+            count.Bind(5, entry.LastTicks);
+            count.Execute();
         }
 
-        _rollupWriter!.Write(transaction, _rollup);
+        _rollupWriter!.Write(_rollup, _addedSeqs);
         transaction.Commit();
         return Task.FromResult(results);
     }
 
-    private (SqliteConnection, RawStatement, SqliteCommand) Writer()
+    private (SqliteConnection, RawStatement, RawStatement) Writer()
     {
         if (_writer is null)
         {
@@ -263,16 +267,15 @@ public sealed class SqliteEventStore : IEventStore
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
             ON CONFLICT (id) DO NOTHING;
             """);
-        _count = SqliteStatements.Create(
+        _count = new RawStatement(
             writer,
             """
-            INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks) VALUES (@type, @priority, @count, @first, @last)
+            INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks) VALUES (?1, ?2, ?3, ?4, ?5)
             ON CONFLICT (type, priority) DO UPDATE SET
                 count = count + excluded.count,
                 first_ticks = MIN(first_ticks, excluded.first_ticks),
                 last_ticks = MAX(last_ticks, excluded.last_ticks);
-            """,
-            ("@type", SqliteType.Text), ("@priority", SqliteType.Text), ("@count", SqliteType.Integer), ("@first", SqliteType.Integer), ("@last", SqliteType.Integer));
+            """);
         _rollupWriter = new Rollups.SqliteRollupWriter(writer);
     }
 

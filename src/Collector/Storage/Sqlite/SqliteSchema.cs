@@ -87,6 +87,20 @@ internal static class SqliteSchema
                    (SELECT COUNT(*) FROM context_value_minutes m WHERE m.key = c.key AND m.value = c.value)
             FROM event_context c GROUP BY c.key, c.value;
         """,
+
+        // 4: the context index keyed by the event's seq (its rowid) instead of its id: an integer where the id was 36
+        // bytes of text, in every index entry, and the explorer finds the event by its primary key. Every row is kept, its
+        // seq looked up by id.
+        """
+        CREATE TABLE event_context_by_seq (
+            key TEXT NOT NULL, value TEXT NOT NULL, ticks INTEGER NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (key, value, ticks, seq)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO event_context_by_seq (key, value, ticks, seq)
+            SELECT c.key, c.value, c.ticks, e.seq FROM event_context c JOIN events e ON e.id = c.id;
+        DROP TABLE event_context;
+        ALTER TABLE event_context_by_seq RENAME TO event_context;
+        """,
     ];
 
     /// <summary>The page size of a database file this collector creates.</summary>
@@ -95,8 +109,12 @@ internal static class SqliteSchema
     /// <summary>The version this collector writes.</summary>
     public static int CurrentVersion => Migrations.Length;
 
-    public static void Migrate(SqliteConnection connection)
+    public static void Migrate(SqliteConnection connection) => Migrate(connection, CurrentVersion);
+
+    /// <summary>Brings the database to <paramref name="targetVersion"/> (tests build older databases with it).</summary>
+    internal static void Migrate(SqliteConnection connection, int targetVersion)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(targetVersion, CurrentVersion);
         // 8 KiB pages for a new file (an existing file keeps its own): a commit of a few thousand events writes half as many
         // log frames as with SQLite's default 4 KiB, while a small commit, which rewrites the last page of every table and
         // index it touches, does not write much more. Measured: 4, 8 and 16 KiB at batches of 50 and 1,000 (docs/benchmarks.md).
@@ -114,14 +132,14 @@ internal static class SqliteSchema
                 $"The SQLite database '{connection.DataSource}' has schema version {version}, newer than the {CurrentVersion} this collector knows. Run a newer collector, or point it at another file.");
         }
 
-        for (int next = version + 1; next <= CurrentVersion; next++)
+        for (int next = version + 1; next <= targetVersion; next++)
         {
             Execute(connection, transaction, Migrations[next - 1]);
         }
 
-        if (version < CurrentVersion)
+        if (version < targetVersion)
         {
-            Execute(connection, transaction, $"DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES ({CurrentVersion});");
+            Execute(connection, transaction, $"DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES ({targetVersion});");
         }
 
         transaction.Commit();
