@@ -8,7 +8,9 @@ namespace Instrumentation.Collector.Storage.Rollups;
 /// <see cref="RawStatement"/>: a commit of small batches runs a few hundred upserts (one per distinct minute, type and
 /// context value), where a <see cref="SqliteCommand"/> execution (parameter lookups by name, boxing, UTF-16 → UTF-8
 /// conversion, a reader per call) cost about as much as SQLite's own work. They run inside the writer's transaction
-/// (the connection's), so they need no transaction of their own.
+/// (the connection's), so they need no transaction of their own. The context index is written by every commit
+/// (<see cref="WriteContextRows"/>); the totals by the writer's folds (<see cref="WriteTotals"/>, see
+/// <see cref="SqliteRollupFolder"/>).
 /// </summary>
 internal sealed class SqliteRollupWriter : IDisposable
 {
@@ -18,11 +20,12 @@ internal sealed class SqliteRollupWriter : IDisposable
     private readonly RawStatement _valueMinute;
     private readonly RawStatement _value;
     private readonly RawStatement _valueType;
+    private readonly RawStatement _mark;
     private readonly Dictionary<(string Key, string Value), long> _newMinutes = [];
 
     public SqliteRollupWriter(SqliteConnection writer)
     {
-        var made = new List<RawStatement>(6);
+        var made = new List<RawStatement>(7);
         try
         {
             _minute = Make(made, writer, """
@@ -47,6 +50,7 @@ internal sealed class SqliteRollupWriter : IDisposable
                 INSERT INTO context_value_types (key, value, type, count) VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (key, value, type) DO UPDATE SET count = count + excluded.count;
                 """);
+            _mark = Make(made, writer, "UPDATE rollup_mark SET through_seq = ?1;");
         }
         catch
         {
@@ -60,23 +64,14 @@ internal sealed class SqliteRollupWriter : IDisposable
         }
     }
 
+    /// <summary>Writes the context index rows (<c>event_context</c>) of a commit's new events, in that commit's transaction.</summary>
     /// <param name="rollup">The sums of the commit's new events.</param>
     /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
-    public void Write(DashboardRollup rollup, IReadOnlyList<long> seqs)
+    public void WriteContextRows(DashboardRollup rollup, IReadOnlyList<long> seqs)
     {
         if (seqs.Count != rollup.EventCount)
         {
             throw new InvalidOperationException($"The commit added {seqs.Count} events but its rollup sums {rollup.EventCount}.");
-        }
-
-        _newMinutes.Clear(); // here, not after use: a failed commit may have left some
-        foreach (((long minute, string type, string priority), long count) in rollup.Minutes)
-        {
-            _minute.Bind(1, minute);
-            _minute.Bind(2, type);
-            _minute.Bind(3, priority);
-            _minute.Bind(4, count);
-            _minute.Execute();
         }
 
         foreach ((string key, string value, long ticks, int position) in rollup.ContextRows)
@@ -86,6 +81,26 @@ internal sealed class SqliteRollupWriter : IDisposable
             _contextRow.Bind(3, ticks);
             _contextRow.Bind(4, seqs[position]);
             _contextRow.Execute();
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="rollup"/>'s totals to the rollup tables (all but the context index) and records that they are
+    /// complete through <paramref name="throughSeq"/> (<c>rollup_mark</c>), in the caller's transaction: the sums and
+    /// the mark commit or roll back together, which is what lets a restart recompute exactly the events after the mark.
+    /// </summary>
+    /// <param name="rollup">The sums of every event with a seq above the current mark, up to <paramref name="throughSeq"/>.</param>
+    /// <param name="throughSeq">The largest seq those events have.</param>
+    public void WriteTotals(DashboardRollup rollup, long throughSeq)
+    {
+        _newMinutes.Clear(); // here, not after use: a failed commit may have left some
+        foreach (((long minute, string type, string priority), long count) in rollup.Minutes)
+        {
+            _minute.Bind(1, minute);
+            _minute.Bind(2, type);
+            _minute.Bind(3, priority);
+            _minute.Bind(4, count);
+            _minute.Execute();
         }
 
         foreach (((string key, string value, long minute, string type), long count) in rollup.ContextMinutes)
@@ -127,6 +142,9 @@ internal sealed class SqliteRollupWriter : IDisposable
             _valueType.Bind(4, count);
             _valueType.Execute();
         }
+
+        _mark.Bind(1, throughSeq);
+        _mark.Execute();
     }
 
     public void Dispose()
@@ -137,6 +155,7 @@ internal sealed class SqliteRollupWriter : IDisposable
         _valueMinute.Dispose();
         _value.Dispose();
         _valueType.Dispose();
+        _mark.Dispose();
     }
 
     private static RawStatement Make(List<RawStatement> made, SqliteConnection writer, string sql)
