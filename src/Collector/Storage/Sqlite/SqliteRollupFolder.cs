@@ -21,8 +21,9 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// from the stored events above the mark, so nothing is missing and nothing is counted twice.
 /// </para>
 /// <para>
-/// The context index (<c>event_context</c>) is not deferred: each commit writes its events' rows, since they are keyed
-/// by the seqs only that commit knows and the explorer reads them at once. <c>event_counts</c> stays per commit too.
+/// The context index (<c>event_context</c>) is not deferred: each commit writes its events' rows, so the explorer's
+/// context filter finds an event as soon as its upload is answered, without waiting on the writer. <c>event_counts</c>
+/// stays per commit too, so <c>/stats</c> is exact without one either.
 /// </para>
 /// </remarks>
 internal sealed class SqliteRollupFolder
