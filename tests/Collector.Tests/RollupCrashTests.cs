@@ -28,6 +28,7 @@ public sealed class RollupCrashTests
             await IngestThenKillAsync(path, first: 0, batches: 30);
             Assert.Equal(0, RollupAudit.Mark(path));
             Assert.Equal(0, RollupAudit.Scalar(path, "SELECT count(*) FROM event_minutes;"));
+            Assert.Equal(0, RollupAudit.Scalar(path, "SELECT count(*) FROM event_context;"));
             await RecoverAsync(path);
 
             // 2: killed after the threshold fold, with the events of the commits after it pending.

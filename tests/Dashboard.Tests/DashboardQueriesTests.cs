@@ -135,7 +135,7 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
     [Fact]
     public async Task Each_rollup_read_right_after_an_insert_includes_it()
     {
-        // The SQLite writer folds its totals only when a read asks (or at its threshold): every read here must ask.
+        // The SQLite writer folds its rollups only when a read asks (or at its threshold): every read here must ask.
         IEventStore store = await OpenAsync();
         for (int n = 1; n <= 12; n++)
         {
@@ -150,6 +150,8 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
             Assert.Equal(n, (await store.Dashboard.ActivityAsync("net_id", null, null, ActivitySort.Events, descending: true, 100, Token)).Count);
             IReadOnlyList<ContextActivity> ranged = await store.Dashboard.ActivityAsync("course_id", Base, Base.AddHours(1), ActivitySort.Events, descending: true, 100, Token);
             Assert.Equal(n, ranged.Sum(a => a.Events));
+            DashboardEventPage found = await store.Dashboard.FindEventsAsync(new EventFilter(null, null, null, "course_id", "c" + n, null), 10, null, Token);
+            Assert.Single(found.Rows); // the explorer's context index
         }
     }
 

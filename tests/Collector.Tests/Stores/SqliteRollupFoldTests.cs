@@ -81,7 +81,8 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
 
         await store.InsertAsync([.. Enumerable.Range(batches * BatchSize, BatchSize).Select(Event)], Token);
         Assert.Equal(SqliteRollupFolder.FoldThreshold, RollupAudit.Scalar(DatabasePath, "SELECT sum(count) FROM event_minutes;")); // pending
-        Assert.Equal(SqliteRollupFolder.FoldThreshold + BatchSize, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;") / 3); // per commit
+        Assert.Equal(SqliteRollupFolder.FoldThreshold * 3, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;")); // pending too (3 fields)
+        Assert.Equal(SqliteRollupFolder.FoldThreshold + BatchSize, RollupAudit.Scalar(DatabasePath, "SELECT sum(count) FROM event_counts;")); // per commit
     }
 
     [Fact]

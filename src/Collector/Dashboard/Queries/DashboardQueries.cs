@@ -65,6 +65,11 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
     {
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        if (filter.ContextKey is not null && filter.ContextValue is not null)
+        {
+            await RollupsCurrentAsync(cancellationToken).ConfigureAwait(false); // the context index is a rollup too
+        }
+
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         await using DbCommand command = connection.CreateCommand();
         var where = new List<string>();
@@ -345,7 +350,7 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
         return rows;
     }
 
-    // The explorer's reads need no barrier: the context index and the events are written by each commit.
+    // Reads of the events table alone need no barrier: each commit writes its events.
     private Task RollupsCurrentAsync(CancellationToken cancellationToken) => rollupsCurrent?.Invoke(cancellationToken) ?? Task.CompletedTask;
 
     private static DbParameter Add(DbCommand command, string name, object value)

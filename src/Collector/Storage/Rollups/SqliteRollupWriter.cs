@@ -8,9 +8,8 @@ namespace Instrumentation.Collector.Storage.Rollups;
 /// <see cref="RawStatement"/>: a commit of small batches runs a few hundred upserts (one per distinct minute, type and
 /// context value), where a <see cref="SqliteCommand"/> execution (parameter lookups by name, boxing, UTF-16 → UTF-8
 /// conversion, a reader per call) cost about as much as SQLite's own work. They run inside the writer's transaction
-/// (the connection's), so they need no transaction of their own. The context index is written by every commit
-/// (<see cref="WriteContextRows"/>); the totals by the writer's folds (<see cref="WriteTotals"/>, see
-/// <see cref="SqliteRollupFolder"/>).
+/// (the connection's), so they need no transaction of their own. Both the context index (<see cref="WriteContextRows"/>)
+/// and the totals (<see cref="WriteTotals"/>) are written by the writer's folds (see <see cref="SqliteRollupFolder"/>).
 /// </summary>
 internal sealed class SqliteRollupWriter : IDisposable
 {
@@ -64,7 +63,7 @@ internal sealed class SqliteRollupWriter : IDisposable
         }
     }
 
-    /// <summary>Writes the context index rows (<c>event_context</c>) of a commit's new events, in that commit's transaction.</summary>
+    /// <summary>Writes the context index rows (<c>event_context</c>) of new events, in the caller's transaction.</summary>
     /// <param name="rollup">The sums of the commit's new events.</param>
     /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
     public void WriteContextRows(DashboardRollup rollup, IReadOnlyList<long> seqs)
@@ -76,12 +75,18 @@ internal sealed class SqliteRollupWriter : IDisposable
 
         foreach ((string key, string value, long ticks, int position) in rollup.ContextRows)
         {
-            _contextRow.Bind(1, key);
-            _contextRow.Bind(2, value);
-            _contextRow.Bind(3, ticks);
-            _contextRow.Bind(4, seqs[position]);
-            _contextRow.Execute();
+            WriteContextRow(key, value, ticks, seqs[position]);
         }
+    }
+
+    /// <summary>Writes one row of the context index (<c>event_context</c>); a row already there is left as it is.</summary>
+    public void WriteContextRow(string key, string value, long ticks, long seq)
+    {
+        _contextRow.Bind(1, key);
+        _contextRow.Bind(2, value);
+        _contextRow.Bind(3, ticks);
+        _contextRow.Bind(4, seq);
+        _contextRow.Execute();
     }
 
     /// <summary>

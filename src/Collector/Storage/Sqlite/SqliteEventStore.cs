@@ -11,8 +11,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// connections that run alongside it, and the event id as a unique key so a retried event is not stored twice.
 /// </summary>
 /// <remarks>
-/// Each commit writes its events, their counts (<c>event_counts</c>) and their context index rows; the dashboard's other
-/// rollups are summed in memory across commits and written together (<see cref="SqliteRollupFolder"/>): when they cover
+/// Each commit writes its events and their counts (<c>event_counts</c>); the dashboard's rollups (the context index and
+/// the totals) are kept in memory across commits and written together (<see cref="SqliteRollupFolder"/>): when they cover
 /// <see cref="SqliteRollupFolder.FoldThreshold"/> events, when a dashboard read needs them, and when the store is
 /// disposed. What a crash loses of them is recomputed from the stored events by <see cref="InitializeAsync"/>. One
 /// collector process per file: the recomputation relies on this process's writer being the file's only one.
@@ -174,9 +174,9 @@ public sealed class SqliteEventStore : IEventStore
             {
                 using SqliteTransaction transaction = _writer.BeginTransaction(deferred: false);
                 var none = new Rollups.DashboardRollup();
-                _folder.WriteFold(_rollupWriter!, none, 0);
+                _folder.WriteFold(_rollupWriter!, none, []);
                 transaction.Commit();
-                _folder.Committed(folded: true, none, 0);
+                _folder.Committed(folded: true, none, []);
             }
         }
         finally
@@ -270,16 +270,19 @@ public sealed class SqliteEventStore : IEventStore
             count.Execute();
         }
 
-        _rollupWriter!.WriteContextRows(_rollup, _addedSeqs);
-        long throughSeq = _addedSeqs.Count > 0 ? _addedSeqs[^1] : 0;
-        bool fold = _folder.ShouldFold(_rollup.EventCount, foldRequested);
+        if (_addedSeqs.Count != _rollup.EventCount)
+        {
+            throw new InvalidOperationException($"The commit added {_addedSeqs.Count} events but its rollup sums {_rollup.EventCount}.");
+        }
+
+        bool fold = _folder.ShouldFold(_rollup, foldRequested);
         if (fold)
         {
-            _folder.WriteFold(_rollupWriter, _rollup, throughSeq);
+            _folder.WriteFold(_rollupWriter!, _rollup, _addedSeqs);
         }
 
         transaction.Commit();
-        _folder.Committed(fold, _rollup, throughSeq);
+        _folder.Committed(fold, _rollup, _addedSeqs);
         return Task.FromResult(results);
     }
 

@@ -5,62 +5,78 @@ using Microsoft.Data.Sqlite;
 namespace Instrumentation.Collector.Storage.Sqlite;
 
 /// <summary>
-/// The dashboard's totals the SQLite writer has not written yet: the sums of the events of many commits, added up in
-/// memory and written to the rollup tables in one go (a "fold"). Rollup rows per commit grow with the distinct context
-/// values, minutes and types in it, not with its events, so a fold of many commits upserts each row once where
-/// per-commit writing upserted it once per commit. Owned by the writer loop (every member but <see cref="Recover"/> is
+/// The dashboard's rollups the SQLite writer has not written yet: the context index rows and the totals of the events of
+/// many commits, kept in memory and written to the rollup tables in one go (a "fold"). Both are keyed by context value
+/// first, so a commit that wrote them would dirty a page of each table per distinct value it holds (a few hundred with
+/// the notebook design's contexts, megabytes of log frames per small commit); a fold of many commits writes each such
+/// page once and upserts each totals row once. Owned by the writer loop (every member but <see cref="Recover"/> is
 /// called from it, or from <see cref="SqliteEventStore.DisposeAsync"/> after the loop has ended).
 /// </summary>
 /// <remarks>
 /// <para>
-/// The table <c>rollup_mark</c> holds the seq through which the rollup tables are complete, moved in the transaction
-/// that writes a fold. A seq mark is exact because a SQLite file has one writer (one collector process per file, and in
+/// The table <c>rollup_mark</c> holds the seq through which the rollup tables (the context index included) are
+/// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one collector process per file, and in
 /// it one writer loop) and <c>seq</c> is an <c>AUTOINCREMENT</c> rowid: each event gets a seq above every seq committed
 /// before it, never reused, so the events committed after a fold are exactly those with a seq above its mark, and they
-/// are what the pending sums hold. A crash loses the pending sums only: <see cref="Recover"/> recomputes them at start
+/// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them at start
 /// from the stored events above the mark, so nothing is missing and nothing is counted twice.
 /// </para>
 /// <para>
-/// The context index (<c>event_context</c>) is not deferred: each commit writes its events' rows, so the explorer's
-/// context filter finds an event as soon as its upload is answered, without waiting on the writer. <c>event_counts</c>
-/// stays per commit too, so <c>/stats</c> is exact without one either.
+/// <c>event_counts</c> is not deferred: each commit writes it (one row per type and priority), so <c>/stats</c> is exact
+/// without waiting on the writer. The dashboard's reads of the deferred tables wait for a fold first (a barrier).
 /// </para>
 /// </remarks>
 internal sealed class SqliteRollupFolder
 {
     /// <summary>
-    /// The events whose sums may wait in memory before a commit folds them. It bounds the writer's memory (the sums
-    /// grow with the distinct keys of these events, at most a few per event) and the work a restart after a crash
-    /// redoes (reading and summing this many stored events, well under a second), while already making the upserts per
-    /// event a hundred times fewer than per-commit writing at small batches.
+    /// The events whose rollups may wait in memory before a commit folds them. It bounds the writer's memory (an index
+    /// row per context field of these events, and sums that grow with their distinct keys) and the work a restart after
+    /// a crash redoes (reading and summing this many stored events, well under a second), while already making the pages
+    /// written per event a hundred times fewer than per-commit writing at small batches.
     /// </summary>
     public const int FoldThreshold = 20_000;
 
+    /// <summary>
+    /// The context index rows that may wait in memory before a commit folds them: a second bound, for events with many
+    /// context fields (each row holds references to its strings and two numbers, some 50 bytes).
+    /// </summary>
+    public const int MaxPendingContextRows = 200_000;
+
     private readonly DashboardRollup _pending = new();
+    private readonly List<(string Key, string Value, long Ticks, long Seq)> _pendingRows = [];
     private long _pendingThroughSeq;
 
     /// <summary>How many committed events the pending sums cover.</summary>
     public int PendingEvents => _pending.EventCount;
 
-    /// <summary>Whether the commit about to be written should fold: the pending sums would reach the threshold, or a reader asked for them.</summary>
-    /// <param name="commitEvents">The new events of the commit.</param>
+    /// <summary>Whether the commit about to be written should fold: what is pending would reach a bound, or a reader asked for it.</summary>
+    /// <param name="commit">The sums of the commit's new events.</param>
     /// <param name="requested">A reader's barrier is part of the commit.</param>
-    public bool ShouldFold(int commitEvents, bool requested)
+    public bool ShouldFold(DashboardRollup commit, bool requested)
     {
-        int total = _pending.EventCount + commitEvents;
-        return total >= FoldThreshold || (requested && total > 0);
+        int total = _pending.EventCount + commit.EventCount;
+        return total >= FoldThreshold
+            || _pendingRows.Count + commit.ContextRows.Count >= MaxPendingContextRows
+            || (requested && total > 0);
     }
 
     /// <summary>
-    /// Writes the pending sums and then the commit's own, in the commit's transaction. The two are written one after the
-    /// other rather than added together first: the pending sums must stay as they are until the transaction commits, since
-    /// a rollback keeps them pending.
+    /// Writes what is pending and then the commit's own, in the commit's transaction. The two are written one after the
+    /// other rather than added together first: what is pending must stay as it is until the transaction commits, since
+    /// a rollback keeps it pending.
     /// </summary>
     /// <param name="writer">The writer's rollup statements.</param>
     /// <param name="commit">The sums of the commit's new events.</param>
-    /// <param name="commitThroughSeq">The largest seq the commit added (0 when it added none).</param>
-    public void WriteFold(SqliteRollupWriter writer, DashboardRollup commit, long commitThroughSeq)
+    /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
+    public void WriteFold(SqliteRollupWriter writer, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
     {
+        foreach ((string key, string value, long ticks, long seq) in _pendingRows)
+        {
+            writer.WriteContextRow(key, value, ticks, seq);
+        }
+
+        writer.WriteContextRows(commit, commitSeqs);
+        long commitThroughSeq = commitSeqs.Count > 0 ? commitSeqs[^1] : 0;
         if (_pending.EventCount > 0)
         {
             writer.WriteTotals(_pending, _pendingThroughSeq);
@@ -75,17 +91,23 @@ internal sealed class SqliteRollupFolder
     /// <summary>Called once the commit's transaction has committed: a fold empties the pending sums, any other commit adds its own.</summary>
     /// <param name="folded">The commit wrote a fold (<see cref="WriteFold"/>).</param>
     /// <param name="commit">The sums of the commit's new events.</param>
-    /// <param name="commitThroughSeq">The largest seq the commit added (0 when it added none).</param>
-    public void Committed(bool folded, DashboardRollup commit, long commitThroughSeq)
+    /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
+    public void Committed(bool folded, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
     {
         if (folded)
         {
             _pending.Clear();
+            _pendingRows.Clear();
         }
         else if (commit.EventCount > 0)
         {
             _pending.AddTotals(commit);
-            _pendingThroughSeq = commitThroughSeq;
+            foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
+            {
+                _pendingRows.Add((key, value, ticks, commitSeqs[position]));
+            }
+
+            _pendingThroughSeq = commitSeqs[^1];
         }
     }
 
@@ -100,10 +122,11 @@ internal sealed class SqliteRollupFolder
         long recovered = 0;
         using var writer = new SqliteRollupWriter(connection);
         var sums = new DashboardRollup();
+        var seqs = new List<long>();
         while (true)
         {
             sums.Clear();
-            long throughSeq = 0;
+            seqs.Clear();
             using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
             using (SqliteCommand read = connection.CreateCommand())
             {
@@ -116,7 +139,7 @@ internal sealed class SqliteRollupFolder
                 using SqliteDataReader reader = read.ExecuteReader();
                 while (reader.Read())
                 {
-                    throughSeq = reader.GetInt64(0);
+                    seqs.Add(reader.GetInt64(0));
                     sums.Add(new StoredEvent(Guid.Parse(reader.GetString(1)), reader.GetString(2), reader.GetString(3), new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero), reader.GetString(5)));
                 }
             }
@@ -126,7 +149,9 @@ internal sealed class SqliteRollupFolder
                 return recovered;
             }
 
-            writer.WriteTotals(sums, throughSeq);
+            // The context index rows too: the ones a crash lost were never written (any that were are left as they are).
+            writer.WriteContextRows(sums, seqs);
+            writer.WriteTotals(sums, seqs[^1]);
             transaction.Commit();
             recovered += sums.EventCount;
         }

@@ -102,8 +102,8 @@ internal static class SqliteSchema
         ALTER TABLE event_context_by_seq RENAME TO event_context;
         """,
 
-        // 5: the seq through which the rollup tables (all but the context index) are complete. The writer adds the sums of
-        // many commits in memory and writes them in one go, moving this mark in that transaction; at start the events
+        // 5: the seq through which the rollup tables (the context index included) are complete. The writer keeps the rows and
+        // sums of many commits in memory and writes them in one go, moving this mark in that transaction; at start the events
         // above it are rolled up from their JSON (SqliteRollupFolder). Events stored before this version were rolled up
         // in their own commits, so the mark starts at the last of them.
         """
