@@ -133,6 +133,29 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_rollup_read_right_after_an_insert_includes_it()
+    {
+        // The SQLite writer folds its rollups only when a read asks (or at its threshold): every read here must ask.
+        IEventStore store = await OpenAsync();
+        for (int n = 1; n <= 12; n++)
+        {
+            await store.InsertAsync([Event(n, n % 2 == 0 ? "cell" : "focus", n, "s" + n, "c" + n)], Token);
+            TimeSeries series = await store.Dashboard.CountByTypeOverTimeAsync(Base, Base.AddHours(1), TimeSpan.FromMinutes(1), Token);
+            Assert.Equal(n, series.TotalsByType().Sum(t => t.Value));
+            if (n == 1)
+            {
+                Assert.Equal(["course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+            }
+
+            Assert.Equal(n, (await store.Dashboard.ActivityAsync("net_id", null, null, ActivitySort.Events, descending: true, 100, Token)).Count);
+            IReadOnlyList<ContextActivity> ranged = await store.Dashboard.ActivityAsync("course_id", Base, Base.AddHours(1), ActivitySort.Events, descending: true, 100, Token);
+            Assert.Equal(n, ranged.Sum(a => a.Events));
+            DashboardEventPage found = await store.Dashboard.FindEventsAsync(new EventFilter(null, null, null, "course_id", "c" + n, null), 10, null, Token);
+            Assert.Single(found.Rows); // the explorer's context index
+        }
+    }
+
+    [Fact]
     public async Task Types_context_fields_and_values_are_listed_in_code_point_order_on_each_store()
     {
         IEventStore store = await OpenAsync();
@@ -215,7 +238,7 @@ public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
         await using var connection = new SqliteConnection($"Data Source={Path}");
         await connection.OpenAsync(Token);
         await using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; UPDATE schema_version SET version = 2;";
+        command.CommandText = "DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; DROP TABLE rollup_mark; UPDATE schema_version SET version = 2;";
         await command.ExecuteNonQueryAsync(Token);
     }
 

@@ -11,7 +11,13 @@ namespace Instrumentation.Collector.Dashboard.Queries;
 /// of the events: the overview reads one row per minute and type, the explorer walks an index newest first and stops
 /// after a page, the activity view reads the per-minute rollup of one context field.
 /// </summary>
-internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConnection>> open, DashboardSqlDialect dialect) : IDashboardQueries
+/// <param name="open">Opens a reader connection.</param>
+/// <param name="dialect">Where the store's SQL differs.</param>
+/// <param name="rollupsCurrent">
+/// Completes when the rollup tables cover every event stored so far; the reads of those tables wait for it first. The
+/// SQLite store writes its totals in deferred folds and folds here; a store that writes them with the events passes none.
+/// </param>
+internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConnection>> open, DashboardSqlDialect dialect, Func<CancellationToken, Task>? rollupsCurrent = null) : IDashboardQueries
 {
     private const long TicksPerMinute = TimeSpan.TicksPerMinute;
 
@@ -24,6 +30,7 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
         int buckets = (int)Math.Max(1, (endMinute - firstMinute + bucketMinutes - 1) / bucketMinutes);
         var counts = new SortedDictionary<string, long[]>(StringComparer.Ordinal);
         var byPriority = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        await RollupsCurrentAsync(cancellationToken).ConfigureAwait(false);
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         await using DbCommand command = connection.CreateCommand();
         // Summed into buckets by the database: a week is 10,080 minutes times the types, a few hundred rows come back.
@@ -58,6 +65,11 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
     {
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        if (filter.ContextKey is not null && filter.ContextValue is not null)
+        {
+            await RollupsCurrentAsync(cancellationToken).ConfigureAwait(false); // the context index is a rollup too
+        }
+
         await using DbConnection connection = await open(cancellationToken).ConfigureAwait(false);
         await using DbCommand command = connection.CreateCommand();
         var where = new List<string>();
@@ -162,13 +174,17 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
         DistinctAsync("SELECT type FROM events WHERE type > @last ORDER BY type LIMIT 1;", 200, cancellationToken);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<string>> ContextKeysAsync(CancellationToken cancellationToken) =>
-        DistinctAsync("SELECT key FROM context_minutes WHERE key > @last ORDER BY key LIMIT 1;", 100, cancellationToken);
+    public async Task<IReadOnlyList<string>> ContextKeysAsync(CancellationToken cancellationToken)
+    {
+        await RollupsCurrentAsync(cancellationToken).ConfigureAwait(false);
+        return await DistinctAsync("SELECT key FROM context_minutes WHERE key > @last ORDER BY key LIMIT 1;", 100, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<ContextActivity>> ActivityAsync(string key, DateTimeOffset? from, DateTimeOffset? until, ActivitySort sort, bool descending, int limit, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
+        await RollupsCurrentAsync(cancellationToken).ConfigureAwait(false);
         if (from is null && until is null)
         {
             return await AllTimeActivityAsync(key, sort, descending, limit, cancellationToken).ConfigureAwait(false);
@@ -336,6 +352,9 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
 
         return rows;
     }
+
+    // Reads of the events table alone need no barrier: each commit writes its events.
+    private Task RollupsCurrentAsync(CancellationToken cancellationToken) => rollupsCurrent?.Invoke(cancellationToken) ?? Task.CompletedTask;
 
     private static DbParameter Add(DbCommand command, string name, object value)
     {

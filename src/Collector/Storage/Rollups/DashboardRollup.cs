@@ -89,18 +89,28 @@ internal sealed class DashboardRollup
     /// <summary>Adds the sums of another rollup (gathered from other events) to this one, key by key.</summary>
     public void Add(DashboardRollup other)
     {
-        foreach ((var key, long count) in other._minutes)
-        {
-            _minutes[key] = _minutes.GetValueOrDefault(key) + count;
-        }
-
         // The other rollup's events come after this one's: their positions move up by this one's count.
         foreach ((string key, string value, long ticks, int position) in other._contextRows)
         {
             _contextRows.Add((key, value, ticks, _events + position));
         }
 
+        AddTotals(other);
+    }
+
+    /// <summary>
+    /// Adds the totals of another rollup (every table but the context index) and its event count, leaving out its
+    /// context rows: what the SQLite writer keeps across commits until it folds them into the tables, after each
+    /// commit has written its own context rows (those are keyed by the seqs only that commit knows).
+    /// </summary>
+    public void AddTotals(DashboardRollup other)
+    {
         _events += other._events;
+        foreach ((var key, long count) in other._minutes)
+        {
+            _minutes[key] = _minutes.GetValueOrDefault(key) + count;
+        }
+
         foreach ((var key, long count) in other._contextMinutes)
         {
             _contextMinutes[key] = _contextMinutes.GetValueOrDefault(key) + count;

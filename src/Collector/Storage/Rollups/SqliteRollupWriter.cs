@@ -8,7 +8,8 @@ namespace Instrumentation.Collector.Storage.Rollups;
 /// <see cref="RawStatement"/>: a commit of small batches runs a few hundred upserts (one per distinct minute, type and
 /// context value), where a <see cref="SqliteCommand"/> execution (parameter lookups by name, boxing, UTF-16 → UTF-8
 /// conversion, a reader per call) cost about as much as SQLite's own work. They run inside the writer's transaction
-/// (the connection's), so they need no transaction of their own.
+/// (the connection's), so they need no transaction of their own. Both the context index (<see cref="WriteContextRows"/>)
+/// and the totals (<see cref="WriteTotals"/>) are written by the writer's folds (see <see cref="SqliteRollupFolder"/>).
 /// </summary>
 internal sealed class SqliteRollupWriter : IDisposable
 {
@@ -18,11 +19,12 @@ internal sealed class SqliteRollupWriter : IDisposable
     private readonly RawStatement _valueMinute;
     private readonly RawStatement _value;
     private readonly RawStatement _valueType;
+    private readonly RawStatement _mark;
     private readonly Dictionary<(string Key, string Value), long> _newMinutes = [];
 
     public SqliteRollupWriter(SqliteConnection writer)
     {
-        var made = new List<RawStatement>(6);
+        var made = new List<RawStatement>(7);
         try
         {
             _minute = Make(made, writer, """
@@ -47,6 +49,7 @@ internal sealed class SqliteRollupWriter : IDisposable
                 INSERT INTO context_value_types (key, value, type, count) VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (key, value, type) DO UPDATE SET count = count + excluded.count;
                 """);
+            _mark = Make(made, writer, "UPDATE rollup_mark SET through_seq = ?1;");
         }
         catch
         {
@@ -60,15 +63,41 @@ internal sealed class SqliteRollupWriter : IDisposable
         }
     }
 
+    /// <summary>Writes the context index rows (<c>event_context</c>) of new events, in the caller's transaction.</summary>
     /// <param name="rollup">The sums of the commit's new events.</param>
     /// <param name="seqs">The seq of each of those events, in the order the rollup got them.</param>
-    public void Write(DashboardRollup rollup, IReadOnlyList<long> seqs)
+    public void WriteContextRows(DashboardRollup rollup, IReadOnlyList<long> seqs)
     {
         if (seqs.Count != rollup.EventCount)
         {
             throw new InvalidOperationException($"The commit added {seqs.Count} events but its rollup sums {rollup.EventCount}.");
         }
 
+        foreach ((string key, string value, long ticks, int position) in rollup.ContextRows)
+        {
+            WriteContextRow(key, value, ticks, seqs[position]);
+        }
+    }
+
+    /// <summary>Writes one row of the context index (<c>event_context</c>); a row already there is left as it is.</summary>
+    public void WriteContextRow(string key, string value, long ticks, long seq)
+    {
+        _contextRow.Bind(1, key);
+        _contextRow.Bind(2, value);
+        _contextRow.Bind(3, ticks);
+        _contextRow.Bind(4, seq);
+        _contextRow.Execute();
+    }
+
+    /// <summary>
+    /// Adds <paramref name="rollup"/>'s totals to the rollup tables (all but the context index) and records that they are
+    /// complete through <paramref name="throughSeq"/> (<c>rollup_mark</c>), in the caller's transaction: the sums and
+    /// the mark commit or roll back together, which is what lets a restart recompute exactly the events after the mark.
+    /// </summary>
+    /// <param name="rollup">The sums of every event with a seq above the current mark, up to <paramref name="throughSeq"/>.</param>
+    /// <param name="throughSeq">The largest seq those events have.</param>
+    public void WriteTotals(DashboardRollup rollup, long throughSeq)
+    {
         _newMinutes.Clear(); // here, not after use: a failed commit may have left some
         foreach (((long minute, string type, string priority), long count) in rollup.Minutes)
         {
@@ -77,15 +106,6 @@ internal sealed class SqliteRollupWriter : IDisposable
             _minute.Bind(3, priority);
             _minute.Bind(4, count);
             _minute.Execute();
-        }
-
-        foreach ((string key, string value, long ticks, int position) in rollup.ContextRows)
-        {
-            _contextRow.Bind(1, key);
-            _contextRow.Bind(2, value);
-            _contextRow.Bind(3, ticks);
-            _contextRow.Bind(4, seqs[position]);
-            _contextRow.Execute();
         }
 
         foreach (((string key, string value, long minute, string type), long count) in rollup.ContextMinutes)
@@ -127,6 +147,9 @@ internal sealed class SqliteRollupWriter : IDisposable
             _valueType.Bind(4, count);
             _valueType.Execute();
         }
+
+        _mark.Bind(1, throughSeq);
+        _mark.Execute();
     }
 
     public void Dispose()
@@ -137,6 +160,7 @@ internal sealed class SqliteRollupWriter : IDisposable
         _valueMinute.Dispose();
         _value.Dispose();
         _valueType.Dispose();
+        _mark.Dispose();
     }
 
     private static RawStatement Make(List<RawStatement> made, SqliteConnection writer, string sql)

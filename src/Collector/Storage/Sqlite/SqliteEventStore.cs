@@ -10,6 +10,13 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// connection that commits the batches of concurrent requests together (<see cref="GroupCommitter"/>), pooled reader
 /// connections that run alongside it, and the event id as a unique key so a retried event is not stored twice.
 /// </summary>
+/// <remarks>
+/// Each commit writes its events and their counts (<c>event_counts</c>); the dashboard's rollups (the context index and
+/// the totals) are kept in memory across commits and written together (<see cref="SqliteRollupFolder"/>): when they cover
+/// <see cref="SqliteRollupFolder.FoldThreshold"/> events, when a dashboard read needs them, and when the store is
+/// disposed. What a crash loses of them is recomputed from the stored events by <see cref="InitializeAsync"/>. One
+/// collector process per file: the recomputation relies on this process's writer being the file's only one.
+/// </remarks>
 public sealed class SqliteEventStore : IEventStore
 {
     private readonly string _connectionString;
@@ -18,6 +25,7 @@ public sealed class SqliteEventStore : IEventStore
     private readonly CountTally _tally = new();
     private readonly Rollups.DashboardRollup _rollup = new();
     private readonly List<long> _addedSeqs = [];
+    private readonly SqliteRollupFolder _folder = new();
     private Rollups.SqliteRollupWriter? _rollupWriter;
     private SqliteConnection? _writer;
     private RawStatement? _insert;
@@ -47,7 +55,7 @@ public sealed class SqliteEventStore : IEventStore
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
-        Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(Open()), DashboardSqlDialect.Sqlite);
+        Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(Open()), DashboardSqlDialect.Sqlite, FoldRollupsAsync);
     }
 
     /// <inheritdoc />
@@ -82,8 +90,19 @@ public sealed class SqliteEventStore : IEventStore
 
         using SqliteConnection connection = Open();
         SqliteSchema.Migrate(connection);
+        SqliteRollupFolder.Recover(connection); // the sums a crash kept from being folded
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Writes the dashboard's pending sums to the rollup tables and completes when they are there: a barrier through the
+    /// writer's queue, answered after the events queued before it. The dashboard's rollup reads call it first, so they
+    /// see every event whose insert has completed.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting (the fold may still happen).</param>
+    /// <returns>A task that completes when the rollup tables cover every event committed before the call.</returns>
+    internal async Task FoldRollupsAsync(CancellationToken cancellationToken) =>
+        await _committer.SubmitAsync(SqliteRollupFolder.FoldRequest.Instance, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
@@ -142,13 +161,30 @@ public sealed class SqliteEventStore : IEventStore
         return Task.CompletedTask;
     }
 
-    /// <summary>Commits what is queued, then closes the database.</summary>
+    /// <summary>Commits what is queued, writes the dashboard's pending sums, then closes the database.</summary>
     /// <returns>A task that completes when the database is closed.</returns>
     public async ValueTask DisposeAsync()
     {
         await _committer.DisposeAsync().ConfigureAwait(false);
-        DisposeStatements();
-        _writer?.Dispose();
+        try
+        {
+            // The writer loop has ended: the pending sums are this thread's now. Should this fail, the next start
+            // recomputes them from the stored events.
+            if (_writer is not null && _folder.PendingEvents > 0)
+            {
+                using SqliteTransaction transaction = _writer.BeginTransaction(deferred: false);
+                var none = new Rollups.DashboardRollup();
+                _folder.WriteFold(_rollupWriter!, none, []);
+                transaction.Commit();
+                _folder.Committed(folded: true, none, []);
+            }
+        }
+        finally
+        {
+            DisposeStatements();
+            _writer?.Dispose();
+        }
+
         using (var connection = new SqliteConnection(_connectionString))
         {
             SqliteConnection.ClearPool(connection);
@@ -158,18 +194,31 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time).</summary>
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
-        (SqliteConnection writer, RawStatement insert, RawStatement count) = Writer();
         var results = new InsertResult[batches.Count];
+        if (_folder.PendingEvents == 0 && batches.All(b => b is SqliteRollupFolder.FoldRequest))
+        {
+            Array.Fill(results, InsertResult.Empty); // readers' barriers with nothing pending: no transaction
+            return Task.FromResult(results);
+        }
+
+        (SqliteConnection writer, RawStatement insert, RawStatement count) = Writer();
         _tally.Clear();
         _rollup.Clear();
         _addedSeqs.Clear();
+        bool foldRequested = false;
         using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
         Span<byte> text = stackalloc byte[64];
         _time.GetUtcNow().TryFormat(text, out int length, "O", CultureInfo.InvariantCulture);
         insert.Bind(6, text[..length]); // received_at: one value for the whole transaction
         for (int b = 0; b < batches.Count; b++)
         {
-            var events = (PreparedBatch)batches[b]; // InsertAsync queues nothing else
+            if (batches[b] is not PreparedBatch events) // InsertAsync queues nothing else; FoldRollupsAsync a fold request
+            {
+                foldRequested = true;
+                results[b] = InsertResult.Empty;
+                continue;
+            }
+
             bool[] isNew = new bool[events.Count];
             int added = 0;
             for (int i = 0; i < events.Count; i++)
@@ -221,8 +270,19 @@ public sealed class SqliteEventStore : IEventStore
             count.Execute();
         }
 
-        _rollupWriter!.Write(_rollup, _addedSeqs);
+        if (_addedSeqs.Count != _rollup.EventCount)
+        {
+            throw new InvalidOperationException($"The commit added {_addedSeqs.Count} events but its rollup sums {_rollup.EventCount}.");
+        }
+
+        bool fold = _folder.ShouldFold(_rollup, foldRequested);
+        if (fold)
+        {
+            _folder.WriteFold(_rollupWriter!, _rollup, _addedSeqs);
+        }
+
         transaction.Commit();
+        _folder.Committed(fold, _rollup, _addedSeqs);
         return Task.FromResult(results);
     }
 

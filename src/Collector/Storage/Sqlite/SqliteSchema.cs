@@ -101,6 +101,15 @@ internal static class SqliteSchema
         DROP TABLE event_context;
         ALTER TABLE event_context_by_seq RENAME TO event_context;
         """,
+
+        // 5: the seq through which the rollup tables (the context index included) are complete. The writer keeps the rows and
+        // sums of many commits in memory and writes them in one go, moving this mark in that transaction; at start the events
+        // above it are rolled up from their JSON (SqliteRollupFolder). Events stored before this version were rolled up
+        // in their own commits, so the mark starts at the last of them.
+        """
+        CREATE TABLE rollup_mark (id INTEGER PRIMARY KEY CHECK (id = 1), through_seq INTEGER NOT NULL);
+        INSERT INTO rollup_mark (id, through_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM events;
+        """,
     ];
 
     /// <summary>The page size of a database file this collector creates.</summary>

@@ -1,0 +1,181 @@
+using System.Collections;
+using Instrumentation.Collector.Storage.Rollups;
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Storage.Sqlite;
+
+/// <summary>
+/// The dashboard's rollups the SQLite writer has not written yet: the context index rows and the totals of the events of
+/// many commits, kept in memory and written to the rollup tables in one go (a "fold"). Both are keyed by context value
+/// first, so a commit that wrote them would dirty a page of each table per distinct value it holds (a few hundred with
+/// the notebook design's contexts, megabytes of log frames per small commit); a fold of many commits writes each such
+/// page once and upserts each totals row once. Owned by the writer loop (every member but <see cref="Recover"/> is
+/// called from it, or from <see cref="SqliteEventStore.DisposeAsync"/> after the loop has ended).
+/// </summary>
+/// <remarks>
+/// <para>
+/// The table <c>rollup_mark</c> holds the seq through which the rollup tables (the context index included) are
+/// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one collector process per file, and in
+/// it one writer loop) and <c>seq</c> is an <c>AUTOINCREMENT</c> rowid: each event gets a seq above every seq committed
+/// before it, never reused, so the events committed after a fold are exactly those with a seq above its mark, and they
+/// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them at start
+/// from the stored events above the mark, so nothing is missing and nothing is counted twice.
+/// </para>
+/// <para>
+/// <c>event_counts</c> is not deferred: each commit writes it (one row per type and priority), so <c>/stats</c> is exact
+/// without waiting on the writer. The dashboard's reads of the deferred tables wait for a fold first (a barrier).
+/// </para>
+/// </remarks>
+internal sealed class SqliteRollupFolder
+{
+    /// <summary>
+    /// The events whose rollups may wait in memory before a commit folds them. It bounds the writer's memory (an index
+    /// row per context field of these events, and sums that grow with their distinct keys) and the work a restart after
+    /// a crash redoes (reading and summing this many stored events, well under a second), while already making the pages
+    /// written per event a hundred times fewer than per-commit writing at small batches.
+    /// </summary>
+    public const int FoldThreshold = 20_000;
+
+    /// <summary>
+    /// The context index rows that may wait in memory before a commit folds them: a second bound, for events with many
+    /// context fields (each row holds references to its strings and two numbers, some 50 bytes).
+    /// </summary>
+    public const int MaxPendingContextRows = 200_000;
+
+    private readonly DashboardRollup _pending = new();
+    private readonly List<(string Key, string Value, long Ticks, long Seq)> _pendingRows = [];
+    private long _pendingThroughSeq;
+
+    /// <summary>How many committed events the pending sums cover.</summary>
+    public int PendingEvents => _pending.EventCount;
+
+    /// <summary>Whether the commit about to be written should fold: what is pending would reach a bound, or a reader asked for it.</summary>
+    /// <param name="commit">The sums of the commit's new events.</param>
+    /// <param name="requested">A reader's barrier is part of the commit.</param>
+    public bool ShouldFold(DashboardRollup commit, bool requested)
+    {
+        int total = _pending.EventCount + commit.EventCount;
+        return total >= FoldThreshold
+            || _pendingRows.Count + commit.ContextRows.Count >= MaxPendingContextRows
+            || (requested && total > 0);
+    }
+
+    /// <summary>
+    /// Writes what is pending and then the commit's own, in the commit's transaction. The two are written one after the
+    /// other rather than added together first: what is pending must stay as it is until the transaction commits, since
+    /// a rollback keeps it pending.
+    /// </summary>
+    /// <param name="writer">The writer's rollup statements.</param>
+    /// <param name="commit">The sums of the commit's new events.</param>
+    /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
+    public void WriteFold(SqliteRollupWriter writer, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
+    {
+        foreach ((string key, string value, long ticks, long seq) in _pendingRows)
+        {
+            writer.WriteContextRow(key, value, ticks, seq);
+        }
+
+        writer.WriteContextRows(commit, commitSeqs);
+        long commitThroughSeq = commitSeqs.Count > 0 ? commitSeqs[^1] : 0;
+        if (_pending.EventCount > 0)
+        {
+            writer.WriteTotals(_pending, _pendingThroughSeq);
+        }
+
+        if (commit.EventCount > 0)
+        {
+            writer.WriteTotals(commit, commitThroughSeq);
+        }
+    }
+
+    /// <summary>Called once the commit's transaction has committed: a fold empties the pending sums, any other commit adds its own.</summary>
+    /// <param name="folded">The commit wrote a fold (<see cref="WriteFold"/>).</param>
+    /// <param name="commit">The sums of the commit's new events.</param>
+    /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
+    public void Committed(bool folded, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
+    {
+        if (folded)
+        {
+            _pending.Clear();
+            _pendingRows.Clear();
+        }
+        else if (commit.EventCount > 0)
+        {
+            _pending.AddTotals(commit);
+            foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
+            {
+                _pendingRows.Add((key, value, ticks, commitSeqs[position]));
+            }
+
+            _pendingThroughSeq = commitSeqs[^1];
+        }
+    }
+
+    /// <summary>
+    /// Rolls up the stored events above the mark (those whose sums a crash lost) and moves the mark, in transactions of at
+    /// most <see cref="FoldThreshold"/> events. Run at start, before the writer commits anything.
+    /// </summary>
+    /// <param name="connection">An open connection to the file, not in a transaction.</param>
+    /// <returns>How many events were rolled up.</returns>
+    public static long Recover(SqliteConnection connection)
+    {
+        long recovered = 0;
+        using var writer = new SqliteRollupWriter(connection);
+        var sums = new DashboardRollup();
+        var seqs = new List<long>();
+        while (true)
+        {
+            sums.Clear();
+            seqs.Clear();
+            using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            using (SqliteCommand read = connection.CreateCommand())
+            {
+                read.Transaction = transaction;
+                read.CommandText = """
+                    SELECT seq, id, type, priority, timestamp_ticks, json FROM events
+                    WHERE seq > (SELECT through_seq FROM rollup_mark) ORDER BY seq LIMIT $limit;
+                    """;
+                read.Parameters.AddWithValue("$limit", FoldThreshold);
+                using SqliteDataReader reader = read.ExecuteReader();
+                while (reader.Read())
+                {
+                    seqs.Add(reader.GetInt64(0));
+                    sums.Add(new StoredEvent(Guid.Parse(reader.GetString(1)), reader.GetString(2), reader.GetString(3), new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero), reader.GetString(5)));
+                }
+            }
+
+            if (sums.EventCount == 0)
+            {
+                return recovered;
+            }
+
+            // The context index rows too: the ones a crash lost were never written (any that were are left as they are).
+            writer.WriteContextRows(sums, seqs);
+            writer.WriteTotals(sums, seqs[^1]);
+            transaction.Commit();
+            recovered += sums.EventCount;
+        }
+    }
+
+    /// <summary>
+    /// The batch a reader queues to make the writer fold (<see cref="SqliteEventStore.FoldRollupsAsync"/>): it holds no
+    /// events, and the writer answers it after the commit that folded, so the reader then sees every event stored before.
+    /// </summary>
+    public sealed class FoldRequest : IReadOnlyList<StoredEvent>
+    {
+        /// <summary>The one request: the queue wraps each submission in its own waiter.</summary>
+        public static readonly FoldRequest Instance = new();
+
+        private FoldRequest()
+        {
+        }
+
+        public int Count => 0;
+
+        public StoredEvent this[int index] => throw new ArgumentOutOfRangeException(nameof(index));
+
+        public IEnumerator<StoredEvent> GetEnumerator() => Enumerable.Empty<StoredEvent>().GetEnumerator();
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+}

@@ -1,0 +1,138 @@
+using System.Globalization;
+using Instrumentation.Collector.Storage;
+using Instrumentation.Collector.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Tests.Stores;
+
+/// <summary>
+/// The SQLite writer's deferred rollup totals (<see cref="SqliteRollupFolder"/>) on a real file: what the folds write
+/// equals what the stored events add up to, a fold happens at the threshold, on a reader's barrier and on dispose, and
+/// nothing else moves the mark.
+/// </summary>
+public sealed class SqliteRollupFoldTests : IAsyncDisposable
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 29, 8, 0, 0, TimeSpan.Zero);
+    private readonly string _folder = Directory.CreateTempSubdirectory("instrumentation-fold-").FullName;
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private string DatabasePath => Path.Combine(_folder, "events.db");
+
+    /// <summary>
+    /// An event with the notebook design's context: a student among 200, a course among 7, a cell among 50, spread over
+    /// minutes, types and priorities.
+    /// </summary>
+    internal static StoredEvent Event(int n)
+    {
+        string type = (n % 5) switch { 0 => "cell", 1 => "focus", 2 => "save", 3 => "run", _ => "visit" };
+        string priority = n % 11 == 0 ? "immediate" : "batch";
+        DateTimeOffset at = T0.AddSeconds((n * 7L) % 36_000).AddTicks(n % 10_000);
+        string context = string.Create(CultureInfo.InvariantCulture, $$"""{"net_id":"s{{n % 200}}","course_id":"c{{n % 7}}","cell_id":"x{{n % 50}}","none":null}""");
+        return EventStoreContract.Event(type: type, priority: priority, at: at, context: context, data: "{\"n\":" + n.ToString(CultureInfo.InvariantCulture) + "}");
+    }
+
+    [Fact]
+    public async Task Many_concurrent_commits_with_many_distinct_values_fold_to_exactly_the_rollups_of_the_stored_events()
+    {
+        await using SqliteEventStore store = await OpenAsync();
+        const int Tasks = 8, BatchesPerTask = 70, BatchSize = 50; // 28,000 events: at least one threshold fold, then some pending
+        Task[] writers = [.. Enumerable.Range(0, Tasks).Select(task => Task.Run(async () =>
+        {
+            StoredEvent[]? previous = null;
+            for (int b = 0; b < BatchesPerTask; b++)
+            {
+                int first = ((task * BatchesPerTask) + b) * BatchSize;
+                StoredEvent[] batch = [.. Enumerable.Range(first, BatchSize).Select(Event)];
+                // Two events of the previous batch again: duplicates must add nothing to any sum.
+                StoredEvent[] sent = previous is null ? batch : [.. batch, previous[0], previous[^1]];
+                Assert.Equal(BatchSize, (await store.InsertAsync(sent, Token)).NewCount);
+                previous = batch;
+                if (b % 25 == 10)
+                {
+                    await store.Dashboard.ContextKeysAsync(Token); // a reader's barrier in the middle of the traffic
+                }
+            }
+        }, Token))];
+        await Task.WhenAll(writers);
+
+        Assert.True(RollupAudit.Mark(DatabasePath) > 0, "no fold happened during the traffic");
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(RollupAudit.LastSeq(DatabasePath), RollupAudit.Mark(DatabasePath));
+        Assert.Equal(Tasks * BatchesPerTask * BatchSize, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM events;"));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task The_writer_folds_when_the_pending_sums_reach_the_threshold_and_not_before()
+    {
+        await using SqliteEventStore store = await OpenAsync();
+        const int BatchSize = 1000;
+        int batches = SqliteRollupFolder.FoldThreshold / BatchSize;
+        for (int b = 0; b < batches; b++)
+        {
+            Assert.Equal(0, RollupAudit.Mark(DatabasePath)); // nothing folded yet
+            await store.InsertAsync([.. Enumerable.Range(b * BatchSize, BatchSize).Select(Event)], Token);
+        }
+
+        // The commit that brought the pending sums to the threshold folded them, with its own.
+        Assert.Equal(RollupAudit.LastSeq(DatabasePath), RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+
+        await store.InsertAsync([.. Enumerable.Range(batches * BatchSize, BatchSize).Select(Event)], Token);
+        Assert.Equal(SqliteRollupFolder.FoldThreshold, RollupAudit.Scalar(DatabasePath, "SELECT sum(count) FROM event_minutes;")); // pending
+        Assert.Equal(SqliteRollupFolder.FoldThreshold * 3, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;")); // pending too (3 fields)
+        Assert.Equal(SqliteRollupFolder.FoldThreshold + BatchSize, RollupAudit.Scalar(DatabasePath, "SELECT sum(count) FROM event_counts;")); // per commit
+    }
+
+    [Fact]
+    public async Task Dispose_folds_what_is_pending_and_a_reopened_store_has_nothing_to_recompute()
+    {
+        SqliteEventStore store = await OpenAsync();
+        for (int b = 0; b < 5; b++)
+        {
+            await store.InsertAsync([.. Enumerable.Range(b * 100, 100).Select(Event)], Token);
+        }
+
+        Assert.Equal(0, RollupAudit.Mark(DatabasePath));
+        await store.DisposeAsync();
+        Assert.Equal(500, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+
+        await using SqliteEventStore reopened = await OpenAsync();
+        RollupAudit.AssertExact(DatabasePath);
+        await reopened.InsertAsync([Event(500)], Token);
+        await reopened.FoldRollupsAsync(Token);
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_store_abandoned_without_dispose_loses_no_sums_the_next_start_recomputes_the_events_after_the_mark()
+    {
+        // The in-process stand-in for a crash (RollupCrashTests kills a real collector process): the first store's
+        // pending sums are never written; it is never disposed, so it cannot write them later either.
+        SqliteEventStore abandoned = await OpenAsync();
+        await abandoned.InsertAsync([.. Enumerable.Range(0, 300).Select(Event)], Token);
+        await abandoned.FoldRollupsAsync(Token);
+        await abandoned.InsertAsync([.. Enumerable.Range(300, 700).Select(Event)], Token);
+        Assert.Equal(300, RollupAudit.Mark(DatabasePath));
+
+        await using SqliteEventStore next = await OpenAsync();
+        Assert.Equal(1000, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<SqliteEventStore> OpenAsync()
+    {
+        SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+        await store.InitializeAsync(Token);
+        return store;
+    }
+}
