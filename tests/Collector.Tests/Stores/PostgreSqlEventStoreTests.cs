@@ -181,6 +181,23 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     public void The_writers_statements_are_prepared_unless_the_connection_string_says_otherwise(string connectionString, int expected) =>
         Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements(connectionString)).MaxAutoPrepare);
 
+    [Fact]
+    public async Task A_connection_string_with_multiplexing_still_stores_and_reads()
+    {
+        // The writers begin and commit their transactions in SQL (so that COMMIT travels in the commit's last batch), and Npgsql
+        // documents SQL transactions as unsupported with multiplexing (where commands may go to any connection): a connection
+        // string with Multiplexing=true must still store every event whole, with no transaction left open.
+        var builder = new NpgsqlConnectionStringBuilder(_connectionString) { Multiplexing = true };
+        await using var store = new PostgreSqlEventStore(builder.ToString(), new StorageOptions());
+        await store.InitializeAsync(Token);
+        StoredEvent[] events = [Event(), Event(context: """{"net_id":"mx"}""")];
+        Assert.Equal(2, (await store.InsertAsync(events, Token)).NewCount);
+        Assert.Equal(2, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(1, await CountAsync("SELECT COUNT(*) FROM event_context WHERE value = 'mx';"));
+        Assert.Equal(2, await CountAsync("SELECT COUNT(*) FROM events;"));
+        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
+    }
+
     private async Task<long> CountAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(_connectionString);
