@@ -174,6 +174,48 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
         Assert.Equal(3000, (await store.GetStatisticsAsync(Token)).Total);
     }
 
+    [Fact]
+    public async Task The_context_index_migration_keeps_the_rows_an_older_instance_commits_while_it_runs()
+    {
+        // An instance of the previous version (context index keyed by id) is mid-transaction when a newer one starts and
+        // migrates: the migration must wait for it and then copy its context rows, not copy first and drop them with the old
+        // table once that transaction commits.
+        await using (NpgsqlDataSource old = NpgsqlDataSource.Create(_connectionString!))
+        {
+            await PostgreSqlSchema.MigrateAsync(old, 2, Token);
+        }
+
+        Guid id = Guid.CreateVersion7();
+        await using var olderWriter = new NpgsqlConnection(_connectionString);
+        await olderWriter.OpenAsync(Token);
+        await using (var begin = new NpgsqlCommand(
+            $"""
+            BEGIN;
+            INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", json) VALUES ('{id}', 'cell', 'batch', 1, now(), '{"{"}{"}"}');
+            INSERT INTO event_context (key, value, ticks, id) VALUES ('net_id', 'ab12', 1, '{id}');
+            """,
+            olderWriter))
+        {
+            await begin.ExecuteNonQueryAsync(Token);
+        }
+
+        await using var store = new PostgreSqlEventStore(_connectionString!);
+        Task migration = store.InitializeAsync(Token);
+        while (await CountAsync("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock';") == 0)
+        {
+            Assert.False(migration.IsCompleted, "the migration did not wait for the older instance's transaction");
+            await Task.Delay(20, Token);
+        }
+
+        await using (var commit = new NpgsqlCommand("COMMIT;", olderWriter))
+        {
+            await commit.ExecuteNonQueryAsync(Token);
+        }
+
+        await migration;
+        Assert.Equal(1, await CountAsync($"SELECT COUNT(*) FROM event_context c JOIN events e ON e.seq = c.seq WHERE e.id = '{id}';"));
+    }
+
     [Theory]
     [InlineData("Host=db;Database=events", 64)]
     [InlineData("Host=db;Database=events;Max Auto Prepare=0", 0)]
