@@ -82,6 +82,33 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     }
 
     [Fact]
+    public async Task A_commit_cancelled_by_its_command_timeout_in_the_last_round_trip_is_rolled_back_and_the_connection_works_after_it()
+    {
+        // The one way a commit is cancelled midway (the writers pass no request's token): the command timeout, here while the
+        // last batch (totals, then COMMIT) waits. Npgsql cancels the statement on the server; the store then rolls back, so
+        // the pooled connection the single writer reuses is not left in a failed transaction.
+        var builder = new NpgsqlConnectionStringBuilder(_connectionString) { CommandTimeout = 1 };
+        await using var store = new PostgreSqlEventStore(builder.ToString(), new StorageOptions { PostgreSqlWriters = 1 });
+        await store.InitializeAsync(Token);
+        await ExecuteAsync(
+            """
+            CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$;
+            CREATE TRIGGER slow_totals BEFORE INSERT ON context_value_types FOR EACH ROW WHEN (NEW.value = 'slow') EXECUTE FUNCTION slow();
+            """);
+
+        StoredEvent[] slow = [Event(), Event(context: """{"net_id":"slow"}""")];
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => store.InsertAsync(slow, Token));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM events;"));
+
+        StoredEvent[] next = [slow[0], Event()];
+        Assert.Equal(2, (await store.InsertAsync(next, Token)).NewCount);
+        Assert.Equal(2, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(2, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(2, await CountAsync("SELECT sum(events) FROM context_values;"));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
+    }
+
+    [Fact]
     public async Task Every_text_key_column_compares_bytewise()
     {
         await OpenAsync();
