@@ -89,8 +89,10 @@ internal static class IngestBenchmark
 
             if (postgres is not null)
             {
-                // A database of its own, made for this run and dropped after it: every run starts from empty tables (rows
-                // left by an earlier run would make each run slower than the one before), and the given database is untouched.
+                // A database of its own, made for this invocation and dropped after it: each invocation starts from empty
+                // tables (rows left by an earlier invocation would make each one slower than the one before), and the given
+                // database is untouched. Within an invocation the warm-up and measured runs add to the same tables (as in
+                // SQLite's file), so a later run meets larger indexes than an earlier one.
                 await using var scratch = await ScratchPostgresDatabase.CreateAsync(postgres);
                 await RunStoreAsync($"PostgreSQL 15, {postgresWriters} writers", new StorageOptions { Provider = StorageProvider.PostgreSql, ConnectionString = scratch.ConnectionString, PostgreSqlWriters = postgresWriters }, eventsPerRun, batchSizes, runs);
             }

@@ -193,6 +193,39 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Explorer_pages_over_groups_of_equal_timestamps_give_every_match_once_newest_first()
+    {
+        // 4 timestamps x 5 events, stored one at a time with the timestamps interleaved (seq order is not time order): pages
+        // of 3, whose cursors fall inside groups of equal timestamps, over the events table and over the context index.
+        IEventStore store = await OpenAsync();
+        var stored = new List<StoredEvent>();
+        for (int n = 1; n <= 20; n++)
+        {
+            StoredEvent item = Event(n, "cell", n % 4, n % 3 == 0 ? "ab123" : "cd456");
+            await store.InsertAsync([item], Token);
+            stored.Add(item);
+        }
+
+        foreach (EventFilter filter in new[] { new EventFilter(null, null, null, null, null, null), new EventFilter(null, null, null, "net_id", "cd456", null) })
+        {
+            var seen = new List<string>();
+            EventCursor? after = null;
+            do
+            {
+                DashboardEventPage page = await store.Dashboard.FindEventsAsync(filter, 3, after, Token);
+                seen.AddRange(page.Rows.Select(r => r.Id));
+                after = page.Next;
+            }
+            while (after is not null);
+
+            string[] expected = [.. stored.Select((e, i) => (Event: e, Order: i))
+                .Where(s => filter.ContextValue is null || s.Event.Json.Contains(filter.ContextValue, StringComparison.Ordinal))
+                .OrderByDescending(s => s.Event.Timestamp).ThenByDescending(s => s.Order).Select(s => s.Event.Id.ToString("D"))];
+            Assert.Equal(expected, seen);
+        }
+    }
+
     private static async Task AssertSampleAsync(IDashboardQueries dashboard)
     {
         TimeSeries series = await dashboard.CountByTypeOverTimeAsync(Base, Base.AddMinutes(10), TimeSpan.FromMinutes(5), Token);

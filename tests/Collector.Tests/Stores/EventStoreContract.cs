@@ -196,6 +196,39 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cursor_pages_over_groups_of_equal_timestamps_give_every_event_once_newest_first()
+    {
+        // 4 timestamps x 5 events, stored one at a time with the timestamps interleaved (seq order is not time order), read
+        // in pages of 3 whose cursors fall inside a group of equal timestamps and at its edges: the order is timestamp
+        // descending, then seq descending, with no event skipped or repeated, with and without a type filter.
+        IEventStore store = await OpenAsync();
+        var stored = new List<(StoredEvent Event, int Order)>();
+        for (int i = 0; i < 20; i++)
+        {
+            StoredEvent item = Event(type: i % 3 == 0 ? "three" : "other", at: T0.AddSeconds(i % 4));
+            await store.InsertAsync([item], Token);
+            stored.Add((item, i));
+        }
+
+        foreach (string? type in new[] { null, "other" })
+        {
+            var seen = new List<Guid>();
+            EventCursor? after = null;
+            do
+            {
+                List<EventRow> page = await ReadAsync(store, new EventQuery { Type = type, After = after, Limit = 3 });
+                seen.AddRange(page.Select(IdOf));
+                after = page.Count == 3 ? page[^1].Cursor : null;
+            }
+            while (after is not null);
+
+            Guid[] expected = [.. stored.Where(s => type is null || s.Event.Type == type)
+                .OrderByDescending(s => s.Event.Timestamp).ThenByDescending(s => s.Order).Select(s => s.Event.Id)];
+            Assert.Equal(expected, seen);
+        }
+    }
+
+    [Fact]
     public async Task Reads_filter_by_context_fields_and_by_text_in_data()
     {
         IEventStore store = await OpenAsync();

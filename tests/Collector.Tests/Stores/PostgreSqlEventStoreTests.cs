@@ -82,6 +82,33 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     }
 
     [Fact]
+    public async Task A_commit_cancelled_by_its_command_timeout_in_the_last_round_trip_is_rolled_back_and_the_connection_works_after_it()
+    {
+        // The one way a commit is cancelled midway (the writers pass no request's token): the command timeout, here while the
+        // last batch (totals, then COMMIT) waits. Npgsql cancels the statement on the server; the store then rolls back, so
+        // the pooled connection the single writer reuses is not left in a failed transaction.
+        var builder = new NpgsqlConnectionStringBuilder(_connectionString) { CommandTimeout = 1 };
+        await using var store = new PostgreSqlEventStore(builder.ToString(), new StorageOptions { PostgreSqlWriters = 1 });
+        await store.InitializeAsync(Token);
+        await ExecuteAsync(
+            """
+            CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$;
+            CREATE TRIGGER slow_totals BEFORE INSERT ON context_value_types FOR EACH ROW WHEN (NEW.value = 'slow') EXECUTE FUNCTION slow();
+            """);
+
+        StoredEvent[] slow = [Event(), Event(context: """{"net_id":"slow"}""")];
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => store.InsertAsync(slow, Token));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM events;"));
+
+        StoredEvent[] next = [slow[0], Event()];
+        Assert.Equal(2, (await store.InsertAsync(next, Token)).NewCount);
+        Assert.Equal(2, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(2, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(2, await CountAsync("SELECT sum(events) FROM context_values;"));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
+    }
+
+    [Fact]
     public async Task Every_text_key_column_compares_bytewise()
     {
         await OpenAsync();
@@ -174,12 +201,71 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
         Assert.Equal(3000, (await store.GetStatisticsAsync(Token)).Total);
     }
 
+    [Fact]
+    public async Task The_context_index_migration_keeps_the_rows_an_older_instance_commits_while_it_runs()
+    {
+        // An instance of the previous version (context index keyed by id) is mid-transaction when a newer one starts and
+        // migrates: the migration must wait for it and then copy its context rows, not copy first and drop them with the old
+        // table once that transaction commits.
+        await using (NpgsqlDataSource old = NpgsqlDataSource.Create(_connectionString!))
+        {
+            await PostgreSqlSchema.MigrateAsync(old, 2, Token);
+        }
+
+        Guid id = Guid.CreateVersion7();
+        await using var olderWriter = new NpgsqlConnection(_connectionString);
+        await olderWriter.OpenAsync(Token);
+        await using (var begin = new NpgsqlCommand(
+            $"""
+            BEGIN;
+            INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", json) VALUES ('{id}', 'cell', 'batch', 1, now(), '{"{"}{"}"}');
+            INSERT INTO event_context (key, value, ticks, id) VALUES ('net_id', 'ab12', 1, '{id}');
+            """,
+            olderWriter))
+        {
+            await begin.ExecuteNonQueryAsync(Token);
+        }
+
+        await using var store = new PostgreSqlEventStore(_connectionString!);
+        Task migration = store.InitializeAsync(Token);
+        while (await CountAsync("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock';") == 0)
+        {
+            Assert.False(migration.IsCompleted, "the migration did not wait for the older instance's transaction");
+            await Task.Delay(20, Token);
+        }
+
+        await using (var commit = new NpgsqlCommand("COMMIT;", olderWriter))
+        {
+            await commit.ExecuteNonQueryAsync(Token);
+        }
+
+        await migration;
+        Assert.Equal(1, await CountAsync($"SELECT COUNT(*) FROM event_context c JOIN events e ON e.seq = c.seq WHERE e.id = '{id}';"));
+    }
+
     [Theory]
     [InlineData("Host=db;Database=events", 64)]
     [InlineData("Host=db;Database=events;Max Auto Prepare=0", 0)]
     [InlineData("host=db;database=events;max auto prepare=7", 7)]
     public void The_writers_statements_are_prepared_unless_the_connection_string_says_otherwise(string connectionString, int expected) =>
         Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements(connectionString)).MaxAutoPrepare);
+
+    [Fact]
+    public async Task A_connection_string_with_multiplexing_still_stores_and_reads()
+    {
+        // The writers begin and commit their transactions in SQL (so that COMMIT travels in the commit's last batch), and Npgsql
+        // documents SQL transactions as unsupported with multiplexing (where commands may go to any connection): a connection
+        // string with Multiplexing=true must still store every event whole, with no transaction left open.
+        var builder = new NpgsqlConnectionStringBuilder(_connectionString) { Multiplexing = true };
+        await using var store = new PostgreSqlEventStore(builder.ToString(), new StorageOptions());
+        await store.InitializeAsync(Token);
+        StoredEvent[] events = [Event(), Event(context: """{"net_id":"mx"}""")];
+        Assert.Equal(2, (await store.InsertAsync(events, Token)).NewCount);
+        Assert.Equal(2, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(1, await CountAsync("SELECT COUNT(*) FROM event_context WHERE value = 'mx';"));
+        Assert.Equal(2, await CountAsync("SELECT COUNT(*) FROM events;"));
+        Assert.Equal(0, await CountAsync("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
+    }
 
     private async Task<long> CountAsync(string sql)
     {

@@ -87,12 +87,16 @@ internal static class PostgreSqlSchema
         """,
 
         // 3: the context index keyed by the event's seq instead of its id (a fixed-width bigint where the uuid was; measured
-        // ~25 % faster inserts at small commits), every row kept with its seq looked up by id. And the text columns of every
-        // key the writer maintains compare bytewise (COLLATE "C"): each insert compares keys all the way down every index it
-        // touches, and under a linguistic collation each comparison goes through the locale (~13 % of the writer's time at
-        // small commits). Orderings by these columns are then by code point, as SQLite's are (docs/configuration.md).
-        // Changing a column's collation rebuilds the indexes on it, not the table.
+        // ~25 % faster inserts at small commits), every row kept with its seq looked up by id (a row whose event was deleted
+        // from events, which the explorer's join never showed, is dropped). And the text columns of every key the writer
+        // maintains compare bytewise (COLLATE "C"): each insert compares keys all the way down every index it touches, and
+        // under a linguistic collation each comparison goes through the locale (~13 % of the writer's time at small commits).
+        // Orderings by these columns are then by code point, as SQLite's are (docs/configuration.md). Changing a column's
+        // collation rebuilds the indexes on it, not the table. First the events table's lock, which every writer takes first
+        // (its insert): an older instance's transaction still writing id-keyed rows commits before the copy below (otherwise
+        // its rows would be copied too early and dropped with the old table), and none starts after.
         """
+        LOCK TABLE events IN ACCESS EXCLUSIVE MODE;
         CREATE TABLE event_context_by_seq (
             key text COLLATE "C" NOT NULL, value text COLLATE "C" NOT NULL, ticks bigint NOT NULL, seq bigint NOT NULL,
             PRIMARY KEY (key, value, ticks, seq)

@@ -90,7 +90,7 @@ internal static class SqliteSchema
 
         // 4: the context index keyed by the event's seq (its rowid) instead of its id: an integer where the id was 36
         // bytes of text, in every index entry, and the explorer finds the event by its primary key. Every row is kept, its
-        // seq looked up by id.
+        // seq looked up by id (a row whose event was deleted from events, which the explorer's join never showed, is dropped).
         """
         CREATE TABLE event_context_by_seq (
             key TEXT NOT NULL, value TEXT NOT NULL, ticks INTEGER NOT NULL, seq INTEGER NOT NULL,
