@@ -122,6 +122,25 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         RollupAudit.AssertExact(DatabasePath);
     }
 
+    [Fact]
+    public async Task Recovery_counts_no_pending_event_twice_when_initialize_comes_after_inserts_or_twice()
+    {
+        // A previous process's events above the mark, then this store's own pending events before and between two
+        // InitializeAsync calls: only the former may be recomputed from the stored events.
+        SqliteEventStore abandoned = await OpenAsync();
+        await abandoned.InsertAsync([.. Enumerable.Range(0, 200).Select(Event)], Token);
+
+        await using SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+        await store.InsertAsync([.. Enumerable.Range(200, 100).Select(Event)], Token); // before InitializeAsync
+        await store.InitializeAsync(Token);
+        await store.InsertAsync([.. Enumerable.Range(300, 100).Select(Event)], Token);
+        await store.InitializeAsync(Token); // idempotent
+        await store.InsertAsync([.. Enumerable.Range(400, 100).Select(Event)], Token);
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(500, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

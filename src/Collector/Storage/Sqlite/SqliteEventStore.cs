@@ -14,7 +14,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// Each commit writes its events and their counts (<c>event_counts</c>); the dashboard's rollups (the context index and
 /// the totals) are kept in memory across commits and written together (<see cref="SqliteRollupFolder"/>): when they cover
 /// <see cref="SqliteRollupFolder.FoldThreshold"/> events, when a dashboard read needs them, and when the store is
-/// disposed. What a crash loses of them is recomputed from the stored events by <see cref="InitializeAsync"/>. One
+/// disposed. What a crash loses of them is recomputed from the stored events before the writer's first commit (which
+/// <see cref="InitializeAsync"/> makes happen at start). One
 /// collector process per file: the recomputation relies on this process's writer being the file's only one.
 /// </remarks>
 public sealed class SqliteEventStore : IEventStore
@@ -30,6 +31,7 @@ public sealed class SqliteEventStore : IEventStore
     private SqliteConnection? _writer;
     private RawStatement? _insert;
     private RawStatement? _count;
+    private bool _recovered; // the writer loop's: the events a previous process left above the mark are rolled up
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
@@ -79,7 +81,7 @@ public sealed class SqliteEventStore : IEventStore
     public string DatabasePath { get; }
 
     /// <inheritdoc />
-    public Task InitializeAsync(CancellationToken cancellationToken)
+    public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         string? directory = Path.GetDirectoryName(DatabasePath);
@@ -88,10 +90,15 @@ public sealed class SqliteEventStore : IEventStore
             Directory.CreateDirectory(directory);
         }
 
-        using SqliteConnection connection = Open();
-        SqliteSchema.Migrate(connection);
-        SqliteRollupFolder.Recover(connection); // the sums a crash kept from being folded
-        return Task.CompletedTask;
+        using (SqliteConnection connection = Open())
+        {
+            SqliteSchema.Migrate(connection);
+        }
+
+        // The sums a crash kept from being folded are recomputed by the writer loop before its first commit, never here:
+        // recomputing the events above the mark while this store's writer holds some of them pending would count those
+        // twice (an insert queued before this call, or a second call). The barrier makes the start do it, not the first request.
+        await FoldRollupsAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -195,13 +202,21 @@ public sealed class SqliteEventStore : IEventStore
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
         var results = new InsertResult[batches.Count];
+        (SqliteConnection writer, RawStatement insert, RawStatement count) = Writer();
+        if (!_recovered)
+        {
+            // Before this writer's first commit (a failure leaves it for the next): the events above the mark are then
+            // exactly those a previous process stored and never folded, none of them pending here.
+            SqliteRollupFolder.Recover(writer);
+            _recovered = true;
+        }
+
         if (_folder.PendingEvents == 0 && batches.All(b => b is SqliteRollupFolder.FoldRequest))
         {
             Array.Fill(results, InsertResult.Empty); // readers' barriers with nothing pending: no transaction
             return Task.FromResult(results);
         }
 
-        (SqliteConnection writer, RawStatement insert, RawStatement count) = Writer();
         _tally.Clear();
         _rollup.Clear();
         _addedSeqs.Clear();

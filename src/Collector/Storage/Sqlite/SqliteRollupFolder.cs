@@ -9,8 +9,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// many commits, kept in memory and written to the rollup tables in one go (a "fold"). Both are keyed by context value
 /// first, so a commit that wrote them would dirty a page of each table per distinct value it holds (a few hundred with
 /// the notebook design's contexts, megabytes of log frames per small commit); a fold of many commits writes each such
-/// page once and upserts each totals row once. Owned by the writer loop (every member but <see cref="Recover"/> is
-/// called from it, or from <see cref="SqliteEventStore.DisposeAsync"/> after the loop has ended).
+/// page once and upserts each totals row once. Owned by the writer loop (every member is called from it, or from
+/// <see cref="SqliteEventStore.DisposeAsync"/> after the loop has ended).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -18,8 +18,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one collector process per file, and in
 /// it one writer loop) and <c>seq</c> is an <c>AUTOINCREMENT</c> rowid: each event gets a seq above every seq committed
 /// before it, never reused, so the events committed after a fold are exactly those with a seq above its mark, and they
-/// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them at start
-/// from the stored events above the mark, so nothing is missing and nothing is counted twice.
+/// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them from the stored events
+/// above the mark before the next writer's first commit, so nothing is missing and nothing is counted twice.
 /// </para>
 /// <para>
 /// <c>event_counts</c> is not deferred: each commit writes it (one row per type and priority), so <c>/stats</c> is exact
@@ -113,9 +113,10 @@ internal sealed class SqliteRollupFolder
 
     /// <summary>
     /// Rolls up the stored events above the mark (those whose sums a crash lost) and moves the mark, in transactions of at
-    /// most <see cref="FoldThreshold"/> events. Run at start, before the writer commits anything.
+    /// most <see cref="FoldThreshold"/> events. Run by the writer loop before its first commit: an event this store's
+    /// writer committed and holds pending would otherwise be counted twice.
     /// </summary>
-    /// <param name="connection">An open connection to the file, not in a transaction.</param>
+    /// <param name="connection">The writer's connection, not in a transaction.</param>
     /// <returns>How many events were rolled up.</returns>
     public static long Recover(SqliteConnection connection)
     {
