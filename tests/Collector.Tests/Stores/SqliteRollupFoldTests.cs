@@ -141,6 +141,39 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         RollupAudit.AssertExact(DatabasePath);
     }
 
+    [Fact]
+    public async Task Recovery_from_the_stored_json_gives_the_rows_the_live_path_gave_the_validated_request_also_with_escapes()
+    {
+        // The live path sums the context the validator read from the request; recovery reads the stored JSON. Escaped
+        // names and values, a null field, and a "context" member spelled with an escape must give the same rows both ways.
+        static StoredEvent Validated(int n)
+        {
+            StoredEvent plain = Event(n);
+            string json = plain.Json.Replace(
+                "\"context\":{\"net_id\"",
+                "\"\\u0063ontext\":{\"sk\\u00e9\\\"\\n\":\"v\\u00e9\\/" + (n % 3).ToString(CultureInfo.InvariantCulture) + "\",\"net\\u005fid\"",
+                StringComparison.Ordinal);
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            Assert.True(Instrumentation.Collector.Ingest.EventValidator.TryValidate(document.RootElement, 65_536, 16, out StoredEvent? stored, out string? reason), reason);
+            Assert.Equal(5, stored!.Context!.Count + 1); // four strings (the escaped one among them) and a null
+            return stored with { Json = stored.Json }; // the JSON as a string: the document goes away
+        }
+
+        SqliteEventStore abandoned = await OpenAsync();
+        await abandoned.InsertAsync([.. Enumerable.Range(0, 150).Select(Validated)], Token);
+        await abandoned.FoldRollupsAsync(Token); // the live path's rows
+        Assert.Equal(150, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+        Assert.Equal(150, RollupAudit.Scalar(DatabasePath, "SELECT sum(events) FROM context_values WHERE key = 'ské\"\n';"));
+        await abandoned.InsertAsync([.. Enumerable.Range(150, 150).Select(Validated)], Token); // pending, then lost
+
+        await using SqliteEventStore next = await OpenAsync(); // recovery's rows
+        Assert.Equal(300, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+        Assert.Equal(300, RollupAudit.Scalar(DatabasePath, "SELECT sum(events) FROM context_values WHERE key = 'ské\"\n';"));
+        Assert.Equal(3, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM context_values WHERE key = 'ské\"\n' AND value LIKE 'vé/%';"));
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
