@@ -174,6 +174,28 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         Assert.Equal(3, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM context_values WHERE key = 'ské\"\n' AND value LIKE 'vé/%';"));
     }
 
+    [Fact]
+    public async Task A_cancelled_read_stops_waiting_for_a_barrier_the_writer_cannot_answer_and_the_store_goes_on()
+    {
+        await using SqliteEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(0)], Token); // pending: the barrier needs a transaction
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false); // the file's write lock, as another process would hold it
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Token);
+            Task read = store.Dashboard.ContextKeysAsync(cancel.Token);
+            cancel.CancelAfter(TimeSpan.FromMilliseconds(200)); // the writer has most likely taken the barrier by then
+            // The writer waits for the lock (30 s busy timeout); the read must end with its cancellation, not with the writer.
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
+            locked.Rollback();
+        }
+
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(1, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

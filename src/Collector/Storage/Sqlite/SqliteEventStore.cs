@@ -108,8 +108,11 @@ public sealed class SqliteEventStore : IEventStore
     /// </summary>
     /// <param name="cancellationToken">Stops waiting (the fold may still happen).</param>
     /// <returns>A task that completes when the rollup tables cover every event committed before the call.</returns>
+    /// <exception cref="ObjectDisposedException">The store is being disposed (the rollups are folded by the dispose).</exception>
     internal async Task FoldRollupsAsync(CancellationToken cancellationToken) =>
-        await _committer.SubmitAsync(SqliteRollupFolder.FoldRequest.Instance, cancellationToken).ConfigureAwait(false);
+        // WaitAsync: the queue waits for a batch the writer has taken (an insert's result must be known), but a reader's
+        // barrier holds nothing to wait for, and a writer stuck on the file's lock would keep a cancelled read waiting.
+        await _committer.SubmitAsync(SqliteRollupFolder.FoldRequest.Instance, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken)
