@@ -203,6 +203,14 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
     private async Task<InsertResult[]> TimedCommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, int events)
     {
+        // An empty batch is not an upload (InsertAsync queues none): it is the SQLite store's rollup barrier. A round of
+        // barriers alone is no ingest commit and is not recorded; one that rides along adds no request.
+        int requests = 0;
+        foreach (IReadOnlyList<StoredEvent> batch in batches)
+        {
+            requests += batch.Count > 0 ? 1 : 0;
+        }
+
         long started = Stopwatch.GetTimestamp();
         string outcome = "failed";
         try
@@ -213,10 +221,13 @@ internal sealed class GroupCommitter : IAsyncDisposable
         }
         finally
         {
-            var tags = new TagList { _provider, { "outcome", outcome } };
-            StoreMetrics.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
-            StoreMetrics.CommitEvents.Record(events, tags);
-            StoreMetrics.CommitRequests.Record(batches.Count, tags);
+            if (requests > 0)
+            {
+                var tags = new TagList { _provider, { "outcome", outcome } };
+                StoreMetrics.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+                StoreMetrics.CommitEvents.Record(events, tags);
+                StoreMetrics.CommitRequests.Record(requests, tags);
+            }
         }
     }
 

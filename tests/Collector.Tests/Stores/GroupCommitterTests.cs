@@ -180,6 +180,32 @@ public sealed class GroupCommitterTests
         }
     }
 
+    [Fact]
+    public async Task Empty_batches_the_SQLite_rollup_barrier_are_no_requests_and_a_round_of_them_alone_is_no_recorded_commit()
+    {
+        string provider = "barrier-metrics-" + Guid.NewGuid().ToString("N"); // the meter is global: this test's own tag
+        using var events = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<int>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.events");
+        using var requests = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<int>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.requests");
+        using var durations = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.duration");
+        await using (var store = new RecordingCommit(maxEventsPerCommit: 100, provider))
+        {
+            Task<InsertResult> first = store.Committer.SubmitAsync(Batch(1), Token);
+            await store.FirstCommitStarted;
+            Task<InsertResult> barrier = store.Committer.SubmitAsync([], Token);
+            Task<InsertResult> second = store.Committer.SubmitAsync(Batch(2), Token);
+            store.OpenGate();
+            await Task.WhenAll(first, barrier, second);
+            await store.Committer.SubmitAsync([], Token); // a barrier alone
+            Assert.Equal([[1], [0, 2], [0]], store.Groups);
+        }
+
+        static bool Mine<T>(Microsoft.Extensions.Diagnostics.Metrics.Testing.CollectedMeasurement<T> m, string provider)
+            where T : struct => Equals(m.Tags["provider"], provider);
+        Assert.Equal([1, 2], events.GetMeasurementSnapshot().Where(m => Mine(m, provider)).Select(m => m.Value));
+        Assert.Equal([1, 1], requests.GetMeasurementSnapshot().Where(m => Mine(m, provider)).Select(m => m.Value));
+        Assert.Equal(2, durations.GetMeasurementSnapshot().Count(m => Mine(m, provider)));
+    }
+
     private static StoredEvent[] Batch(int count) => [.. Enumerable.Range(0, count).Select(_ => EventStoreContract.Event())];
 
     /// <summary>A commit that records the batch sizes of each transaction; the first one waits for <see cref="OpenGate"/>.</summary>
@@ -188,8 +214,8 @@ public sealed class GroupCommitterTests
         private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _firstStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public RecordingCommit(int maxEventsPerCommit) =>
-            Committer = new GroupCommitter(CommitAsync, maxPendingBatches: 16, maxEventsPerCommit);
+        public RecordingCommit(int maxEventsPerCommit, string provider = "test") =>
+            Committer = new GroupCommitter(CommitAsync, maxPendingBatches: 16, maxEventsPerCommit, provider);
 
         public GroupCommitter Committer { get; }
 
