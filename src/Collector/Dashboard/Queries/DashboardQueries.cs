@@ -6,8 +6,9 @@ namespace Instrumentation.Collector.Dashboard.Queries;
 
 /// <summary>
 /// The dashboard's reads, in SQL that SQLite and PostgreSQL share (a <see cref="DashboardSqlDialect"/> covers the
-/// rest). They read the rollups the stores keep in the transaction that adds the events (<c>event_minutes</c>,
-/// <c>event_context</c>, <c>context_minutes</c>, see Storage/Rollups) and the events table's indexes, never a full scan
+/// rest). They read the rollups the stores keep of the events (<c>event_minutes</c>, <c>event_context</c>,
+/// <c>context_minutes</c>, see Storage/Rollups: PostgreSQL writes them with the events, SQLite in deferred folds that a
+/// read of them asks for first, <c>rollupsCurrent</c>) and the events table's indexes, never a full scan
 /// of the events: the overview reads one row per minute and type, the explorer walks an index newest first and stops
 /// after a page, the activity view reads the per-minute rollup of one context field.
 /// </summary>

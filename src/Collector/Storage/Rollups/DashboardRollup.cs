@@ -7,8 +7,9 @@ namespace Instrumentation.Collector.Storage.Rollups;
 /// priority (<c>event_minutes</c>); one row per string field of each event's <c>context</c> (<c>event_context</c>, the
 /// explorer's context index); and events per context field, value, minute and type (<c>context_minutes</c>, the activity
 /// view), and per context field and value the all-time totals (<c>context_values</c>, <c>context_value_types</c>, and
-/// <c>context_value_minutes</c> whose new rows count the value's active minutes). The writer adds every new event (or the sums a request made for its batch, <see cref="Sqlite.PreparedBatch"/>), writes
-/// the sums in the same transaction, and clears it. Not thread-safe: each instance is used by one thread at a time (a
+/// <c>context_value_minutes</c> whose new rows count the value's active minutes). The writer adds every new event (or the
+/// sums a request made for its batch, <see cref="Sqlite.PreparedBatch"/>) and writes the sums in the same transaction
+/// (PostgreSQL) or keeps them for a later fold (SQLite, <see cref="Sqlite.SqliteRollupFolder"/>). Not thread-safe: each instance is used by one thread at a time (a
 /// writer's, or the request's that prepares its batch).
 /// </summary>
 internal sealed class DashboardRollup
