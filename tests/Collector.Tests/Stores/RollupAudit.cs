@@ -68,6 +68,16 @@ public static class RollupAudit
         return command.ExecuteScalar() is long value ? value : 0;
     }
 
+    /// <summary>Runs SQL on the file behind the store's back (a trigger that makes its writes fail, say).</summary>
+    public static void Execute(string path, string sql)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     private static SqliteConnection Open(string path)
     {
         // Not pooled: the file is deleted or reopened by a store right after, and a pooled handle would keep it open.

@@ -196,6 +196,41 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         RollupAudit.AssertExact(DatabasePath);
     }
 
+    [Fact]
+    public async Task A_fold_whose_transaction_fails_fails_the_read_keeps_its_sums_pending_and_the_next_fold_counts_each_event_once()
+    {
+        await using SqliteEventStore store = await OpenAsync();
+        await store.InsertAsync([.. Enumerable.Range(0, 100).Select(Event)], Token);
+        RollupAudit.Execute(DatabasePath, """
+            CREATE TABLE fold_fails (x INTEGER);
+            INSERT INTO fold_fails VALUES (1);
+            CREATE TRIGGER fail_fold BEFORE INSERT ON context_values WHEN EXISTS (SELECT 1 FROM fold_fails) BEGIN SELECT RAISE(ABORT, 'fold refused'); END;
+            """);
+
+        SqliteException error = await Assert.ThrowsAsync<SqliteException>(() => store.Dashboard.ContextKeysAsync(Token));
+        Assert.Contains("fold refused", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, RollupAudit.Mark(DatabasePath)); // rolled back, context index included
+        Assert.Equal(0, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;"));
+        Assert.Equal(50, (await store.InsertAsync([.. Enumerable.Range(100, 50).Select(Event)], Token)).NewCount); // uploads go on
+        await Assert.ThrowsAsync<SqliteException>(() => store.FoldRollupsAsync(Token));
+
+        RollupAudit.Execute(DatabasePath, "DELETE FROM fold_fails;");
+        Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+        Assert.Equal(150, RollupAudit.Mark(DatabasePath));
+        RollupAudit.Execute(DatabasePath, "DROP TRIGGER fail_fold; DROP TABLE fold_fails;");
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_read_after_the_store_is_disposed_fails_at_once_instead_of_waiting_for_a_writer_that_is_gone()
+    {
+        SqliteEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(0)], Token);
+        await store.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.Dashboard.ContextKeysAsync(Token));
+        Assert.Equal(1, RollupAudit.Mark(DatabasePath)); // the dispose folded
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
