@@ -81,6 +81,10 @@ public sealed class SqliteEventStore : IEventStore
     public string DatabasePath { get; }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Then has the writer recompute the dashboard's rollups of the events a previous process stored and never folded
+    /// (the writer would do it before its first commit anyway): an initialized store is the file's writer, even if only read.
+    /// </remarks>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
