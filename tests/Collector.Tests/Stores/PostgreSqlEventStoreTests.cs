@@ -251,6 +251,10 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
         Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements(connectionString)).MaxAutoPrepare);
 
     [Fact]
+    public void The_store_turns_multiplexing_off_whatever_the_connection_string_says() =>
+        Assert.False(new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements("Host=db;Database=events;Multiplexing=true")).Multiplexing);
+
+    [Fact]
     public async Task A_connection_string_with_multiplexing_still_stores_and_reads()
     {
         // The writers begin and commit their transactions in SQL (so that COMMIT travels in the commit's last batch), and Npgsql

@@ -142,10 +142,14 @@ public sealed class PostgreSqlEventStore : IEventStore
     }
 
     /// <summary>
-    /// The writers run the same few statements in every transaction: prepared once per connection (Npgsql's automatic
-    /// preparation), the server parses and plans them once instead of on every commit, which is most of a small commit's
-    /// server time. An explicit <c>Max Auto Prepare</c> in the connection string (0 for a pooler that cannot keep
-    /// prepared statements) is kept as given.
+    /// The connection string the store opens its connections with. The writers run the same few statements in every
+    /// transaction: prepared once per connection (Npgsql's automatic preparation), the server parses and plans them once
+    /// instead of on every commit, which is most of a small commit's server time. An explicit <c>Max Auto Prepare</c> in
+    /// the connection string (0 for a pooler that cannot keep prepared statements) is kept as given. Multiplexing is
+    /// turned off whatever the string says: a writer begins and commits its transaction in SQL (so that COMMIT travels in
+    /// the commit's last batch), which needs both round trips on the connection that began it, and Npgsql documents SQL
+    /// transactions as unsupported with multiplexing (measured: with the events' JSON sent as bytes, a multiplexed commit
+    /// left its events uncommitted on another connection).
     /// </summary>
     internal static string WithPreparedStatements(string connectionString)
     {
@@ -158,6 +162,7 @@ public sealed class PostgreSqlEventStore : IEventStore
             builder.AutoPrepareMinUsages = 2;
         }
 
+        builder.Multiplexing = false;
         return builder.ConnectionString;
     }
 
