@@ -155,6 +155,10 @@ public class HostingTests
     [Theory]
     [InlineData("/logs")]
     [InlineData("/stats")]
+    [InlineData("/")]
+    [InlineData("/events?ctx=net_id&value=s1")]
+    [InlineData("/activity?ctx=net_id&value=s1")]
+    [InlineData("/tail/rows")]
     public async Task A_read_the_store_cannot_answer_is_503_with_Retry_After(string path)
     {
         await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(

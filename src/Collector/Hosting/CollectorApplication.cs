@@ -109,6 +109,7 @@ public static class CollectorApplication
 
         services.AddProblemDetails();
         services.AddExceptionHandler<BadRequestExceptionHandler>();
+        services.AddExceptionHandler<StoreUnavailableExceptionHandler>();
         services.AddCollectorDashboard();
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: [ReadyTag]);
         return builder;
