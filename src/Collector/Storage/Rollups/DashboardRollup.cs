@@ -9,8 +9,8 @@ namespace Instrumentation.Collector.Storage.Rollups;
 /// view), and per context field and value the all-time totals (<c>context_values</c>, <c>context_value_types</c>, and
 /// <c>context_value_minutes</c> whose new rows count the value's active minutes). The writer adds every new event (or the
 /// sums a request made for its batch, <see cref="Sqlite.PreparedBatch"/>) and writes the sums in the same transaction
-/// (PostgreSQL) or keeps them for a later fold (SQLite, <see cref="Sqlite.SqliteRollupFolder"/>). Not thread-safe: each instance is used by one thread at a time (a
-/// writer's, or the request's that prepares its batch).
+/// (PostgreSQL) or keeps them for a later fold (SQLite, <see cref="Sqlite.SqliteRollupFolder"/>). Not thread-safe: each
+/// instance is used by one thread at a time (a writer's, or the request's that prepares its batch).
 /// </summary>
 internal sealed class DashboardRollup
 {
@@ -101,8 +101,9 @@ internal sealed class DashboardRollup
 
     /// <summary>
     /// Adds the totals of another rollup (every table but the context index) and its event count, leaving out its
-    /// context rows: what the SQLite writer keeps across commits until it folds them into the tables, after each
-    /// commit has written its own context rows (those are keyed by the seqs only that commit knows).
+    /// context rows: what the SQLite writer sums across commits until it folds them into the tables. The context rows
+    /// refer to their commit's events by position, and only that commit knows the positions' seqs, so the writer keeps
+    /// them apart, each with its seq (<see cref="Sqlite.SqliteRollupFolder"/>).
     /// </summary>
     public void AddTotals(DashboardRollup other)
     {

@@ -15,8 +15,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// <remarks>
 /// <para>
 /// The table <c>rollup_mark</c> holds the seq through which the rollup tables (the context index included) are
-/// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one collector process per file, and in
-/// it one writer loop) and <c>seq</c> is an <c>AUTOINCREMENT</c> rowid: each event gets a seq above every seq committed
+/// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one
+/// collector process per file, and in it one writer loop) and <c>seq</c> is an <c>AUTOINCREMENT</c> rowid: each event gets a seq above every seq committed
 /// before it, never reused, so the events committed after a fold are exactly those with a seq above its mark, and they
 /// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them from the stored events
 /// above the mark before the next writer's first commit, so nothing is missing and nothing is counted twice.
