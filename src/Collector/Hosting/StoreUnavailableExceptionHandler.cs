@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Instrumentation.Collector.Ingest;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 
@@ -10,17 +11,20 @@ namespace Instrumentation.Collector.Hosting;
 /// 500: the outage is the server's and passes, so a browser or a load balancer should ask again. Ingest, <c>/logs</c>
 /// and <c>/stats</c> answer their own store failures the same way.
 /// </summary>
+/// <remarks>
+/// The failure is logged here as an error: since .NET 10 the exception handler middleware emits no diagnostics for an
+/// exception that an <see cref="IExceptionHandler"/> handled, so without this line an outage would leave no trace.
+/// </remarks>
 internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        // What the stores throw when their database cannot answer: ADO.NET errors (SQLite, Npgsql), the connection's I/O,
-        // a command timeout, or the store shutting down.
-        if (exception is not (DbException or IOException or TimeoutException or ObjectDisposedException) || httpContext.Response.HasStarted)
+        if (!IsStoreUnavailable(exception) || httpContext.Response.HasStarted)
         {
             return false;
         }
 
+        QueryEndpoints.LogReadFailure(httpContext, exception);
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = "5";
         return await problems.TryWriteAsync(new ProblemDetailsContext
@@ -35,4 +39,9 @@ internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService pr
             },
         });
     }
+
+    // What the stores throw when their database cannot answer: ADO.NET errors (SQLite, Npgsql), the connection's I/O,
+    // a command timeout, or the store shutting down.
+    private static bool IsStoreUnavailable(Exception exception) =>
+        exception is DbException or IOException or TimeoutException or ObjectDisposedException;
 }
