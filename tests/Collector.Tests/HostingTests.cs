@@ -197,6 +197,21 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task An_ObjectDisposedException_while_the_collector_runs_is_a_bug_and_stays_500()
+    {
+        // Only while the application stops is a disposed object the store shutting down; otherwise it is code that used a
+        // disposed object, and a 503 with Retry-After would hide it behind "ask again".
+        await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(
+            ServiceUnderTest.NewFolder(),
+            ["--urls", "http://127.0.0.1:0"],
+            builder => builder.Services.Replace(ServiceDescriptor.Singleton<IEventStore>(new UnreachableStore(() => new ObjectDisposedException("SomethingElse")))));
+
+        using HttpResponseMessage read = await service.Client.GetAsync("/activity?ctx=net_id&value=s1", Cancel);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, read.StatusCode);
+    }
+
+    [Fact]
     public async Task Readiness_answers_when_the_store_does()
     {
         await using TestCollector collector = await TestCollector.StartAsync(o => o.ApiKeys = ["a-key-that-is-long-enough"]);

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Instrumentation.Collector.Ingest;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
 
 namespace Instrumentation.Collector.Hosting;
 
@@ -15,7 +16,7 @@ namespace Instrumentation.Collector.Hosting;
 /// The failure is logged here as an error: since .NET 10 the exception handler middleware emits no diagnostics for an
 /// exception that an <see cref="IExceptionHandler"/> handled, so without this line an outage would leave no trace.
 /// </remarks>
-internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService problems, IHostApplicationLifetime lifetime) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -40,8 +41,10 @@ internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService pr
         });
     }
 
-    // What the stores throw when their database cannot answer: ADO.NET errors (SQLite, Npgsql), the connection's I/O,
-    // a command timeout, or the store shutting down.
-    private static bool IsStoreUnavailable(Exception exception) =>
-        exception is DbException or IOException or TimeoutException or ObjectDisposedException;
+    // What the stores throw when their database cannot answer: ADO.NET errors (SQLite, Npgsql), the connection's I/O, a
+    // command timeout. ObjectDisposedException only while the application stops (the store is shutting down): any other
+    // is a bug in the code that used a disposed object, and stays a 500.
+    private bool IsStoreUnavailable(Exception exception) =>
+        exception is DbException or IOException or TimeoutException
+        || (exception is ObjectDisposedException && lifetime.ApplicationStopping.IsCancellationRequested);
 }
