@@ -16,7 +16,7 @@ namespace Instrumentation.Collector.Hosting;
 /// The failure is logged here as an error: since .NET 10 the exception handler middleware emits no diagnostics for an
 /// exception that an <see cref="IExceptionHandler"/> handled, so without this line an outage would leave no trace.
 /// </remarks>
-internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService problems, IHostApplicationLifetime lifetime) : IExceptionHandler
+internal sealed class StoreUnavailableExceptionHandler(IHostApplicationLifetime lifetime) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -25,20 +25,10 @@ internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService pr
             return false;
         }
 
+        // The same answer, and the same log line, as /logs and /stats give for their own store failures.
         QueryEndpoints.LogReadFailure(httpContext, exception);
-        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        httpContext.Response.Headers.RetryAfter = "5";
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Store unavailable",
-                Detail = "The store could not answer; ask again after the time in Retry-After.",
-            },
-        });
+        await IngestEndpoints.StoreUnavailable(httpContext, "The store could not answer; ask again after the time in Retry-After.").ExecuteAsync(httpContext).ConfigureAwait(false);
+        return true;
     }
 
     // What the stores throw when their database cannot answer: ADO.NET errors (SQLite, Npgsql), the connection's I/O, a
