@@ -6,6 +6,8 @@ using Instrumentation.Collector.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 
 namespace Instrumentation.Collector.Tests;
@@ -174,6 +176,42 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task A_dashboard_page_the_store_cannot_answer_logs_the_failure()
+    {
+        // The exception handler middleware records nothing for an exception an IExceptionHandler handled (.NET 10), so
+        // the 503 handler logs it itself: an outage must leave a trace.
+        var logs = new FakeLoggerProvider();
+        await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(
+            ServiceUnderTest.NewFolder(),
+            ["--urls", "http://127.0.0.1:0"],
+            builder =>
+            {
+                builder.Logging.AddProvider(logs);
+                builder.Services.Replace(ServiceDescriptor.Singleton<IEventStore>(new UnreachableStore()));
+            });
+
+        using HttpResponseMessage read = await service.Client.GetAsync("/activity?ctx=net_id&value=s1", Cancel);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, read.StatusCode);
+        Assert.Contains(logs.Collector.GetSnapshot(), r => r.Level == LogLevel.Error && r.Exception is IOException);
+    }
+
+    [Fact]
+    public async Task An_ObjectDisposedException_while_the_collector_runs_is_a_bug_and_stays_500()
+    {
+        // Only while the application stops is a disposed object the store shutting down; otherwise it is code that used a
+        // disposed object, and a 503 with Retry-After would hide it behind "ask again".
+        await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(
+            ServiceUnderTest.NewFolder(),
+            ["--urls", "http://127.0.0.1:0"],
+            builder => builder.Services.Replace(ServiceDescriptor.Singleton<IEventStore>(new UnreachableStore(() => new ObjectDisposedException("SomethingElse")))));
+
+        using HttpResponseMessage read = await service.Client.GetAsync("/activity?ctx=net_id&value=s1", Cancel);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, read.StatusCode);
+    }
+
+    [Fact]
     public async Task Readiness_answers_when_the_store_does()
     {
         await using TestCollector collector = await TestCollector.StartAsync(o => o.ApiKeys = ["a-key-that-is-long-enough"]);
@@ -200,23 +238,26 @@ public class HostingTests
     }
 
     /// <summary>A store whose database is gone: it starts, and then never answers.</summary>
-    private sealed class UnreachableStore : IEventStore
+    /// <summary>A store whose every call fails with <paramref name="failure"/>'s exception (default: connection refused).</summary>
+    private sealed class UnreachableStore(Func<Exception>? failure = null) : IEventStore
     {
+        private Exception Failure() => failure?.Invoke() ?? new IOException("connection refused");
+
         public string Provider => "Unreachable";
 
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task PingAsync(CancellationToken cancellationToken) => Task.FromException(new IOException("connection refused"));
+        public Task PingAsync(CancellationToken cancellationToken) => Task.FromException(Failure());
 
-        public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken) => throw new IOException("connection refused");
+        public Task<InsertResult> InsertAsync(IReadOnlyList<StoredEvent> events, CancellationToken cancellationToken) => throw Failure();
 
-        public IAsyncEnumerable<EventRow> ReadAsync(EventQuery query, CancellationToken cancellationToken) => throw new IOException("connection refused");
+        public IAsyncEnumerable<EventRow> ReadAsync(EventQuery query, CancellationToken cancellationToken) => throw Failure();
 
-        public IAsyncEnumerable<EventCountBucket> CountByTimeAsync(EventCountQuery query, CancellationToken cancellationToken) => throw new IOException("connection refused");
+        public IAsyncEnumerable<EventCountBucket> CountByTimeAsync(EventCountQuery query, CancellationToken cancellationToken) => throw Failure();
 
-        public Task<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken) => throw new IOException("connection refused");
+        public Task<StoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken) => throw Failure();
 
-        public Instrumentation.Collector.Dashboard.Queries.IDashboardQueries Dashboard => throw new IOException("connection refused");
+        public Instrumentation.Collector.Dashboard.Queries.IDashboardQueries Dashboard => throw Failure();
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -1,6 +1,8 @@
 using System.Data.Common;
+using Instrumentation.Collector.Ingest;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
 
 namespace Instrumentation.Collector.Hosting;
 
@@ -10,29 +12,29 @@ namespace Instrumentation.Collector.Hosting;
 /// 500: the outage is the server's and passes, so a browser or a load balancer should ask again. Ingest, <c>/logs</c>
 /// and <c>/stats</c> answer their own store failures the same way.
 /// </summary>
-internal sealed class StoreUnavailableExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+/// <remarks>
+/// The failure is logged here as an error: since .NET 10 the exception handler middleware emits no diagnostics for an
+/// exception that an <see cref="IExceptionHandler"/> handled, so without this line an outage would leave no trace.
+/// </remarks>
+internal sealed class StoreUnavailableExceptionHandler(IHostApplicationLifetime lifetime) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        // What the stores throw when their database cannot answer: ADO.NET errors (SQLite, Npgsql), the connection's I/O,
-        // a command timeout, or the store shutting down.
-        if (exception is not (DbException or IOException or TimeoutException or ObjectDisposedException) || httpContext.Response.HasStarted)
+        if (!IsStoreUnavailable(exception) || httpContext.Response.HasStarted)
         {
             return false;
         }
 
-        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        httpContext.Response.Headers.RetryAfter = "5";
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Store unavailable",
-                Detail = "The store could not answer; ask again after the time in Retry-After.",
-            },
-        });
+        // The same answer, and the same log line, as /logs and /stats give for their own store failures.
+        QueryEndpoints.LogReadFailure(httpContext, exception);
+        await IngestEndpoints.StoreUnavailable(httpContext, "The store could not answer; ask again after the time in Retry-After.").ExecuteAsync(httpContext).ConfigureAwait(false);
+        return true;
     }
+
+    // What the stores throw when their database cannot answer: ADO.NET errors (SQLite, Npgsql), the connection's I/O, a
+    // command timeout. ObjectDisposedException only while the application stops (the store is shutting down): any other
+    // is a bug in the code that used a disposed object, and stays a 500.
+    private bool IsStoreUnavailable(Exception exception) =>
+        exception is DbException or IOException or TimeoutException
+        || (exception is ObjectDisposedException && lifetime.ApplicationStopping.IsCancellationRequested);
 }

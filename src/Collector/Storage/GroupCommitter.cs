@@ -15,7 +15,9 @@ namespace Instrumentation.Collector.Storage;
 /// A batch whose request is cancelled while it waits is dropped, never written. If a shared transaction fails, every
 /// batch of it is retried in a transaction of its own, so one failing batch cannot fail the requests it was grouped
 /// with. Disposing stops taking new batches, commits the ones already queued and then returns. A transaction, once
-/// started, is not cancelled: its requests may have gone, but other requests share it.
+/// started, is not cancelled: its requests may have gone, but other requests share it. A request whose batch a writer
+/// has taken waits for its commit (and its retry alone) even when cancelled: the collector's events are slices of the
+/// request's pooled body buffer, which returns to the pool as soon as the wait ends.
 /// </remarks>
 internal sealed class GroupCommitter : IAsyncDisposable
 {

@@ -6,6 +6,11 @@ public sealed record StoredEvent
     private string? _json;
     private ReadOnlyMemory<byte> _utf8Json;
 
+    // The UTF-8 of a string-made event, encoded on first use. A reference, not a ReadOnlyMemory<byte>: two writers may read
+    // Utf8Json of the same event at once (the same list inserted twice), and a 16-byte struct written by one can be read
+    // torn by the other (an array's length with no array: an empty JSON stored); a reference is written whole.
+    private byte[]? _encoded;
+
     /// <summary>An event whose JSON is a string.</summary>
     /// <param name="Id">The event id (the key: a repeated id is accepted and not stored again).</param>
     /// <param name="Type">The event type.</param>
@@ -69,22 +74,13 @@ public sealed record StoredEvent
             ArgumentNullException.ThrowIfNull(value);
             _json = value;
             _utf8Json = default;
+            _encoded = null;
         }
     }
 
     /// <summary>The event's JSON as UTF-8 (encoded from <see cref="Json"/> on first use when the event was made from a string).</summary>
-    public ReadOnlyMemory<byte> Utf8Json
-    {
-        get
-        {
-            if (_utf8Json.IsEmpty && _json is not null)
-            {
-                _utf8Json = System.Text.Encoding.UTF8.GetBytes(_json);
-            }
-
-            return _utf8Json;
-        }
-    }
+    public ReadOnlyMemory<byte> Utf8Json =>
+        _utf8Json.IsEmpty && _json is not null ? _encoded ??= System.Text.Encoding.UTF8.GetBytes(_json) : _utf8Json;
 
     /// <summary>
     /// The string fields of the event's top-level <c>context</c>, in order, when the caller has them already (the

@@ -78,6 +78,41 @@ public sealed class GroupCommitterTests
     }
 
     [Fact]
+    public async Task A_request_cancelled_after_its_batch_was_taken_waits_for_its_commit_also_when_retried_alone()
+    {
+        // The collector's events are slices of the request's pooled body buffer, which goes back to the pool once
+        // InsertAsync completes: a request must not stop waiting while a transaction (or its retry alone after a failed
+        // group) may still read its events, however it was cancelled.
+        using var cancelFirst = new CancellationTokenSource();
+        using var cancelShared = new CancellationTokenSource();
+        await using var store = new RecordingCommit(maxEventsPerCommit: 100)
+        {
+            FailWhenGroupHas = 7,
+            Started = batches =>
+            {
+                if (batches.Count == 2)
+                {
+                    cancelShared.Cancel(); // while the shared group, which will fail, is being written
+                }
+            },
+        };
+        Task<InsertResult> first = store.Committer.SubmitAsync(Batch(1), cancelFirst.Token);
+        await store.FirstCommitStarted;
+        await cancelFirst.CancelAsync();
+        Task<InsertResult> shared = store.Committer.SubmitAsync(Batch(2), cancelShared.Token);
+        Task<InsertResult> bad = store.Committer.SubmitAsync(Batch(7), Token);
+
+        Assert.False(first.IsCompleted);
+        store.OpenGate();
+
+        Assert.Equal(1, (await first).Count);
+        Assert.Equal(2, (await shared).Count); // answered by its own commit, not cancelled in between
+        await Assert.ThrowsAsync<InvalidOperationException>(() => bad);
+        Assert.True(cancelShared.IsCancellationRequested);
+        Assert.Equal([[1], [2]], store.Groups);
+    }
+
+    [Fact]
     public async Task Disposing_commits_what_is_queued_and_then_refuses_new_batches()
     {
         var store = new RecordingCommit(maxEventsPerCommit: 100);
@@ -223,6 +258,9 @@ public sealed class GroupCommitterTests
 
         public int? FailWhenGroupHas { get; init; }
 
+        /// <summary>Called as each transaction starts, with its batches.</summary>
+        public Action<IReadOnlyList<IReadOnlyList<StoredEvent>>>? Started { get; init; }
+
         public Task FirstCommitStarted => _firstStarted.Task;
 
         public void OpenGate() => _gate.TrySetResult();
@@ -231,6 +269,7 @@ public sealed class GroupCommitterTests
 
         private async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
         {
+            Started?.Invoke(batches);
             _firstStarted.TrySetResult();
             await _gate.Task;
             if (FailWhenGroupHas is int bad && batches.Any(b => b.Count == bad))

@@ -248,11 +248,11 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     [InlineData("Host=db;Database=events;Max Auto Prepare=0", 0)]
     [InlineData("host=db;database=events;max auto prepare=7", 7)]
     public void The_writers_statements_are_prepared_unless_the_connection_string_says_otherwise(string connectionString, int expected) =>
-        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements(connectionString)).MaxAutoPrepare);
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.StoreConnectionString(connectionString)).MaxAutoPrepare);
 
     [Fact]
     public void The_store_turns_multiplexing_off_whatever_the_connection_string_says() =>
-        Assert.False(new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.WithPreparedStatements("Host=db;Database=events;Multiplexing=true")).Multiplexing);
+        Assert.False(new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.StoreConnectionString("Host=db;Database=events;Multiplexing=true")).Multiplexing);
 
     [Fact]
     public async Task A_connection_string_with_multiplexing_still_stores_and_reads()

@@ -64,7 +64,7 @@ public sealed class PostgreSqlEventStore : IEventStore
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         options ??= new StorageOptions();
         _time = timeProvider ?? TimeProvider.System;
-        _dataSource = NpgsqlDataSource.Create(WithPreparedStatements(connectionString));
+        _dataSource = NpgsqlDataSource.Create(StoreConnectionString(connectionString));
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.PostgreSql), options.PostgreSqlWriters, ExtraWriterMinEvents);
         Dashboard = new DashboardQueries(
             async cancellationToken => await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false),
@@ -151,7 +151,7 @@ public sealed class PostgreSqlEventStore : IEventStore
     /// transactions as unsupported with multiplexing (measured: with the events' JSON sent as bytes, a multiplexed commit
     /// left its events uncommitted on another connection).
     /// </summary>
-    internal static string WithPreparedStatements(string connectionString)
+    internal static string StoreConnectionString(string connectionString)
     {
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
         bool chosen = given.Keys.Cast<string>().Any(key => string.Equals(key.Replace(" ", string.Empty, StringComparison.Ordinal), "MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
