@@ -77,8 +77,8 @@ internal static class IngestBenchmark
     public static async Task RunAsync(string? postgres, int eventsPerRun, int postgresWriters, bool sqlite, int[] batchSizes, int runs)
     {
         Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run, {runs} runs each, context {Shape} ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
-        Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events | time in commits / wall |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         string folder = Directory.CreateTempSubdirectory("ingest-benchmark-").FullName;
         try
         {
@@ -131,21 +131,21 @@ internal static class IngestBenchmark
         {
             for (int run = 0; run < runs; run++)
             {
-                (double storeOnly, double storeCpu) = await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
+                (double storeOnly, double storeCpu, double storeBusy) = await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name}, store only (no HTTP) | {batchSize:N0} | {storeOnly:N0} | | | {storeCpu:N2} |"));
+                    $"| {name}, store only (no HTTP) | {batchSize:N0} | {storeOnly:N0} | | | {storeCpu:N2} | {storeBusy:P0} |"));
             }
 
             for (int run = 0; run < runs; run++)
             {
-                (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
+                (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit, double writerBusy) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} |"));
+                    $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} | {writerBusy:P0} |"));
             }
         }
     }
 
-    private static async Task<(double EventsPerSecond, double RequestsPerSecond, double CpuPerMillion, double EventsPerCommit)> MeasureAsync(HttpClient client, IEventStore store, int batchSize, int events)
+    private static async Task<(double EventsPerSecond, double RequestsPerSecond, double CpuPerMillion, double EventsPerCommit, double WriterBusy)> MeasureAsync(HttpClient client, IEventStore store, int batchSize, int events)
     {
         int requests = Math.Max(Clients, events / batchSize);
         byte[][] bodies = [.. Enumerable.Range(0, requests).Select(_ => Body(batchSize))];
@@ -176,11 +176,11 @@ internal static class IngestBenchmark
             throw new InvalidOperationException($"Sent {sent} new events, the store counts {stored} more.");
         }
 
-        return (sent / clock.Elapsed.TotalSeconds, requests / clock.Elapsed.TotalSeconds, cpuSeconds / sent * 1_000_000, commits.MeanEventsPerCommit);
+        return (sent / clock.Elapsed.TotalSeconds, requests / clock.Elapsed.TotalSeconds, cpuSeconds / sent * 1_000_000, commits.MeanEventsPerCommit, commits.CommitSeconds / clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>The same load straight into <see cref="IEventStore.InsertAsync"/>: what the store costs without HTTP and JSON.</summary>
-    private static async Task<(double EventsPerSecond, double CpuPerMillion)> MeasureStoreOnlyAsync(IEventStore store, int batchSize, int events)
+    private static async Task<(double EventsPerSecond, double CpuPerMillion, double WriterBusy)> MeasureStoreOnlyAsync(IEventStore store, int batchSize, int events)
     {
         int requests = Math.Max(Clients, events / batchSize);
         StoredEvent[][] batches = [.. Enumerable.Range(0, requests).Select(_ => Enumerable.Range(0, batchSize).Select(i =>
@@ -191,6 +191,7 @@ internal static class IngestBenchmark
             byte[] json = Encoding.UTF8.GetBytes($$$"""{"id":"{{{id}}}","type":"cell","priority":"batch","timestamp":"{{{at.UtcDateTime:O}}}","context":{{{context}}},"data":{"notebook_id":"nb-1","cell_id":"c{{{i}}}","duration_ms":{{{i % 997}}}.5}}""");
             return new StoredEvent(id, "cell", "batch", at, json) { Context = fields };
         }).ToArray())];
+        using var commits = new CommitListener();
         int next = -1;
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
@@ -203,7 +204,7 @@ internal static class IngestBenchmark
         })));
         clock.Stop();
         long sent = (long)requests * batchSize;
-        return (sent / clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / sent * 1_000_000);
+        return (sent / clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / sent * 1_000_000, commits.CommitSeconds / clock.Elapsed.TotalSeconds);
     }
 
     internal static byte[] Body(int batchSize)
@@ -230,22 +231,42 @@ internal static class IngestBenchmark
         private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
         private long _commits;
         private long _events;
+        private double _commitSeconds;
 
         public CommitListener()
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == StoreMetrics.MeterName && instrument.Name == "instrumentation.collector.commit.events")
+                if (instrument.Meter.Name == StoreMetrics.MeterName && instrument.Name is "instrumentation.collector.commit.events" or "instrumentation.collector.commit.duration")
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
             };
+            _listener.SetMeasurementEventCallback<double>((_, seconds, _, _) =>
+            {
+                lock (_listener)
+                {
+                    _commitSeconds += seconds;
+                }
+            });
             _listener.SetMeasurementEventCallback<int>((_, value, _, _) =>
             {
                 Interlocked.Increment(ref _commits);
                 Interlocked.Add(ref _events, value);
             });
             _listener.Start();
+        }
+
+        /// <summary>The time the writers spent in transactions (<c>instrumentation.collector.commit.duration</c>, summed).</summary>
+        public double CommitSeconds
+        {
+            get
+            {
+                lock (_listener)
+                {
+                    return _commitSeconds;
+                }
+            }
         }
 
         public double MeanEventsPerCommit => _commits == 0 ? 0 : (double)Interlocked.Read(ref _events) / Interlocked.Read(ref _commits);
