@@ -83,7 +83,7 @@ public sealed class BodyLifetimeTests
         {
             while (await rows.ReadAsync(Token))
             {
-                stored[Guid.Parse(rows.GetString(0))] = rows.GetString(1);
+                stored[new Guid(rows.GetFieldValue<byte[]>(0), bigEndian: true)] = rows.GetString(1); // the id's 16 bytes (schema 6)
             }
         }
 

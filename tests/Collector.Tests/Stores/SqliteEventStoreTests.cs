@@ -19,7 +19,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         connection.Open();
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = "SELECT received_at FROM events WHERE id = @id;";
-        command.Parameters.AddWithValue("@id", id.ToString("D"));
+        command.Parameters.AddWithValue("@id", id.ToByteArray(bigEndian: true)); // schema 6: the id's 16 bytes
         string text = (string)command.ExecuteScalar()!;
         return Task.FromResult(DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind));
     }
@@ -65,6 +65,48 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         Assert.Equal(1, statistics.ByPriority["immediate"]);
         Assert.Equal(0, (await store.InsertAsync([old1], Token)).NewCount);
         Assert.Equal(Instrumentation.Collector.Storage.Sqlite.SqliteSchema.CurrentVersion, ExecuteScalar("SELECT version FROM schema_version;"));
+    }
+
+    [Fact]
+    public async Task Schema_6_keeps_every_event_with_its_id_and_seq_and_never_gives_a_seq_again_even_one_deleted_by_hand()
+    {
+        // A version 5 file: the events table with an AUTOINCREMENT seq and the id as text, three events, the last deleted
+        // by hand (sqlite_sequence still remembers its seq).
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 5);
+        }
+
+        StoredEvent[] old = [Event(type: "old"), Event(type: "old"), Event(type: "old")];
+        foreach (StoredEvent e in old)
+        {
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+        }
+
+        Execute($"DELETE FROM events WHERE id = '{old[2].Id}';");
+        Assert.Equal(3, ExecuteScalar("SELECT seq FROM sqlite_sequence WHERE name = 'events';"));
+
+        IEventStore store = await OpenAsync();
+        Assert.Equal(SqliteSchema.CurrentVersion, ExecuteScalar("SELECT version FROM schema_version;"));
+        Assert.Equal(0, ExecuteScalar("SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%';"));
+        Assert.Equal(2, ExecuteScalar("SELECT count(*) FROM events WHERE typeof(id) = 'blob' AND length(id) = 16;"));
+        Assert.Equal(1, ExecuteScalar($"SELECT seq FROM events WHERE id = x'{Convert.ToHexString(old[0].Id.ToByteArray(bigEndian: true))}';"));
+
+        // The ids are still the dedup key and what the dashboard shows and finds.
+        Assert.Equal(0, (await store.InsertAsync([old[0], old[1]], Token)).NewCount);
+        Assert.Equal(old[1].Id.ToString("D"), (await store.Dashboard.FindEventAsync(old[1].Id, Token))?.Id);
+
+        // New events go above the deleted one's seq, also after a restart (the last seq given is kept in the file).
+        Assert.Equal(2, (await store.InsertAsync([old[2], Event()], Token)).NewCount);
+        Assert.Equal(5, ExecuteScalar("SELECT MAX(seq) FROM events;"));
+        Assert.Equal(4, ExecuteScalar("SELECT MIN(seq) FROM events WHERE seq > 2;"));
+        await store.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Execute("DELETE FROM events WHERE seq = 5;");
+        store = await OpenAsync();
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(6, ExecuteScalar("SELECT MAX(seq) FROM events;"));
     }
 
     [Fact]

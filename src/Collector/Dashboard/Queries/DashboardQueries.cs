@@ -347,7 +347,13 @@ internal sealed class DashboardQueries(Func<CancellationToken, ValueTask<DbConne
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             long ticks = reader.GetInt64(3);
-            string id = reader.GetValue(0) is Guid guid ? guid.ToString("D") : reader.GetString(0);
+            string id = reader.GetValue(0) switch
+            {
+                Guid guid => guid.ToString("D"), // PostgreSQL's uuid
+                byte[] { Length: 16 } bytes => new Guid(bytes, bigEndian: true).ToString("D"), // SQLite's 16 bytes (schema 6)
+                byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes), // a stored id that was never a canonical UUID
+                object other => Convert.ToString(other, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty,
+            };
             rows.Add(new DashboardEvent(id, reader.GetString(1), reader.GetString(2), new DateTimeOffset(ticks, TimeSpan.Zero), reader.GetString(5), new EventCursor(ticks, reader.GetInt64(4))));
         }
 
@@ -386,7 +392,7 @@ internal abstract class DashboardSqlDialect
         public override string DataContainsIgnoringCase(string alias, string textParameter) =>
             $"instr(lower(json_extract({alias}.json, '$.data')), lower({textParameter})) > 0";
 
-        public override object IdValue(Guid id) => id.ToString("D");
+        public override object IdValue(Guid id) => id.ToByteArray(bigEndian: true); // schema 6: the id's 16 bytes
     }
 
     private sealed class PostgreSqlDialect : DashboardSqlDialect

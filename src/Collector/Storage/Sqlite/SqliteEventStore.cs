@@ -31,6 +31,8 @@ public sealed class SqliteEventStore : IEventStore
     private SqliteConnection? _writer;
     private RawStatement? _insert;
     private RawStatement? _count;
+    private RawStatement? _lastSeqUpdate;
+    private long _lastSeq; // the writer's: the last seq given, stored or not (a rolled-back one leaves a gap)
     private bool _recovered; // the writer loop's: the events a previous process left above the mark are rolled up
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
@@ -246,7 +248,9 @@ public sealed class SqliteEventStore : IEventStore
             for (int i = 0; i < events.Count; i++)
             {
                 StoredEvent item = events[i];
-                insert.Bind(1, events.IdText(i));
+                long seq = _lastSeq + 1;
+                insert.Bind(8, seq);
+                insert.BindBlob(1, events.IdBytes(i));
                 insert.Bind(4, events.TimestampText(i));
                 insert.Bind(2, item.Type);
                 insert.Bind(3, item.Priority);
@@ -254,9 +258,10 @@ public sealed class SqliteEventStore : IEventStore
                 insert.Bind(7, item.Utf8Json.Span);
                 if (insert.Execute() == 1)
                 {
-                    // seq is the rowid: the context index is keyed by it. The seqs go in the order the rollup below gets
-                    // the new events (a batch's sums cover its events in order), which is how its rows refer to them.
-                    _addedSeqs.Add(insert.LastInsertRowId);
+                    // The context index is keyed by seq. The seqs go in the order the rollup below gets the new events (a
+                    // batch's sums cover its events in order), which is how its rows refer to them.
+                    _lastSeq = seq;
+                    _addedSeqs.Add(seq);
                     isNew[i] = true;
                     added++;
                 }
@@ -290,6 +295,12 @@ public sealed class SqliteEventStore : IEventStore
             count.Bind(4, entry.FirstTicks);
             count.Bind(5, entry.LastTicks);
             count.Execute();
+        }
+
+        if (_addedSeqs.Count > 0)
+        {
+            _lastSeqUpdate!.Bind(1, _lastSeq);
+            _lastSeqUpdate.Execute();
         }
 
         if (_addedSeqs.Count != _rollup.EventCount)
@@ -345,10 +356,19 @@ public sealed class SqliteEventStore : IEventStore
         _insert = new RawStatement(
             writer,
             """
-            INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json, seq)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             ON CONFLICT (id) DO NOTHING;
             """);
+        _lastSeqUpdate = new RawStatement(writer, "UPDATE event_seq SET last = ?1;");
+        using (SqliteCommand last = writer.CreateCommand())
+        {
+            // Each event's seq is one above the last given (schema 6, no AUTOINCREMENT): above every stored seq and the
+            // rollup mark, so the events above the mark are exactly those not yet rolled up (SqliteRollupFolder).
+            last.CommandText = "SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM events), 0)) FROM event_seq;";
+            _lastSeq = (long)last.ExecuteScalar()!;
+        }
+
         _count = new RawStatement(
             writer,
             """
@@ -368,6 +388,8 @@ public sealed class SqliteEventStore : IEventStore
         _insert = null;
         _count?.Dispose();
         _count = null;
+        _lastSeqUpdate?.Dispose();
+        _lastSeqUpdate = null;
         _rollupWriter?.Dispose();
         _rollupWriter = null;
     }

@@ -16,8 +16,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// <para>
 /// The table <c>rollup_mark</c> holds the seq through which the rollup tables (the context index included) are
 /// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one
-/// collector process per file, and in it one writer loop) and <c>seq</c> is an <c>AUTOINCREMENT</c> rowid: each event gets a seq above every seq committed
-/// before it, never reused, so the events committed after a fold are exactly those with a seq above its mark, and they
+/// collector process per file, and in it one writer loop), which gives each event a seq one above the last it gave
+/// (<c>event_seq</c>, schema 6): above every seq committed before it, never reused, so the events committed after a fold are exactly those with a seq above its mark, and they
 /// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them from the stored events
 /// above the mark before the next writer's first commit, so nothing is missing and nothing is counted twice.
 /// </para>
@@ -141,7 +141,7 @@ internal sealed class SqliteRollupFolder
                 while (reader.Read())
                 {
                     seqs.Add(reader.GetInt64(0));
-                    sums.Add(new StoredEvent(Guid.Parse(reader.GetString(1)), reader.GetString(2), reader.GetString(3), new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero), reader.GetString(5)));
+                    sums.Add(new StoredEvent(IdOf(reader.GetFieldValue<byte[]>(1)), reader.GetString(2), reader.GetString(3), new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero), reader.GetString(5)));
                 }
             }
 
@@ -157,6 +157,9 @@ internal sealed class SqliteRollupFolder
             recovered += sums.EventCount;
         }
     }
+
+    /// <summary>The id the <c>id</c> column holds (schema 6: 16 bytes; the text's bytes for an id that was not a canonical UUID).</summary>
+    private static Guid IdOf(byte[] stored) => stored.Length == 16 ? new Guid(stored, bigEndian: true) : Guid.Empty;
 
     /// <summary>
     /// The batch a reader queues to make the writer fold (<see cref="SqliteEventStore.FoldRollupsAsync"/>): it holds no
