@@ -31,7 +31,6 @@ public sealed class SqliteEventStore : IEventStore
     private SqliteConnection? _writer;
     private RawStatement? _insert;
     private RawStatement? _count;
-    private RawStatement? _lastSeqUpdate;
     private long _lastSeq; // the writer's: the last seq given, stored or not (a rolled-back one leaves a gap)
     private bool _recovered; // the writer loop's: the events a previous process left above the mark are rolled up
 
@@ -297,12 +296,6 @@ public sealed class SqliteEventStore : IEventStore
             count.Execute();
         }
 
-        if (_addedSeqs.Count > 0)
-        {
-            _lastSeqUpdate!.Bind(1, _lastSeq);
-            _lastSeqUpdate.Execute();
-        }
-
         if (_addedSeqs.Count != _rollup.EventCount)
         {
             throw new InvalidOperationException($"The commit added {_addedSeqs.Count} events but its rollup sums {_rollup.EventCount}.");
@@ -360,12 +353,13 @@ public sealed class SqliteEventStore : IEventStore
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             ON CONFLICT (id) DO NOTHING;
             """);
-        _lastSeqUpdate = new RawStatement(writer, "UPDATE event_seq SET last = ?1;");
         using (SqliteCommand last = writer.CreateCommand())
         {
-            // Each event's seq is one above the last given (schema 6, no AUTOINCREMENT): above every stored seq and the
-            // rollup mark, so the events above the mark are exactly those not yet rolled up (SqliteRollupFolder).
-            last.CommandText = "SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM events), 0)) FROM event_seq;";
+            // Each event's seq is one above the last given (schema 6, no AUTOINCREMENT), starting above every stored seq
+            // and the rollup mark: the events above the mark are then exactly those not yet rolled up (SqliteRollupFolder),
+            // even after the newest rows were deleted by hand. Such a deleted seq may be given again; a cursor orders by
+            // time first, so that changes no page a reader gets.
+            last.CommandText = "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), (SELECT through_seq FROM rollup_mark));";
             _lastSeq = (long)last.ExecuteScalar()!;
         }
 
@@ -388,8 +382,7 @@ public sealed class SqliteEventStore : IEventStore
         _insert = null;
         _count?.Dispose();
         _count = null;
-        _lastSeqUpdate?.Dispose();
-        _lastSeqUpdate = null;
+
         _rollupWriter?.Dispose();
         _rollupWriter = null;
     }

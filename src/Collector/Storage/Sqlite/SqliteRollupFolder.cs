@@ -16,8 +16,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// <para>
 /// The table <c>rollup_mark</c> holds the seq through which the rollup tables (the context index included) are
 /// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one
-/// collector process per file, and in it one writer loop), which gives each event a seq one above the last it gave
-/// (<c>event_seq</c>, schema 6): above every seq committed before it, never reused, so the events committed after a fold are exactly those with a seq above its mark, and they
+/// collector process per file, and in it one writer loop), which gives each event a seq one above the last it gave,
+/// starting above the stored seqs and the mark: above every seq committed before it, so the events committed after a fold are exactly those with a seq above its mark, and they
 /// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them from the stored events
 /// above the mark before the next writer's first commit, so nothing is missing and nothing is counted twice.
 /// </para>

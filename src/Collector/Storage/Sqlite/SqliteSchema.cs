@@ -113,17 +113,11 @@ internal static class SqliteSchema
 
         // 6: seq without AUTOINCREMENT and the id as its 16 bytes, every row and its seq kept. AUTOINCREMENT made each
         // insert read and rewrite sqlite_sequence (about a tenth of the single writer's time per event); the writer now
-        // gives each event its seq itself and keeps the last one given in event_seq, written once per commit, so a seq is
-        // still never reused, even after rows are deleted by hand. It starts at the highest of sqlite_sequence, the stored
-        // seqs and the rollup mark. The id's 36 bytes of text were the largest part of every entry of its unique index; as
-        // bytes in RFC 9562 order they sort as the text did. A stored id that is not a canonical UUID (none should be: the
-        // collector refuses them) keeps its text's bytes, so no row is lost.
+        // gives each event its seq itself, one above the largest stored seq and the rollup mark (SqliteEventStore). The
+        // id's 36 bytes of text were the largest part of every entry of its unique index; as bytes in RFC 9562 order they
+        // sort as the text did. A stored id that is not a canonical UUID (none should be: the collector refuses them)
+        // keeps its text's bytes, so no row is lost.
         """
-        CREATE TABLE event_seq (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
-        INSERT INTO event_seq (id, last) SELECT 1, MAX(
-            COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
-            COALESCE((SELECT MAX(seq) FROM events), 0),
-            (SELECT through_seq FROM rollup_mark));
         CREATE TABLE events_by_seq (
             seq INTEGER PRIMARY KEY,
             id BLOB NOT NULL UNIQUE,
