@@ -222,6 +222,36 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_dashboard_read_is_folded_for_in_the_writers_next_commit_not_after_every_upload_queued_before_it()
+    {
+        // Commits of at most 10 events, so the 40 queued uploads of 10 take 40 commits; the first is held at the file's lock
+        // until the read has asked.
+        await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 10 });
+        await store.InsertAsync([Event(0)], Token); // pending: the read needs a fold
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Task[] uploads;
+        Task<IReadOnlyList<string>> read;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            uploads = [.. Enumerable.Range(0, 40).Select(b => store.InsertAsync([.. Enumerable.Range(1 + (b * 10), 10).Select(Event)], Token)
+                .ContinueWith(t => { order.Enqueue("upload"); return t; }, TaskScheduler.Default).Unwrap())];
+            read = store.Dashboard.ContextKeysAsync(Token)
+                .ContinueWith(t => { order.Enqueue("read"); return t; }, TaskScheduler.Default).Unwrap();
+            locked.Rollback();
+        }
+
+        Assert.Equal(["cell_id", "course_id", "net_id"], await read);
+        await Task.WhenAll(uploads);
+        // Queued behind the 40 uploads, the read would come last; it comes after the commit in progress and the next.
+        Assert.InRange(order.ToList().IndexOf("read"), 0, 5);
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(401, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
     public async Task A_read_after_the_store_is_disposed_fails_at_once_instead_of_waiting_for_a_writer_that_is_gone()
     {
         SqliteEventStore store = await OpenAsync();
@@ -238,9 +268,9 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private async Task<SqliteEventStore> OpenAsync()
+    private async Task<SqliteEventStore> OpenAsync(StorageOptions? options = null)
     {
-        SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+        SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath, options);
         await store.InitializeAsync(Token);
         return store;
     }

@@ -162,8 +162,8 @@ internal sealed class SqliteRollupFolder
     private static Guid IdOf(byte[] stored) => stored.Length == 16 ? new Guid(stored, bigEndian: true) : Guid.Empty;
 
     /// <summary>
-    /// The batch a reader queues to make the writer fold (<see cref="SqliteEventStore.FoldRollupsAsync"/>): it holds no
-    /// events, and the writer answers it after the commit that folded, so the reader then sees every event stored before.
+    /// The batch a reader queues to wake the writer for a fold (<see cref="SqliteEventStore.FoldRollupsAsync"/>): it holds
+    /// no events and asks for nothing itself; the reader waits on <see cref="FoldWaiters"/>, which the writer's next commit answers.
     /// </summary>
     public sealed class FoldRequest : IReadOnlyList<StoredEvent>
     {

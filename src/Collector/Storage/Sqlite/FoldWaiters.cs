@@ -1,0 +1,39 @@
+namespace Instrumentation.Collector.Storage.Sqlite;
+
+/// <summary>
+/// The dashboard reads waiting for the SQLite writer to fold its pending rollups (<see cref="SqliteEventStore.FoldRollupsAsync"/>).
+/// A read joins the waiters and wakes the writer; the writer takes every waiter at the start of its next commit, folds in
+/// that commit and answers them when it has committed (or fails them with its error). So a read waits for the commit in
+/// progress and the next one, not for every upload queued before it: under back-pressure the queue holds up to
+/// <see cref="StorageOptions.MaxPendingBatches"/> batches, many commits' worth.
+/// </summary>
+/// <remarks>
+/// The one piece of state, the waiters not yet taken, is shared by the readers (who add themselves) and the writer loop
+/// (which takes them), so it is guarded by a lock. Once taken, the waiters are the writer's alone.
+/// </remarks>
+internal sealed class FoldWaiters
+{
+    private readonly Lock _gate = new();
+    private TaskCompletionSource? _waiting;
+
+    /// <summary>Joins the waiters of the next commit.</summary>
+    /// <returns>A task that completes when a commit that started after this call has folded, or faults with its error.</returns>
+    public Task Join()
+    {
+        lock (_gate)
+        {
+            return (_waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    /// <summary>Takes every waiter (the writer, at the start of a commit); null when none waits.</summary>
+    public TaskCompletionSource? Take()
+    {
+        lock (_gate)
+        {
+            TaskCompletionSource? taken = _waiting;
+            _waiting = null;
+            return taken;
+        }
+    }
+}
