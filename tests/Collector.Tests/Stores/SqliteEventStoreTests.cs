@@ -109,6 +109,35 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task Schema_6_drops_a_context_row_left_above_the_stored_seqs_so_a_new_event_given_that_seq_does_not_get_it()
+    {
+        // A version 5 file whose newest event (seq 3) was deleted by hand after a version 3–4 writer had written its context
+        // index row in its own commit: the row stays, and AUTOINCREMENT kept seq 3 from being given again.
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 5);
+        }
+
+        StoredEvent[] old = [Event(type: "old"), Event(type: "old")];
+        foreach (StoredEvent e in old)
+        {
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+        }
+
+        Execute($"UPDATE rollup_mark SET through_seq = 2; INSERT INTO event_context (key, value, ticks, seq) VALUES ('net_id', 'deleted', {old[1].Timestamp.UtcTicks}, 3);");
+
+        IEventStore store = await OpenAsync();
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(3, ExecuteScalar("SELECT MAX(seq) FROM events;"));
+
+        var filter = new Instrumentation.Collector.Dashboard.Queries.EventFilter(null, null, null, "net_id", "deleted", null);
+        Assert.Empty((await store.Dashboard.FindEventsAsync(filter, 10, null, Token)).Rows);
+        filter = filter with { ContextValue = "ab12" };
+        Assert.Single((await store.Dashboard.FindEventsAsync(filter, 10, null, Token)).Rows);
+    }
+
+    [Fact]
     public async Task A_new_file_has_8_KiB_pages_and_an_older_file_keeps_its_own()
     {
         IEventStore store = await OpenAsync();

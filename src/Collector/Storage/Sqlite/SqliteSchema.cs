@@ -117,6 +117,10 @@ internal static class SqliteSchema
         // id's 36 bytes of text were the largest part of every entry of its unique index; as bytes in RFC 9562 order they
         // sort as the text did. A stored id that is not a canonical UUID (none should be: the collector refuses them)
         // keeps its text's bytes, so no row is lost.
+        // A seq above the largest stored one and the mark may now be given again (AUTOINCREMENT never did): a context
+        // index row left for such a seq (an event deleted by hand after versions 3 and 4 wrote its row in its own commit)
+        // would attach its key and value to the new event that gets the seq, so those rows are dropped; the explorer's
+        // join never showed them.
         """
         CREATE TABLE events_by_seq (
             seq INTEGER PRIMARY KEY,
@@ -137,6 +141,7 @@ internal static class SqliteSchema
         ALTER TABLE events_by_seq RENAME TO events;
         CREATE INDEX events_by_time ON events (timestamp_ticks, seq);
         CREATE INDEX events_by_type_time ON events (type, timestamp_ticks, seq);
+        DELETE FROM event_context WHERE seq > (SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), through_seq) FROM rollup_mark);
         """,
     ];
 
