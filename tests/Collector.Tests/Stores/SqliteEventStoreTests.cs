@@ -138,6 +138,32 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task Schema_6_converts_only_canonical_ids_and_keeps_every_other_one_as_its_text_without_a_collision()
+    {
+        // A version 5 file with ids a collector never wrote (by hand or another tool): an upper-case copy of a stored id,
+        // distinct from it as text, and 36 characters of hex and dashes in the wrong places.
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 5);
+        }
+
+        StoredEvent stored = Event(type: "old");
+        string upper = stored.Id.ToString("D").ToUpperInvariant(), misplaced = stored.Id.ToString("N") + "----";
+        foreach (string id in new[] { stored.Id.ToString("D"), upper, misplaced })
+        {
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{id}', 'old', 'batch', '', {stored.Timestamp.UtcTicks}, '', '{stored.Json}');");
+        }
+
+        IEventStore store = await OpenAsync();
+        Assert.Equal(3, ExecuteScalar("SELECT count(*) FROM events;"));
+        Assert.Equal(1, ExecuteScalar($"SELECT seq FROM events WHERE id = x'{Convert.ToHexString(stored.Id.ToByteArray(bigEndian: true))}';"));
+        Assert.Equal(2, ExecuteScalar($"SELECT count(*) FROM events WHERE id IN (CAST('{upper}' AS BLOB), CAST('{misplaced}' AS BLOB));"));
+        Assert.Equal(stored.Id.ToString("D"), (await store.Dashboard.FindEventAsync(stored.Id, Token))?.Id);
+        Assert.Equal([misplaced, upper, stored.Id.ToString("D")], (await store.Dashboard.NewestAsync(null, 10, Token)).Select(e => e.Id));
+    }
+
+    [Fact]
     public async Task A_new_file_has_8_KiB_pages_and_an_older_file_keeps_its_own()
     {
         IEventStore store = await OpenAsync();
