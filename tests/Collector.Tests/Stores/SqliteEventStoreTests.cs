@@ -164,6 +164,23 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task A_seq_taken_by_a_row_another_program_wrote_fails_one_commit_and_the_next_goes_above_it()
+    {
+        IEventStore store = await OpenAsync();
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+
+        // Another program (which the docs forbid, and which must not stop the collector for good) takes the next seq.
+        StoredEvent foreign = Event(type: "foreign");
+        Execute($"INSERT INTO events (seq, id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES (2, x'{Convert.ToHexString(foreign.Id.ToByteArray(bigEndian: true))}', 'foreign', 'batch', '', {foreign.Timestamp.UtcTicks}, '', '{foreign.Json}');");
+
+        StoredEvent refused = Event();
+        await Assert.ThrowsAsync<SqliteException>(() => store.InsertAsync([refused], Token));
+        Assert.Equal(1, (await store.InsertAsync([refused], Token)).NewCount);
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(2, ExecuteScalar("SELECT count(*) FROM events WHERE seq > 2;"));
+    }
+
+    [Fact]
     public async Task A_new_file_has_8_KiB_pages_and_an_older_file_keeps_its_own()
     {
         IEventStore store = await OpenAsync();
