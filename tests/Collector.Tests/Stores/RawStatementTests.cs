@@ -23,6 +23,7 @@ public sealed class RawStatementTests : IDisposable
         using var connection = new SqliteConnection(ConnectionString);
         connection.Open();
         Execute(connection, "CREATE TABLE t (x INTEGER NOT NULL);");
+        Assert.Equal("e_sqlite3", SQLitePCL.raw.GetNativeLibraryName()); // the calls go to the library directly
         SQLitePCL.sqlite3 handle = connection.Handle!;
         var statement = new RawStatement(connection, "INSERT INTO t (x) VALUES (?1);");
 
