@@ -181,6 +181,30 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task An_upgrade_leaves_no_write_ahead_log_the_size_of_the_table_it_copied()
+    {
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 5);
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            StoredEvent e = Event(type: "old", data: $$"""{"text":"{{new string('x', 1000)}}"}""");
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+        }
+
+        Execute("UPDATE rollup_mark SET through_seq = 200; PRAGMA wal_checkpoint(TRUNCATE);"); // rolled up: the start writes nothing
+        Assert.Equal(0, new FileInfo(DatabasePath + "-wal").Length);
+
+        IEventStore store = await OpenAsync(); // migrates to 6: copies the 200 KiB of events
+        Assert.Equal(SqliteSchema.CurrentVersion, ExecuteScalar("SELECT version FROM schema_version;"));
+        Assert.Equal(0, new FileInfo(DatabasePath + "-wal").Length);
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+    }
+
+    [Fact]
     public async Task A_new_file_has_8_KiB_pages_and_an_older_file_keeps_its_own()
     {
         IEventStore store = await OpenAsync();

@@ -189,6 +189,13 @@ internal static class SqliteSchema
         }
 
         transaction.Commit();
+        if (version < targetVersion)
+        {
+            // A migration that rewrote a table (6 copies events) wrote all of it to the write-ahead log, which SQLite
+            // reuses but never shrinks: without this the -wal file would keep that size on disk for good.
+            transaction.Dispose();
+            Execute(connection, null, "PRAGMA wal_checkpoint(TRUNCATE);");
+        }
     }
 
     private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
