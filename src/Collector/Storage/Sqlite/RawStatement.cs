@@ -38,14 +38,13 @@ internal sealed class RawStatement : IDisposable
     /// </summary>
     private const int MostBytesWithoutTransition = 4096;
 
-    /// <summary>Whether SQLitePCL runs on the library this class calls (constant once the JIT has run the type's initializer).</summary>
-    private static readonly bool Direct = string.Equals(raw.GetNativeLibraryName(), Library, StringComparison.Ordinal);
 
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
     private readonly nint _dbPointer;
     private readonly nint _statementPointer;
     private readonly byte[] _scratch = new byte[1024];
+    private readonly bool _direct; // SQLitePCL runs on the library this class calls (read once a connection is open: its provider is set)
     private bool _disposed;
 
     // The string bound to each parameter (by index), while it stays bound: SQLite keeps a statement's bindings across
@@ -56,6 +55,7 @@ internal sealed class RawStatement : IDisposable
     public RawStatement(SqliteConnection connection, string sql)
     {
         _db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
+        _direct = string.Equals(raw.GetNativeLibraryName(), Library, StringComparison.Ordinal);
         int rc = raw.sqlite3_prepare_v2(_db, sql, out _statement);
         if (rc != raw.SQLITE_OK)
         {
@@ -90,7 +90,7 @@ internal sealed class RawStatement : IDisposable
         Forget(index);
         // A null pointer would bind NULL, not an empty text.
         ref byte text = ref utf8.IsEmpty ? ref EmptyText[0] : ref MemoryMarshal.GetReference(utf8);
-        Check(!Direct ? raw.sqlite3_bind_text(_statement, index, utf8)
+        Check(!_direct ? raw.sqlite3_bind_text(_statement, index, utf8)
             : utf8.Length <= MostBytesWithoutTransition ? NativeMethods.sqlite3_bind_text(_statementPointer, index, ref text, utf8.Length, Transient)
             : NativeMethods.sqlite3_bind_text_long(_statementPointer, index, ref text, utf8.Length, Transient));
     }
@@ -99,7 +99,7 @@ internal sealed class RawStatement : IDisposable
     {
         Forget(index);
         ref byte first = ref bytes.IsEmpty ? ref EmptyText[0] : ref MemoryMarshal.GetReference(bytes);
-        Check(!Direct ? raw.sqlite3_bind_blob(_statement, index, bytes)
+        Check(!_direct ? raw.sqlite3_bind_blob(_statement, index, bytes)
             : bytes.Length <= MostBytesWithoutTransition ? NativeMethods.sqlite3_bind_blob(_statementPointer, index, ref first, bytes.Length, Transient)
             : NativeMethods.sqlite3_bind_blob_long(_statementPointer, index, ref first, bytes.Length, Transient));
     }
@@ -107,7 +107,7 @@ internal sealed class RawStatement : IDisposable
     public void Bind(int index, long value)
     {
         Forget(index);
-        Check(Direct ? NativeMethods.sqlite3_bind_int64(_statementPointer, index, value) : raw.sqlite3_bind_int64(_statement, index, value));
+        Check(_direct ? NativeMethods.sqlite3_bind_int64(_statementPointer, index, value) : raw.sqlite3_bind_int64(_statement, index, value));
     }
 
     /// <summary>
@@ -147,8 +147,8 @@ internal sealed class RawStatement : IDisposable
     public int Execute()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int rc = Direct ? NativeMethods.sqlite3_step(_statementPointer) : raw.sqlite3_step(_statement);
-        _ = Direct ? NativeMethods.sqlite3_reset(_statementPointer) : raw.sqlite3_reset(_statement);
+        int rc = _direct ? NativeMethods.sqlite3_step(_statementPointer) : raw.sqlite3_step(_statement);
+        _ = _direct ? NativeMethods.sqlite3_reset(_statementPointer) : raw.sqlite3_reset(_statement);
         if (rc != raw.SQLITE_DONE)
         {
             // The error is the connection's until its next call: read it through SQLitePCL's handle for the message.
@@ -156,7 +156,7 @@ internal sealed class RawStatement : IDisposable
             throw new InvalidOperationException($"SQLite returned {rc} where a statement without rows was expected.");
         }
 
-        return Direct ? NativeMethods.sqlite3_changes(_dbPointer) : raw.sqlite3_changes(_db);
+        return _direct ? NativeMethods.sqlite3_changes(_dbPointer) : raw.sqlite3_changes(_db);
     }
 
     /// <summary>Finalizes the statement and gives back the references on both handles (the connection's may then close).</summary>
