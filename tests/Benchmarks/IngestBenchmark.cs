@@ -225,7 +225,10 @@ internal static class IngestBenchmark
         return Encoding.UTF8.GetBytes(json.Append("]}").ToString());
     }
 
-    /// <summary>Averages <c>instrumentation.collector.commit.events</c> while it lives.</summary>
+    /// <summary>
+    /// Averages <c>instrumentation.collector.commit.events</c> and sums <c>instrumentation.collector.commit.duration</c>
+    /// while it lives (summed over writers: PostgreSQL's several writers may add up to more than the wall time).
+    /// </summary>
     private sealed class CommitListener : IDisposable
     {
         private readonly System.Diagnostics.Metrics.MeterListener _listener = new();

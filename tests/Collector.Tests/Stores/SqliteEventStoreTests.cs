@@ -109,6 +109,102 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task Schema_6_drops_a_context_row_left_above_the_stored_seqs_so_a_new_event_given_that_seq_does_not_get_it()
+    {
+        // A version 5 file whose newest event (seq 3) was deleted by hand after a version 3–4 writer had written its context
+        // index row in its own commit: the row stays, and AUTOINCREMENT kept seq 3 from being given again.
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 5);
+        }
+
+        StoredEvent[] old = [Event(type: "old"), Event(type: "old")];
+        foreach (StoredEvent e in old)
+        {
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+        }
+
+        Execute($"UPDATE rollup_mark SET through_seq = 2; INSERT INTO event_context (key, value, ticks, seq) VALUES ('net_id', 'deleted', {old[1].Timestamp.UtcTicks}, 3);");
+
+        IEventStore store = await OpenAsync();
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(3, ExecuteScalar("SELECT MAX(seq) FROM events;"));
+
+        var filter = new Instrumentation.Collector.Dashboard.Queries.EventFilter(null, null, null, "net_id", "deleted", null);
+        Assert.Empty((await store.Dashboard.FindEventsAsync(filter, 10, null, Token)).Rows);
+        filter = filter with { ContextValue = "ab12" };
+        Assert.Single((await store.Dashboard.FindEventsAsync(filter, 10, null, Token)).Rows);
+    }
+
+    [Fact]
+    public async Task Schema_6_converts_only_canonical_ids_and_keeps_every_other_one_as_its_text_without_a_collision()
+    {
+        // A version 5 file with ids a collector never wrote (by hand or another tool): an upper-case copy of a stored id,
+        // distinct from it as text, and 36 characters of hex and dashes in the wrong places.
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 5);
+        }
+
+        StoredEvent stored = Event(type: "old");
+        string upper = stored.Id.ToString("D").ToUpperInvariant(), misplaced = stored.Id.ToString("N") + "----";
+        foreach (string id in new[] { stored.Id.ToString("D"), upper, misplaced })
+        {
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{id}', 'old', 'batch', '', {stored.Timestamp.UtcTicks}, '', '{stored.Json}');");
+        }
+
+        IEventStore store = await OpenAsync();
+        Assert.Equal(3, ExecuteScalar("SELECT count(*) FROM events;"));
+        Assert.Equal(1, ExecuteScalar($"SELECT seq FROM events WHERE id = x'{Convert.ToHexString(stored.Id.ToByteArray(bigEndian: true))}';"));
+        Assert.Equal(2, ExecuteScalar($"SELECT count(*) FROM events WHERE id IN (CAST('{upper}' AS BLOB), CAST('{misplaced}' AS BLOB));"));
+        Assert.Equal(stored.Id.ToString("D"), (await store.Dashboard.FindEventAsync(stored.Id, Token))?.Id);
+        Assert.Equal([misplaced, upper, stored.Id.ToString("D")], (await store.Dashboard.NewestAsync(null, 10, Token)).Select(e => e.Id));
+    }
+
+    [Fact]
+    public async Task A_seq_taken_by_a_row_another_program_wrote_fails_one_commit_and_the_next_goes_above_it()
+    {
+        IEventStore store = await OpenAsync();
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+
+        // Another program (which the docs forbid, and which must not stop the collector for good) takes the next seq.
+        StoredEvent foreign = Event(type: "foreign");
+        Execute($"INSERT INTO events (seq, id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES (2, x'{Convert.ToHexString(foreign.Id.ToByteArray(bigEndian: true))}', 'foreign', 'batch', '', {foreign.Timestamp.UtcTicks}, '', '{foreign.Json}');");
+
+        StoredEvent refused = Event();
+        await Assert.ThrowsAsync<SqliteException>(() => store.InsertAsync([refused], Token));
+        Assert.Equal(1, (await store.InsertAsync([refused], Token)).NewCount);
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(2, ExecuteScalar("SELECT count(*) FROM events WHERE seq > 2;"));
+    }
+
+    [Fact]
+    public async Task An_upgrade_leaves_no_write_ahead_log_the_size_of_the_table_it_copied()
+    {
+        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 5);
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            StoredEvent e = Event(type: "old", data: $$"""{"text":"{{new string('x', 1000)}}"}""");
+            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+        }
+
+        Execute("UPDATE rollup_mark SET through_seq = 200; PRAGMA wal_checkpoint(TRUNCATE);"); // rolled up: the start writes nothing
+        Assert.Equal(0, new FileInfo(DatabasePath + "-wal").Length);
+
+        IEventStore store = await OpenAsync(); // migrates to 6: copies the 200 KiB of events
+        Assert.Equal(SqliteSchema.CurrentVersion, ExecuteScalar("SELECT version FROM schema_version;"));
+        Assert.Equal(0, new FileInfo(DatabasePath + "-wal").Length);
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+    }
+
+    [Fact]
     public async Task A_new_file_has_8_KiB_pages_and_an_older_file_keeps_its_own()
     {
         IEventStore store = await OpenAsync();

@@ -115,8 +115,13 @@ internal static class SqliteSchema
         // insert read and rewrite sqlite_sequence (about a tenth of the single writer's time per event); the writer now
         // gives each event its seq itself, one above the largest stored seq and the rollup mark (SqliteEventStore). The
         // id's 36 bytes of text were the largest part of every entry of its unique index; as bytes in RFC 9562 order they
-        // sort as the text did. A stored id that is not a canonical UUID (none should be: the collector refuses them)
-        // keeps its text's bytes, so no row is lost.
+        // sort as the text did. A stored id that is not a canonical UUID, lower-case 8-4-4-4-12 hex (none should be: the
+        // collector writes ids that way), keeps its text's bytes, so no row is lost and none collides with another: an
+        // upper-case copy of a stored id was a distinct row as text and must not become the same 16 bytes.
+        // A seq above the largest stored one and the mark may now be given again (AUTOINCREMENT never did): a context
+        // index row left for such a seq (an event deleted by hand after versions 3 and 4 wrote its row in its own commit)
+        // would attach its key and value to the new event that gets the seq, so those rows are dropped; the explorer's
+        // join never showed them.
         """
         CREATE TABLE events_by_seq (
             seq INTEGER PRIMARY KEY,
@@ -130,13 +135,17 @@ internal static class SqliteSchema
         );
         INSERT INTO events_by_seq (seq, id, type, priority, timestamp, timestamp_ticks, received_at, json)
             SELECT seq,
-                   CASE WHEN length(id) = 36 AND unhex(replace(id, '-', '')) IS NOT NULL THEN unhex(replace(id, '-', '')) ELSE CAST(id AS BLOB) END,
+                   CASE WHEN length(id) = 36 AND id = lower(id)
+                             AND substr(id, 9, 1) = '-' AND substr(id, 14, 1) = '-' AND substr(id, 19, 1) = '-' AND substr(id, 24, 1) = '-'
+                             AND length(unhex(replace(id, '-', ''))) = 16
+                        THEN unhex(replace(id, '-', '')) ELSE CAST(id AS BLOB) END,
                    type, priority, timestamp, timestamp_ticks, received_at, json
             FROM events ORDER BY seq;
         DROP TABLE events;
         ALTER TABLE events_by_seq RENAME TO events;
         CREATE INDEX events_by_time ON events (timestamp_ticks, seq);
         CREATE INDEX events_by_type_time ON events (type, timestamp_ticks, seq);
+        DELETE FROM event_context WHERE seq > (SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), through_seq) FROM rollup_mark);
         """,
     ];
 
@@ -180,6 +189,13 @@ internal static class SqliteSchema
         }
 
         transaction.Commit();
+        if (version < targetVersion)
+        {
+            // A migration that rewrote a table (6 copies events) wrote all of it to the write-ahead log, which SQLite
+            // reuses but never shrinks: without this the -wal file would keep that size on disk for good.
+            transaction.Dispose();
+            Execute(connection, null, "PRAGMA wal_checkpoint(TRUNCATE);");
+        }
     }
 
     private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)

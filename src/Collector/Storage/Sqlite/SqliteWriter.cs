@@ -23,6 +23,7 @@ internal sealed class SqliteWriter : IDisposable
     private RawStatement? _insert;
     private RawStatement? _count;
     private long _lastSeq; // the last seq given, stored or not (a rolled-back one leaves a gap)
+    private bool _seqFromFile; // a commit failed, so the next one starts above the file's seqs again
     private bool _recovered; // the events a previous process left above the mark are rolled up
 
     /// <param name="open">Opens a connection to the store's file.</param>
@@ -53,6 +54,27 @@ internal sealed class SqliteWriter : IDisposable
             return results;
         }
 
+        if (_seqFromFile)
+        {
+            // A seq this writer would give may be taken (a row another program wrote, which the constraint on seq refused):
+            // without this, every later commit would fail on it. Never below what this writer gave.
+            _lastSeq = Math.Max(_lastSeq, LastStoredSeq(writer));
+            _seqFromFile = false;
+        }
+
+        try
+        {
+            return WriteTransaction(writer, insert, count, batches, results, foldRequested);
+        }
+        catch
+        {
+            _seqFromFile = true;
+            throw;
+        }
+    }
+
+    private InsertResult[] WriteTransaction(SqliteConnection writer, RawStatement insert, RawStatement count, IReadOnlyList<IReadOnlyList<StoredEvent>> batches, InsertResult[] results, bool foldRequested)
+    {
         _tally.Clear();
         _rollup.Clear();
         _addedSeqs.Clear();
@@ -201,15 +223,7 @@ internal sealed class SqliteWriter : IDisposable
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
             ON CONFLICT (id) DO NOTHING;
             """);
-        using (SqliteCommand last = writer.CreateCommand())
-        {
-            // Each event's seq is one above the last given (schema 6, no AUTOINCREMENT), starting above every stored seq
-            // and the rollup mark: the events above the mark are then exactly those not yet rolled up (SqliteRollupFolder),
-            // even after the newest rows were deleted by hand. Such a deleted seq may be given again; a cursor orders by
-            // time first, so that changes no page a reader gets.
-            last.CommandText = "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), (SELECT through_seq FROM rollup_mark));";
-            _lastSeq = (long)last.ExecuteScalar()!;
-        }
+        _lastSeq = LastStoredSeq(writer);
 
         _count = new RawStatement(
             writer,
@@ -221,6 +235,20 @@ internal sealed class SqliteWriter : IDisposable
                 last_ticks = MAX(last_ticks, excluded.last_ticks);
             """);
         _rollupWriter = new SqliteRollupWriter(writer);
+    }
+
+    /// <summary>
+    /// The seq the writer's next event goes above. Each event's seq is one above the last given (schema 6, no
+    /// AUTOINCREMENT), starting above every stored seq and the rollup mark: the events above the mark are then exactly
+    /// those not yet rolled up (<see cref="SqliteRollupFolder"/>), even after the newest rows were deleted by hand. Such a
+    /// deleted seq may be given again (after a restart): the explorer's pages order by time first, but a live tail that
+    /// had shown the deleted event misses the new ones given its seq or a lower one.
+    /// </summary>
+    private static long LastStoredSeq(SqliteConnection writer)
+    {
+        using SqliteCommand last = writer.CreateCommand();
+        last.CommandText = "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), (SELECT through_seq FROM rollup_mark));";
+        return (long)last.ExecuteScalar()!;
     }
 
     /// <summary>Finalizes the writer's statements: they must go before their connection is closed or returned to the pool.</summary>
