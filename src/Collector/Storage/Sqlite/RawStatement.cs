@@ -38,7 +38,6 @@ internal sealed class RawStatement : IDisposable
     /// </summary>
     private const int MostBytesWithoutTransition = 4096;
 
-
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
     private readonly nint _dbPointer;

@@ -44,6 +44,7 @@ internal sealed class SqliteRollupFolder
 
     private readonly DashboardRollup _pending = new();
     private readonly List<(string Key, string Value, long Ticks, long Seq)> _pendingRows = [];
+    private readonly List<(string Key, string Value, long Ticks, long Seq)> _foldRows = []; // WriteFold's scratch, reused
     private long _pendingThroughSeq;
 
     /// <summary>How many committed events the pending sums cover.</summary>
@@ -70,12 +71,33 @@ internal sealed class SqliteRollupFolder
     /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
     public void WriteFold(SqliteRollupWriter writer, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
     {
-        foreach ((string key, string value, long ticks, long seq) in _pendingRows)
+        if (commitSeqs.Count != commit.EventCount)
+        {
+            throw new InvalidOperationException($"The commit added {commitSeqs.Count} events but its rollup sums {commit.EventCount}.");
+        }
+
+        // In the index's own order (key, value, time, seq), so each of its pages is changed once and in turn, where the
+        // order of arrival would go back and forth between the pages of a few hundred context values.
+        _foldRows.Clear();
+        _foldRows.AddRange(_pendingRows);
+        foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
+        {
+            _foldRows.Add((key, value, ticks, commitSeqs[position]));
+        }
+
+        _foldRows.Sort(static (a, b) =>
+        {
+            int order = string.CompareOrdinal(a.Key, b.Key);
+            order = order != 0 ? order : string.CompareOrdinal(a.Value, b.Value);
+            order = order != 0 ? order : a.Ticks.CompareTo(b.Ticks);
+            return order != 0 ? order : a.Seq.CompareTo(b.Seq);
+        });
+        foreach ((string key, string value, long ticks, long seq) in _foldRows)
         {
             writer.WriteContextRow(key, value, ticks, seq);
         }
 
-        writer.WriteContextRows(commit, commitSeqs);
+        _foldRows.Clear();
         long commitThroughSeq = commitSeqs.Count > 0 ? commitSeqs[^1] : 0;
         if (_pending.EventCount > 0)
         {
