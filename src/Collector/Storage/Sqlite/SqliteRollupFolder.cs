@@ -44,7 +44,9 @@ internal sealed class SqliteRollupFolder
 
     private readonly DashboardRollup _pending = new();
     private readonly List<(string Key, string Value, long Ticks, long Seq)> _pendingRows = [];
-    private readonly List<(string Key, string Value, long Ticks, long Seq)> _foldRows = []; // WriteFold's scratch, reused
+    private readonly Dictionary<(string Key, string Value), List<(long Ticks, long Seq)>> _foldRuns = []; // WriteFold's scratch
+    private string? _lastKey, _lastValue; // the run RunOf gave last, while WriteFold groups
+    private List<(long Ticks, long Seq)>? _lastRun;
     private long _pendingThroughSeq;
 
     /// <summary>How many committed events the pending sums cover.</summary>
@@ -76,28 +78,31 @@ internal sealed class SqliteRollupFolder
             throw new InvalidOperationException($"The commit added {commitSeqs.Count} events but its rollup sums {commit.EventCount}.");
         }
 
-        // In the index's own order (key, value, time, seq), so each of its pages is changed once and in turn, where the
-        // order of arrival would go back and forth between the pages of a few hundred context values.
-        _foldRows.Clear();
-        _foldRows.AddRange(_pendingRows);
+        // Grouped by context value, the values in the index's order and each one's rows in the order they came (by seq,
+        // so mostly by time): the index is keyed by (key, value, time, seq), so each of its pages is changed once and in
+        // turn, where the order of arrival would go back and forth between the pages of a few hundred values; and a run
+        // of one value binds its key and value once. A dictionary, not a sort: one lookup per row.
+        ClearRuns(); // what a fold that failed half-way left
+        foreach ((string key, string value, long ticks, long seq) in _pendingRows)
+        {
+            RunOf(key, value).Add((ticks, seq));
+        }
+
         foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
         {
-            _foldRows.Add((key, value, ticks, commitSeqs[position]));
+            RunOf(key, value).Add((ticks, commitSeqs[position]));
         }
 
-        _foldRows.Sort(static (a, b) =>
+        foreach (((string key, string value), List<(long Ticks, long Seq)> run) in _foldRuns.OrderBy(r => r.Key.Key, StringComparer.Ordinal).ThenBy(r => r.Key.Value, StringComparer.Ordinal))
         {
-            int order = string.CompareOrdinal(a.Key, b.Key);
-            order = order != 0 ? order : string.CompareOrdinal(a.Value, b.Value);
-            order = order != 0 ? order : a.Ticks.CompareTo(b.Ticks);
-            return order != 0 ? order : a.Seq.CompareTo(b.Seq);
-        });
-        foreach ((string key, string value, long ticks, long seq) in _foldRows)
-        {
-            writer.WriteContextRow(key, value, ticks, seq);
+            // A run left empty is a value of an earlier fold (kept for its list): nothing to write.
+            foreach ((long ticks, long seq) in run)
+            {
+                writer.WriteContextRow(key, value, ticks, seq);
+            }
         }
 
-        _foldRows.Clear();
+        ClearRuns();
         long commitThroughSeq = commitSeqs.Count > 0 ? commitSeqs[^1] : 0;
         if (_pending.EventCount > 0)
         {
@@ -108,6 +113,48 @@ internal sealed class SqliteRollupFolder
         {
             writer.WriteTotals(commit, commitThroughSeq);
         }
+    }
+
+    /// <summary>
+    /// Empties the runs for the next fold, keeping the lists of the values this fold had (their arrays, some of them
+    /// large, are reused instead of allocated again) and dropping the others, so values that come and go do not pile up.
+    /// </summary>
+    private void ClearRuns()
+    {
+        (_lastKey, _lastValue, _lastRun) = (null, null, null);
+        List<(string, string)>? unused = null;
+        foreach (((string, string) value, List<(long Ticks, long Seq)> run) in _foldRuns)
+        {
+            if (run.Count == 0)
+            {
+                (unused ??= []).Add(value);
+            }
+
+            run.Clear();
+        }
+
+        foreach ((string, string) value in unused ?? [])
+        {
+            _foldRuns.Remove(value);
+        }
+    }
+
+    private List<(long Ticks, long Seq)> RunOf(string key, string value)
+    {
+        // Rows of one value often come one after the other (every event's, when the context has one field and value).
+        if (_lastRun is not null && string.Equals(key, _lastKey, StringComparison.Ordinal) && string.Equals(value, _lastValue, StringComparison.Ordinal))
+        {
+            return _lastRun;
+        }
+
+        if (!_foldRuns.TryGetValue((key, value), out List<(long Ticks, long Seq)>? run))
+        {
+            run = [];
+            _foldRuns.Add((key, value), run);
+        }
+
+        (_lastKey, _lastValue, _lastRun) = (key, value, run);
+        return run;
     }
 
     /// <summary>Called once the commit's transaction has committed: a fold empties the pending sums, any other commit adds its own.</summary>
