@@ -252,6 +252,59 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_upload_does_not_fail_because_a_fold_a_reader_asked_for_fails()
+    {
+        // Commits of one event, so each upload is a group of its own (which the committer does not retry); the first is
+        // held at the file's lock until the read has joined, so one of the two uploads' commits takes the reader's fold.
+        await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 1 });
+        Task<InsertResult>[] uploads;
+        Task read;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using (SqliteCommand trigger = holder.CreateCommand())
+            {
+                trigger.CommandText = "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;";
+                trigger.ExecuteNonQuery();
+            }
+
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            uploads = [store.InsertAsync([Event(1)], Token), store.InsertAsync([Event(2)], Token)];
+            read = store.FoldRollupsAsync(Token);
+            locked.Rollback();
+        }
+
+        SqliteException refused = await Assert.ThrowsAsync<SqliteException>(() => read);
+        Assert.Contains("fold refused", refused.Message, StringComparison.Ordinal);
+        foreach (Task<InsertResult> upload in uploads)
+        {
+            Assert.Equal(1, (await upload).NewCount);
+        }
+
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using SqliteCommand drop = connection.CreateCommand();
+            drop.CommandText = "DROP TRIGGER fail_fold;";
+            drop.ExecuteNonQuery();
+        }
+
+        await store.FoldRollupsAsync(Token);
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using SqliteCommand stored = connection.CreateCommand();
+            stored.CommandText = "SELECT count(*), max(seq) FROM events;";
+            using SqliteDataReader reader = stored.ExecuteReader();
+            Assert.True(reader.Read());
+            Assert.Equal(2, reader.GetInt64(0));
+            Assert.Equal(reader.GetInt64(1), RollupAudit.Mark(DatabasePath)); // the failed commit's seq is a gap
+        }
+
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
     public async Task A_read_after_the_store_is_disposed_fails_at_once_instead_of_waiting_for_a_writer_that_is_gone()
     {
         SqliteEventStore store = await OpenAsync();

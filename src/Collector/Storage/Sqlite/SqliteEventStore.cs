@@ -211,23 +211,32 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>
     /// The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time), with a fold when a
     /// dashboard read waits for one. The readers waiting when it starts are answered when it has committed, or fail with
-    /// its error: a reader is not kept waiting through the retries of a failed group (which, without the readers, fold
-    /// only at the threshold, so an upload is never refused because of a fold a reader asked for).
+    /// its error. An upload never fails because a reader asked for a fold: when a commit that folded for readers fails,
+    /// its batches are written again at once without the readers' fold (which then happens only at the threshold). This
+    /// is needed here, not left to the committer's retries: a group of one batch is not retried, and the retries of a
+    /// larger group would each take the readers that joined meanwhile.
     /// </summary>
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
         TaskCompletionSource? readers = _foldWaiters.Take();
+        if (readers is null)
+        {
+            return Task.FromResult(_writer.Commit(batches, foldRequested: false));
+        }
+
+        InsertResult[] committed;
         try
         {
-            Task<InsertResult[]> committed = Task.FromResult(_writer.Commit(batches, foldRequested: readers is not null));
-            readers?.TrySetResult();
-            return committed;
+            committed = _writer.Commit(batches, foldRequested: true);
         }
         catch (Exception exception)
         {
-            readers?.TrySetException(exception);
-            throw;
+            readers.TrySetException(exception);
+            return Task.FromResult(_writer.Commit(batches, foldRequested: false)); // a failure here is the uploads' own
         }
+
+        readers.TrySetResult();
+        return Task.FromResult(committed);
     }
 
     private SqliteConnection Open()
