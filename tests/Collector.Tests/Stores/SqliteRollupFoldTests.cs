@@ -311,6 +311,8 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         await store.InsertAsync([Event(0)], Token);
         await store.DisposeAsync();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => store.Dashboard.ContextKeysAsync(Token));
+        // Again: the first read's waiters must not be left behind for the next read to join and wait on for good.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.Dashboard.ContextKeysAsync(Token).WaitAsync(TimeSpan.FromSeconds(30), Token));
         Assert.Equal(1, RollupAudit.Mark(DatabasePath)); // the dispose folded
     }
 

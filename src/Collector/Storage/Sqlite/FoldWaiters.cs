@@ -17,12 +17,25 @@ internal sealed class FoldWaiters
     private TaskCompletionSource? _waiting;
 
     /// <summary>Joins the waiters of the next commit.</summary>
+    /// <param name="wake">
+    /// True for the first reader of these waiters, who must wake the writer: one wake-up per commit's waiters, not one
+    /// per read, so reads under back-pressure do not fill the writer's queue with wake-ups ahead of uploads.
+    /// </param>
     /// <returns>A task that completes when a commit that started after this call has folded, or faults with its error.</returns>
-    public Task Join()
+    public Task Join(out bool wake)
     {
         lock (_gate)
         {
-            return (_waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            wake = _waiting is null;
+            if (_waiting is null)
+            {
+                _waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                // A commit's error faults the task even when every reader has stopped waiting (cancelled, or failed at
+                // once by a store shutting down): observed here, so it never surfaces as an unobserved task exception.
+                _ = _waiting.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            return _waiting.Task;
         }
     }
 

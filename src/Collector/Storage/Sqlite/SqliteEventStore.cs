@@ -107,18 +107,24 @@ public sealed class SqliteEventStore : IEventStore
     internal async Task FoldRollupsAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Task folded = _foldWaiters.Join();
-
-        // An empty batch through the queue wakes a writer that waits for work; a busy one takes the waiters at its next
-        // commit, before this batch's turn. So the read does not wait for it, only for the fold; a wake that waits for
-        // room in a full queue is left to complete on its own.
-        Task wake = _committer.SubmitAsync(SqliteRollupFolder.FoldRequest.Instance, CancellationToken.None);
-        if (wake.IsFaulted)
+        Task folded = _foldWaiters.Join(out bool wake);
+        if (wake)
         {
-            await wake.ConfigureAwait(false); // the store is shutting down: ObjectDisposedException
-        }
+            // An empty batch through the queue wakes a writer that waits for work; a busy one takes the waiters at its
+            // next commit, before this batch's turn. So the read does not wait for it, only for the fold; a wake that
+            // waits for room in a full queue is left to complete on its own. The readers who join these waiters after
+            // this one rely on this wake-up (or on the dispose, should the store be shutting down).
+            Task wakeUp = _committer.SubmitAsync(SqliteRollupFolder.FoldRequest.Instance, CancellationToken.None);
+            if (wakeUp.IsFaulted)
+            {
+                // The store is shutting down (ObjectDisposedException): the waiters this read began are failed with it,
+                // or a read joining them later, after the dispose took its last waiters, would wait for good.
+                _foldWaiters.Take()?.TrySetException(wakeUp.Exception!.InnerException!);
+                await wakeUp.ConfigureAwait(false);
+            }
 
-        _ = wake.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = wakeUp.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
 
         // WaitAsync: a writer stuck on the file's lock would otherwise keep a cancelled read waiting.
         await folded.WaitAsync(cancellationToken).ConfigureAwait(false);
