@@ -2,8 +2,9 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 
 /// <summary>
 /// The dashboard reads waiting for the SQLite writer to fold its pending rollups (<see cref="SqliteEventStore.FoldRollupsAsync"/>).
-/// A read joins the waiters and wakes the writer; the writer takes every waiter at the start of its next commit, folds in
-/// that commit and answers them when it has committed (or fails them with its error). So a read waits for the commit in
+/// A read joins the waiters (the first of them wakes the writer); the writer takes every waiter at the start of its next
+/// commit, folds in that commit and answers them when it has committed (or fails them with its error, and writes the
+/// commit's uploads again without the fold). So a read waits for the commit in
 /// progress and the next one, not for every upload queued before it: under back-pressure the queue holds up to
 /// <see cref="StorageOptions.MaxPendingBatches"/> batches, many commits' worth.
 /// </summary>
