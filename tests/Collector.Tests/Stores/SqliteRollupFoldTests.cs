@@ -305,6 +305,41 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_read_whose_fold_shares_a_commit_with_a_failing_upload_is_answered_by_a_fold_of_its_own()
+    {
+        // As above, one event per commit and the first held at the file's lock, so one of the two failing uploads' commits
+        // takes the read's fold; the event stored before is pending and must be in the rollups the read sees.
+        await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 1 });
+        await store.InsertAsync([Event(0)], Token);
+        Task<InsertResult>[] uploads;
+        Task read;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using (SqliteCommand trigger = holder.CreateCommand())
+            {
+                trigger.CommandText = "CREATE TRIGGER fail_upload BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'upload refused'); END;";
+                trigger.ExecuteNonQuery();
+            }
+
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            uploads = [store.InsertAsync([Event(1)], Token), store.InsertAsync([Event(2)], Token)];
+            read = store.FoldRollupsAsync(Token);
+            locked.Rollback();
+        }
+
+        await read;
+        foreach (Task<InsertResult> upload in uploads)
+        {
+            SqliteException refused = await Assert.ThrowsAsync<SqliteException>(() => upload);
+            Assert.Contains("upload refused", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
     public async Task A_read_after_the_store_is_disposed_fails_at_once_instead_of_waiting_for_a_writer_that_is_gone()
     {
         SqliteEventStore store = await OpenAsync();

@@ -217,8 +217,9 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>
     /// The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time), with a fold when a
     /// dashboard read waits for one. The readers waiting when it starts are answered when it has committed, or fail with
-    /// its error. An upload never fails because a reader asked for a fold: when a commit that folded for readers fails,
-    /// its batches are written again at once without the readers' fold (which then happens only at the threshold). This
+    /// the fold's error. An upload never fails because a reader asked for a fold: when a commit that folded for readers
+    /// fails, its batches are written again at once without the readers' fold (which then happens only at the threshold);
+    /// should they fail again, the error is theirs, and the readers' fold is written in a transaction of its own. This
     /// is needed here, not left to the committer's retries: a group of one batch is not retried, and the retries of a
     /// larger group would each take the readers that joined meanwhile.
     /// </summary>
@@ -235,10 +236,37 @@ public sealed class SqliteEventStore : IEventStore
         {
             committed = _writer.Commit(batches, foldRequested: true);
         }
-        catch (Exception exception)
+        catch (Exception foldFailed)
         {
-            readers.TrySetException(exception);
-            return Task.FromResult(_writer.Commit(batches, foldRequested: false)); // a failure here is the uploads' own
+            try
+            {
+                committed = _writer.Commit(batches, foldRequested: false);
+            }
+            catch (Exception uploadsFailed)
+            {
+                // The uploads fail on their own (a bad batch, which the committer retries alone): the readers get their
+                // fold in a transaction of its own, not that error.
+                if (!_writer.Recovered)
+                {
+                    readers.TrySetException(uploadsFailed); // the rollups of a previous process are not recovered yet
+                    throw;
+                }
+
+                try
+                {
+                    _writer.FoldPending();
+                    readers.TrySetResult();
+                }
+                catch (Exception exception)
+                {
+                    readers.TrySetException(exception);
+                }
+
+                throw;
+            }
+
+            readers.TrySetException(foldFailed);
+            return Task.FromResult(committed);
         }
 
         readers.TrySetResult();
