@@ -340,6 +340,34 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Reads_that_join_the_waiters_of_one_commit_without_a_wake_up_of_their_own_are_all_answered()
+    {
+        // The writer is held at the file's lock, so the reads all join the same waiters and only the first queues a
+        // wake-up; one of them is cancelled, which must not keep the others from their answer.
+        await using SqliteEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(0)], Token);
+        using var cancelled = new CancellationTokenSource();
+        Task[] reads;
+        Task gone;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            Task upload = store.InsertAsync([Event(1)], Token);
+            gone = store.FoldRollupsAsync(cancelled.Token);
+            reads = [.. Enumerable.Range(0, 5).Select(_ => store.FoldRollupsAsync(Token))];
+            await cancelled.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone);
+            locked.Rollback();
+            await upload;
+        }
+
+        await Task.WhenAll(reads);
+        Assert.Equal(2, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
     public async Task A_read_after_the_store_is_disposed_fails_at_once_instead_of_waiting_for_a_writer_that_is_gone()
     {
         SqliteEventStore store = await OpenAsync();
