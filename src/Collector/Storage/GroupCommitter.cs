@@ -205,8 +205,8 @@ internal sealed class GroupCommitter : IAsyncDisposable
 
     private async Task<InsertResult[]> TimedCommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, int events)
     {
-        // An empty batch is not an upload (InsertAsync queues none): it is the SQLite store's rollup barrier. A round of
-        // barriers alone is no ingest commit and is not recorded; one that rides along adds no request.
+        // An empty batch is not an upload (InsertAsync queues none): it is the SQLite store's wake-up for a dashboard
+        // read's fold. A round of wake-ups alone is no ingest commit and is not recorded; one that rides along adds no request.
         int requests = 0;
         foreach (IReadOnlyList<StoredEvent> batch in batches)
         {

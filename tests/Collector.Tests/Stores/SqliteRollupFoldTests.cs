@@ -252,12 +252,130 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task An_upload_does_not_fail_because_a_fold_a_reader_asked_for_fails()
+    {
+        // Commits of one event, so each upload is a group of its own (which the committer does not retry); the first is
+        // held at the file's lock until the read has joined, so one of the two uploads' commits takes the reader's fold.
+        await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 1 });
+        Task<InsertResult>[] uploads;
+        Task read;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using (SqliteCommand trigger = holder.CreateCommand())
+            {
+                trigger.CommandText = "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;";
+                trigger.ExecuteNonQuery();
+            }
+
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            uploads = [store.InsertAsync([Event(1)], Token), store.InsertAsync([Event(2)], Token)];
+            read = store.FoldRollupsAsync(Token);
+            locked.Rollback();
+        }
+
+        SqliteException refused = await Assert.ThrowsAsync<SqliteException>(() => read);
+        Assert.Contains("fold refused", refused.Message, StringComparison.Ordinal);
+        foreach (Task<InsertResult> upload in uploads)
+        {
+            Assert.Equal(1, (await upload).NewCount);
+        }
+
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using SqliteCommand drop = connection.CreateCommand();
+            drop.CommandText = "DROP TRIGGER fail_fold;";
+            drop.ExecuteNonQuery();
+        }
+
+        await store.FoldRollupsAsync(Token);
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using SqliteCommand stored = connection.CreateCommand();
+            stored.CommandText = "SELECT count(*), max(seq) FROM events;";
+            using SqliteDataReader reader = stored.ExecuteReader();
+            Assert.True(reader.Read());
+            Assert.Equal(2, reader.GetInt64(0));
+            Assert.Equal(reader.GetInt64(1), RollupAudit.Mark(DatabasePath)); // the failed commit's seq is a gap
+        }
+
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_read_whose_fold_shares_a_commit_with_a_failing_upload_is_answered_by_a_fold_of_its_own()
+    {
+        // As above, one event per commit and the first held at the file's lock, so one of the two failing uploads' commits
+        // takes the read's fold; the event stored before is pending and must be in the rollups the read sees.
+        await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 1 });
+        await store.InsertAsync([Event(0)], Token);
+        Task<InsertResult>[] uploads;
+        Task read;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using (SqliteCommand trigger = holder.CreateCommand())
+            {
+                trigger.CommandText = "CREATE TRIGGER fail_upload BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'upload refused'); END;";
+                trigger.ExecuteNonQuery();
+            }
+
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            uploads = [store.InsertAsync([Event(1)], Token), store.InsertAsync([Event(2)], Token)];
+            read = store.FoldRollupsAsync(Token);
+            locked.Rollback();
+        }
+
+        await read;
+        foreach (Task<InsertResult> upload in uploads)
+        {
+            SqliteException refused = await Assert.ThrowsAsync<SqliteException>(() => upload);
+            Assert.Contains("upload refused", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task Reads_that_join_the_waiters_of_one_commit_without_a_wake_up_of_their_own_are_all_answered()
+    {
+        // The writer is held at the file's lock, so the reads all join the same waiters and only the first queues a
+        // wake-up; one of them is cancelled, which must not keep the others from their answer.
+        await using SqliteEventStore store = await OpenAsync();
+        await store.InsertAsync([Event(0)], Token);
+        using var cancelled = new CancellationTokenSource();
+        Task[] reads;
+        Task gone;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            Task upload = store.InsertAsync([Event(1)], Token);
+            gone = store.FoldRollupsAsync(cancelled.Token);
+            reads = [.. Enumerable.Range(0, 5).Select(_ => store.FoldRollupsAsync(Token))];
+            await cancelled.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone);
+            locked.Rollback();
+            await upload;
+        }
+
+        await Task.WhenAll(reads);
+        Assert.Equal(2, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
     public async Task A_read_after_the_store_is_disposed_fails_at_once_instead_of_waiting_for_a_writer_that_is_gone()
     {
         SqliteEventStore store = await OpenAsync();
         await store.InsertAsync([Event(0)], Token);
         await store.DisposeAsync();
         await Assert.ThrowsAsync<ObjectDisposedException>(() => store.Dashboard.ContextKeysAsync(Token));
+        // Again: the first read's waiters must not be left behind for the next read to join and wait on for good.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => store.Dashboard.ContextKeysAsync(Token).WaitAsync(TimeSpan.FromSeconds(30), Token));
         Assert.Equal(1, RollupAudit.Mark(DatabasePath)); // the dispose folded
     }
 

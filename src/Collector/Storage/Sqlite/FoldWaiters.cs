@@ -2,8 +2,9 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 
 /// <summary>
 /// The dashboard reads waiting for the SQLite writer to fold its pending rollups (<see cref="SqliteEventStore.FoldRollupsAsync"/>).
-/// A read joins the waiters and wakes the writer; the writer takes every waiter at the start of its next commit, folds in
-/// that commit and answers them when it has committed (or fails them with its error). So a read waits for the commit in
+/// A read joins the waiters (the first of them wakes the writer); the writer takes every waiter at the start of its next
+/// commit, folds in that commit and answers them when it has committed (or fails them with its error, and writes the
+/// commit's uploads again without the fold). So a read waits for the commit in
 /// progress and the next one, not for every upload queued before it: under back-pressure the queue holds up to
 /// <see cref="StorageOptions.MaxPendingBatches"/> batches, many commits' worth.
 /// </summary>
@@ -17,12 +18,25 @@ internal sealed class FoldWaiters
     private TaskCompletionSource? _waiting;
 
     /// <summary>Joins the waiters of the next commit.</summary>
+    /// <param name="wake">
+    /// True for the first reader of these waiters, who must wake the writer: one wake-up per commit's waiters, not one
+    /// per read, so reads under back-pressure do not fill the writer's queue with wake-ups ahead of uploads.
+    /// </param>
     /// <returns>A task that completes when a commit that started after this call has folded, or faults with its error.</returns>
-    public Task Join()
+    public Task Join(out bool wake)
     {
         lock (_gate)
         {
-            return (_waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            wake = _waiting is null;
+            if (_waiting is null)
+            {
+                _waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                // A commit's error faults the task even when every reader has stopped waiting (cancelled, or failed at
+                // once by a store shutting down): observed here, so it never surfaces as an unobserved task exception.
+                _ = _waiting.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
+            return _waiting.Task;
         }
     }
 

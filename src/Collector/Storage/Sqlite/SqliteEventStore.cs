@@ -107,18 +107,24 @@ public sealed class SqliteEventStore : IEventStore
     internal async Task FoldRollupsAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        Task folded = _foldWaiters.Join();
-
-        // An empty batch through the queue wakes a writer that waits for work; a busy one takes the waiters at its next
-        // commit, before this batch's turn. So the read does not wait for it, only for the fold; a wake that waits for
-        // room in a full queue is left to complete on its own.
-        Task wake = _committer.SubmitAsync(SqliteRollupFolder.FoldRequest.Instance, CancellationToken.None);
-        if (wake.IsFaulted)
+        Task folded = _foldWaiters.Join(out bool wake);
+        if (wake)
         {
-            await wake.ConfigureAwait(false); // the store is shutting down: ObjectDisposedException
-        }
+            // An empty batch through the queue wakes a writer that waits for work; a busy one takes the waiters at its
+            // next commit, before this batch's turn. So the read does not wait for it, only for the fold; a wake that
+            // waits for room in a full queue is left to complete on its own. The readers who join these waiters after
+            // this one rely on this wake-up (or on the dispose, should the store be shutting down).
+            Task wakeUp = _committer.SubmitAsync(SqliteRollupFolder.FoldRequest.Instance, CancellationToken.None);
+            if (wakeUp.IsFaulted)
+            {
+                // The store is shutting down (ObjectDisposedException): the waiters this read began are failed with it,
+                // or a read joining them later, after the dispose took its last waiters, would wait for good.
+                _foldWaiters.Take()?.TrySetException(wakeUp.Exception!.InnerException!);
+                await wakeUp.ConfigureAwait(false);
+            }
 
-        _ = wake.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = wakeUp.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
 
         // WaitAsync: a writer stuck on the file's lock would otherwise keep a cancelled read waiting.
         await folded.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -211,23 +217,60 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>
     /// The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time), with a fold when a
     /// dashboard read waits for one. The readers waiting when it starts are answered when it has committed, or fail with
-    /// its error: a reader is not kept waiting through the retries of a failed group (which, without the readers, fold
-    /// only at the threshold, so an upload is never refused because of a fold a reader asked for).
+    /// the fold's error. An upload never fails because a reader asked for a fold: when a commit that folded for readers
+    /// fails, its batches are written again at once without the readers' fold (which then happens only at the threshold);
+    /// should they fail again, the error is theirs, and the readers' fold is written in a transaction of its own. This
+    /// is needed here, not left to the committer's retries: a group of one batch is not retried, and the retries of a
+    /// larger group would each take the readers that joined meanwhile.
     /// </summary>
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
         TaskCompletionSource? readers = _foldWaiters.Take();
+        if (readers is null)
+        {
+            return Task.FromResult(_writer.Commit(batches, foldRequested: false));
+        }
+
+        InsertResult[] committed;
         try
         {
-            Task<InsertResult[]> committed = Task.FromResult(_writer.Commit(batches, foldRequested: readers is not null));
-            readers?.TrySetResult();
-            return committed;
+            committed = _writer.Commit(batches, foldRequested: true);
         }
-        catch (Exception exception)
+        catch (Exception foldFailed)
         {
-            readers?.TrySetException(exception);
-            throw;
+            try
+            {
+                committed = _writer.Commit(batches, foldRequested: false);
+            }
+            catch (Exception uploadsFailed)
+            {
+                // The uploads fail on their own (a bad batch, which the committer retries alone): the readers get their
+                // fold in a transaction of its own, not that error.
+                if (!_writer.Recovered)
+                {
+                    readers.TrySetException(uploadsFailed); // the rollups of a previous process are not recovered yet
+                    throw;
+                }
+
+                try
+                {
+                    _writer.FoldPending();
+                    readers.TrySetResult();
+                }
+                catch (Exception exception)
+                {
+                    readers.TrySetException(exception);
+                }
+
+                throw;
+            }
+
+            readers.TrySetException(foldFailed);
+            return Task.FromResult(committed);
         }
+
+        readers.TrySetResult();
+        return Task.FromResult(committed);
     }
 
     private SqliteConnection Open()

@@ -54,7 +54,7 @@ internal sealed class SqliteRollupFolder
 
     /// <summary>Whether the commit about to be written should fold: what is pending would reach a bound, or a reader asked for it.</summary>
     /// <param name="commit">The sums of the commit's new events.</param>
-    /// <param name="requested">A reader's barrier is part of the commit.</param>
+    /// <param name="requested">Dashboard reads wait for this commit's fold (<see cref="FoldWaiters"/>).</param>
     public bool ShouldFold(DashboardRollup commit, bool requested)
     {
         int total = _pending.EventCount + commit.EventCount;
@@ -82,27 +82,34 @@ internal sealed class SqliteRollupFolder
         // so mostly by time): the index is keyed by (key, value, time, seq), so each of its pages is changed once and in
         // turn, where the order of arrival would go back and forth between the pages of a few hundred values; and a run
         // of one value binds its key and value once. A dictionary, not a sort: one lookup per row.
-        ClearRuns(); // what a fold that failed half-way left
-        foreach ((string key, string value, long ticks, long seq) in _pendingRows)
+        try
         {
-            RunOf(key, value).Add((ticks, seq));
-        }
-
-        foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
-        {
-            RunOf(key, value).Add((ticks, commitSeqs[position]));
-        }
-
-        foreach (((string key, string value), List<(long Ticks, long Seq)> run) in _foldRuns.OrderBy(r => r.Key.Key, StringComparer.Ordinal).ThenBy(r => r.Key.Value, StringComparer.Ordinal))
-        {
-            // A run left empty is a value of an earlier fold (kept for its list): nothing to write.
-            foreach ((long ticks, long seq) in run)
+            foreach ((string key, string value, long ticks, long seq) in _pendingRows)
             {
-                writer.WriteContextRow(key, value, ticks, seq);
+                RunOf(key, value).Add((ticks, seq));
+            }
+
+            foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
+            {
+                RunOf(key, value).Add((ticks, commitSeqs[position]));
+            }
+
+            foreach (((string key, string value), List<(long Ticks, long Seq)> run) in _foldRuns.OrderBy(r => r.Key.Key, StringComparer.Ordinal).ThenBy(r => r.Key.Value, StringComparer.Ordinal))
+            {
+                // A run left empty is a value of an earlier fold (kept for its list): nothing to write.
+                foreach ((long ticks, long seq) in run)
+                {
+                    writer.WriteContextRow(key, value, ticks, seq);
+                }
             }
         }
+        finally
+        {
+            // Also when a write failed half-way (the transaction rolls back, the rows stay pending): the runs hold none of
+            // them until the next fold.
+            ClearRuns();
+        }
 
-        ClearRuns();
         long commitThroughSeq = commitSeqs.Count > 0 ? commitSeqs[^1] : 0;
         if (_pending.EventCount > 0)
         {
@@ -117,7 +124,9 @@ internal sealed class SqliteRollupFolder
 
     /// <summary>
     /// Empties the runs for the next fold, keeping the lists of the values this fold had (their arrays, some of them
-    /// large, are reused instead of allocated again) and dropping the others, so values that come and go do not pile up.
+    /// large, are reused instead of allocated again) and dropping the others, so values that come and go do not pile up:
+    /// what stays is at most one list per value of the last fold. Called once per fold, at its end: a second call would
+    /// find every list empty and drop them all.
     /// </summary>
     private void ClearRuns()
     {

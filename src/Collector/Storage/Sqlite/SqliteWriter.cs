@@ -8,7 +8,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// What the SQLite store's single writer owns: its connection (<c>synchronous=FULL</c>: a commit is on disk when it
 /// returns) and prepared statements, the seq it gives the next event, and the dashboard's rollups it has not written
 /// yet (<see cref="SqliteRollupFolder"/>). The <see cref="GroupCommitter"/> loop calls <see cref="Commit"/>, one call at
-/// a time; <see cref="FoldPending"/> and <see cref="Dispose"/> run after that loop has ended.
+/// a time, and <see cref="FoldPending"/> when such a commit failed; <see cref="FoldPending"/> and <see cref="Dispose"/>
+/// also run after that loop has ended.
 /// </summary>
 internal sealed class SqliteWriter : IDisposable
 {
@@ -160,7 +161,13 @@ internal sealed class SqliteWriter : IDisposable
         return results;
     }
 
-    /// <summary>Writes the pending sums, if any, in a transaction of their own (the store's dispose, after the writer loop has ended).</summary>
+    /// <summary>Whether the events a previous process left above the mark are rolled up (a fold before that covers too little).</summary>
+    public bool Recovered => _recovered;
+
+    /// <summary>
+    /// Writes the pending sums, if any, in a transaction of their own: for the store's dispose, after the writer loop has
+    /// ended, and in that loop for the dashboard reads whose commit failed on its uploads.
+    /// </summary>
     public void FoldPending()
     {
         // Should this fail, the next start recomputes them from the stored events.
