@@ -257,22 +257,7 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         // Commits of one event, so each upload is a group of its own (which the committer does not retry); the first is
         // held at the file's lock until the read has joined, so one of the two uploads' commits takes the reader's fold.
         await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 1 });
-        Task<InsertResult>[] uploads;
-        Task read;
-        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
-        {
-            holder.Open();
-            using (SqliteCommand trigger = holder.CreateCommand())
-            {
-                trigger.CommandText = "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;";
-                trigger.ExecuteNonQuery();
-            }
-
-            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
-            uploads = [store.InsertAsync([Event(1)], Token), store.InsertAsync([Event(2)], Token)];
-            read = store.FoldRollupsAsync(Token);
-            locked.Rollback();
-        }
+        (Task<InsertResult>[] uploads, Task read) = QueueBehindTheLock(store, "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;");
 
         SqliteException refused = await Assert.ThrowsAsync<SqliteException>(() => read);
         Assert.Contains("fold refused", refused.Message, StringComparison.Ordinal);
@@ -311,22 +296,7 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         // takes the read's fold; the event stored before is pending and must be in the rollups the read sees.
         await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 1 });
         await store.InsertAsync([Event(0)], Token);
-        Task<InsertResult>[] uploads;
-        Task read;
-        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
-        {
-            holder.Open();
-            using (SqliteCommand trigger = holder.CreateCommand())
-            {
-                trigger.CommandText = "CREATE TRIGGER fail_upload BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'upload refused'); END;";
-                trigger.ExecuteNonQuery();
-            }
-
-            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
-            uploads = [store.InsertAsync([Event(1)], Token), store.InsertAsync([Event(2)], Token)];
-            read = store.FoldRollupsAsync(Token);
-            locked.Rollback();
-        }
+        (Task<InsertResult>[] uploads, Task read) = QueueBehindTheLock(store, "CREATE TRIGGER fail_upload BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'upload refused'); END;");
 
         await read;
         foreach (Task<InsertResult> upload in uploads)
@@ -384,6 +354,28 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         SqliteConnection.ClearAllPools();
         Directory.Delete(_folder, recursive: true);
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Creates <paramref name="triggerSql"/> and, while another connection holds the file's write lock, queues two uploads
+    /// of one event each and then a fold wait, and releases the lock: the writer's first commit starts before the read has
+    /// joined (it waits at the lock), so one of the uploads' commits takes the reader's fold.
+    /// </summary>
+    private (Task<InsertResult>[] Uploads, Task Read) QueueBehindTheLock(SqliteEventStore store, string triggerSql)
+    {
+        using var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
+        holder.Open();
+        using (SqliteCommand trigger = holder.CreateCommand())
+        {
+            trigger.CommandText = triggerSql;
+            trigger.ExecuteNonQuery();
+        }
+
+        using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+        Task<InsertResult>[] uploads = [store.InsertAsync([Event(1)], Token), store.InsertAsync([Event(2)], Token)];
+        Task read = store.FoldRollupsAsync(Token);
+        locked.Rollback();
+        return (uploads, read);
     }
 
     private async Task<SqliteEventStore> OpenAsync(StorageOptions? options = null)
