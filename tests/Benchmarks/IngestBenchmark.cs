@@ -77,8 +77,8 @@ internal static class IngestBenchmark
     public static async Task RunAsync(string? postgres, int eventsPerRun, int postgresWriters, bool sqlite, int[] batchSizes, int runs)
     {
         Console.WriteLine($"Ingest: {Clients} clients, {eventsPerRun:N0} new events per run, {runs} runs each, context {Shape} ({Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}).");
-        Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events | time in commits / wall |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine("| store | batch | events/s | requests/s | mean events per commit | CPU s per 1M events | time in commits / wall | GC pauses / wall |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         string folder = Directory.CreateTempSubdirectory("ingest-benchmark-").FullName;
         try
         {
@@ -131,21 +131,21 @@ internal static class IngestBenchmark
         {
             for (int run = 0; run < runs; run++)
             {
-                (double storeOnly, double storeCpu, double storeBusy) = await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
+                (double storeOnly, double storeCpu, double storeBusy, double storeGc) = await MeasureStoreOnlyAsync(collector.Store, batchSize, eventsPerRun);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name}, store only (no HTTP) | {batchSize:N0} | {storeOnly:N0} | | | {storeCpu:N2} | {storeBusy:P0} |"));
+                    $"| {name}, store only (no HTTP) | {batchSize:N0} | {storeOnly:N0} | | | {storeCpu:N2} | {storeBusy:P0} | {storeGc:P1} |"));
             }
 
             for (int run = 0; run < runs; run++)
             {
-                (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit, double writerBusy) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
+                (double eventsPerSecond, double requestsPerSecond, double cpuPerMillion, double eventsPerCommit, double writerBusy, double gcPaused) = await MeasureAsync(client, collector.Store, batchSize, eventsPerRun);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} | {writerBusy:P0} |"));
+                    $"| {name} | {batchSize:N0} | {eventsPerSecond:N0} | {requestsPerSecond:N0} | {eventsPerCommit:N0} | {cpuPerMillion:N2} | {writerBusy:P0} | {gcPaused:P1} |"));
             }
         }
     }
 
-    private static async Task<(double EventsPerSecond, double RequestsPerSecond, double CpuPerMillion, double EventsPerCommit, double WriterBusy)> MeasureAsync(HttpClient client, IEventStore store, int batchSize, int events)
+    private static async Task<(double EventsPerSecond, double RequestsPerSecond, double CpuPerMillion, double EventsPerCommit, double WriterBusy, double GcPaused)> MeasureAsync(HttpClient client, IEventStore store, int batchSize, int events)
     {
         int requests = Math.Max(Clients, events / batchSize);
         byte[][] bodies = [.. Enumerable.Range(0, requests).Select(_ => Body(batchSize))];
@@ -153,6 +153,7 @@ internal static class IngestBenchmark
         using var commits = new CommitListener();
         int next = -1;
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        TimeSpan paused = GC.GetTotalPauseDuration();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
         {
@@ -176,11 +177,11 @@ internal static class IngestBenchmark
             throw new InvalidOperationException($"Sent {sent} new events, the store counts {stored} more.");
         }
 
-        return (sent / clock.Elapsed.TotalSeconds, requests / clock.Elapsed.TotalSeconds, cpuSeconds / sent * 1_000_000, commits.MeanEventsPerCommit, commits.CommitSeconds / clock.Elapsed.TotalSeconds);
+        return (sent / clock.Elapsed.TotalSeconds, requests / clock.Elapsed.TotalSeconds, cpuSeconds / sent * 1_000_000, commits.MeanEventsPerCommit, commits.CommitSeconds / clock.Elapsed.TotalSeconds, (GC.GetTotalPauseDuration() - paused) / clock.Elapsed);
     }
 
     /// <summary>The same load straight into <see cref="IEventStore.InsertAsync"/>: what the store costs without HTTP and JSON.</summary>
-    private static async Task<(double EventsPerSecond, double CpuPerMillion, double WriterBusy)> MeasureStoreOnlyAsync(IEventStore store, int batchSize, int events)
+    private static async Task<(double EventsPerSecond, double CpuPerMillion, double WriterBusy, double GcPaused)> MeasureStoreOnlyAsync(IEventStore store, int batchSize, int events)
     {
         int requests = Math.Max(Clients, events / batchSize);
         StoredEvent[][] batches = [.. Enumerable.Range(0, requests).Select(_ => Enumerable.Range(0, batchSize).Select(i =>
@@ -194,6 +195,7 @@ internal static class IngestBenchmark
         using var commits = new CommitListener();
         int next = -1;
         TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        TimeSpan paused = GC.GetTotalPauseDuration();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
         {
@@ -204,7 +206,7 @@ internal static class IngestBenchmark
         })));
         clock.Stop();
         long sent = (long)requests * batchSize;
-        return (sent / clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / sent * 1_000_000, commits.CommitSeconds / clock.Elapsed.TotalSeconds);
+        return (sent / clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds / sent * 1_000_000, commits.CommitSeconds / clock.Elapsed.TotalSeconds, (GC.GetTotalPauseDuration() - paused) / clock.Elapsed);
     }
 
     internal static byte[] Body(int batchSize)
