@@ -56,7 +56,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         StoredEvent old1 = Event(type: "old"), old2 = Event(type: "old", priority: "immediate");
         foreach (StoredEvent e in new[] { old1, old2 })
         {
-            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+            InsertWithTextId(e);
         }
 
         IEventStore store = await OpenAsync();
@@ -71,16 +71,12 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     public async Task Schema_6_keeps_every_event_with_its_id_and_seq_and_new_seqs_go_above_the_stored_ones_and_the_rollup_mark()
     {
         // A version 5 file: the events table with an AUTOINCREMENT seq and the id as text, three events, the last deleted by hand.
-        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
-        {
-            connection.Open();
-            SqliteSchema.Migrate(connection, 5);
-        }
+        MigrateFileTo(5);
 
         StoredEvent[] old = [Event(type: "old"), Event(type: "old"), Event(type: "old")];
         foreach (StoredEvent e in old)
         {
-            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+            InsertWithTextId(e);
         }
 
         Execute($"DELETE FROM events WHERE id = '{old[2].Id}';");
@@ -113,16 +109,12 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     {
         // A version 5 file whose newest event (seq 3) was deleted by hand after a version 3–4 writer had written its context
         // index row in its own commit: the row stays, and AUTOINCREMENT kept seq 3 from being given again.
-        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
-        {
-            connection.Open();
-            SqliteSchema.Migrate(connection, 5);
-        }
+        MigrateFileTo(5);
 
         StoredEvent[] old = [Event(type: "old"), Event(type: "old")];
         foreach (StoredEvent e in old)
         {
-            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+            InsertWithTextId(e);
         }
 
         Execute($"UPDATE rollup_mark SET through_seq = 2; INSERT INTO event_context (key, value, ticks, seq) VALUES ('net_id', 'deleted', {old[1].Timestamp.UtcTicks}, 3);");
@@ -142,11 +134,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     {
         // A version 5 file with ids a collector never wrote (by hand or another tool): an upper-case copy of a stored id,
         // distinct from it as text, and 36 characters of hex and dashes in the wrong places.
-        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
-        {
-            connection.Open();
-            SqliteSchema.Migrate(connection, 5);
-        }
+        MigrateFileTo(5);
 
         StoredEvent stored = Event(type: "old");
         string upper = stored.Id.ToString("D").ToUpperInvariant(), misplaced = stored.Id.ToString("N") + "----";
@@ -183,16 +171,12 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     [Fact]
     public async Task An_upgrade_leaves_no_write_ahead_log_the_size_of_the_table_it_copied()
     {
-        using (var connection = new SqliteConnection($"Data Source={DatabasePath}"))
-        {
-            connection.Open();
-            SqliteSchema.Migrate(connection, 5);
-        }
+        MigrateFileTo(5);
 
         for (int i = 0; i < 200; i++)
         {
             StoredEvent e = Event(type: "old", data: $$"""{"text":"{{new string('x', 1000)}}"}""");
-            Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
+            InsertWithTextId(e);
         }
 
         Execute("UPDATE rollup_mark SET through_seq = 200; PRAGMA wal_checkpoint(TRUNCATE);"); // rolled up: the start writes nothing
@@ -251,6 +235,18 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         Assert.Equal(1 + again.Length, ExecuteScalar("SELECT sum(events) FROM context_values;"));
         Assert.Equal(0, ExecuteScalar("SELECT count(*) FROM events WHERE type IN ('poison', 'poison-count');"));
     }
+
+    /// <summary>Creates the file's schema as a collector of that version left it.</summary>
+    private void MigrateFileTo(int version)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        connection.Open();
+        SqliteSchema.Migrate(connection, version);
+    }
+
+    /// <summary>Stores an event as collectors before schema 6 did: the id as its text, the seq from AUTOINCREMENT.</summary>
+    private void InsertWithTextId(StoredEvent e) =>
+        Execute($"INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ('{e.Id}', '{e.Type}', '{e.Priority}', '', {e.Timestamp.UtcTicks}, '', '{e.Json}');");
 
     private void Execute(string sql)
     {

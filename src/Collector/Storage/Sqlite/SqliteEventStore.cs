@@ -6,16 +6,18 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 
 /// <summary>
 /// Events in a SQLite file: WAL mode with <c>synchronous=FULL</c> (a commit is on disk when it returns), one writer
-/// (<see cref="SqliteWriter"/>) that commits the batches of concurrent requests together (<see cref="GroupCommitter"/>), pooled reader
-/// connections that run alongside it, and the event id as a unique key so a retried event is not stored twice.
+/// (<see cref="SqliteWriter"/>) that commits the batches of concurrent requests together (<see cref="GroupCommitter"/>),
+/// pooled reader connections that run alongside it, and the event id as a unique key so a retried event is not stored
+/// twice.
 /// </summary>
 /// <remarks>
 /// Each commit writes its events and their counts (<c>event_counts</c>); the dashboard's rollups (the context index and
 /// the totals) are kept in memory across commits and written together (<see cref="SqliteRollupFolder"/>): when they cover
 /// <see cref="SqliteRollupFolder.FoldThreshold"/> events, when a dashboard read needs them (in the writer's next commit,
-/// ahead of the uploads still queued: <see cref="FoldWaiters"/>), and when the store is disposed. What a crash loses of them is recomputed from the stored events before the writer's first commit (which
-/// <see cref="InitializeAsync"/> makes happen at start). One
-/// collector process per file: the recomputation relies on this process's writer being the file's only one.
+/// ahead of the uploads still queued: <see cref="FoldWaiters"/>), and when the store is disposed. What a crash loses of
+/// them is recomputed from the stored events before the writer's first commit (which <see cref="InitializeAsync"/>
+/// makes happen at start). One collector process per file: the recomputation relies on this process's writer being
+/// the file's only one.
 /// </remarks>
 public sealed class SqliteEventStore : IEventStore
 {

@@ -64,20 +64,16 @@ internal sealed class SqliteRollupFolder
     }
 
     /// <summary>
-    /// Writes what is pending and then the commit's own, in the commit's transaction. The two are written one after the
-    /// other rather than added together first: what is pending must stay as it is until the transaction commits, since
-    /// a rollback keeps it pending.
+    /// Writes what is pending and the commit's own, in the commit's transaction: the context index rows of both together,
+    /// grouped by value; the totals of each one after the other rather than added together first, since what is pending
+    /// must stay as it is until the transaction commits (a rollback keeps it pending).
     /// </summary>
     /// <param name="writer">The writer's rollup statements.</param>
     /// <param name="commit">The sums of the commit's new events.</param>
     /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
+    /// <remarks>The caller has checked that <paramref name="commitSeqs"/> has one seq per event of <paramref name="commit"/>.</remarks>
     public void WriteFold(SqliteRollupWriter writer, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
     {
-        if (commitSeqs.Count != commit.EventCount)
-        {
-            throw new InvalidOperationException($"The commit added {commitSeqs.Count} events but its rollup sums {commit.EventCount}.");
-        }
-
         // Grouped by context value, the values in the index's order and each one's rows in the order they came (by seq,
         // so mostly by time): the index is keyed by (key, value, time, seq), so each of its pages is changed once and in
         // turn, where the order of arrival would go back and forth between the pages of a few hundred values; and a run
