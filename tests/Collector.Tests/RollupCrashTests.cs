@@ -34,7 +34,7 @@ public sealed class RollupCrashTests
             // 2: killed after the threshold fold, with the events of the commits after it pending.
             long before = RollupAudit.LastSeq(path);
             int batches = (SqliteRollupFolder.FoldThreshold / BatchSize) + 10;
-            await IngestThenKillAsync(path, first: 30 * BatchSize, batches);
+            await IngestThenKillAsync(path, first: 30 * BatchSize, batches, killOnceMarkReaches: before + SqliteRollupFolder.FoldThreshold);
             long mark = RollupAudit.Mark(path);
             Assert.True(mark >= before + SqliteRollupFolder.FoldThreshold, $"the threshold fold did not happen (mark {mark}, {before} events before)");
             Assert.True(mark < RollupAudit.LastSeq(path), "nothing was pending at the kill");
@@ -47,7 +47,11 @@ public sealed class RollupCrashTests
         }
     }
 
-    private static async Task IngestThenKillAsync(string path, int first, int batches)
+    /// <param name="killOnceMarkReaches">
+    /// If given, the kill waits (30 s at most) for the collector's fold writer, which folds on a thread of its own, to have
+    /// moved the rollup file's mark this far: a kill after the threshold fold, not during it.
+    /// </param>
+    private static async Task IngestThenKillAsync(string path, int first, int batches, long? killOnceMarkReaches = null)
     {
         var environment = new Dictionary<string, string>
         {
@@ -62,6 +66,16 @@ public sealed class RollupCrashTests
             string body = "{\"events\":[" + string.Join(",", Enumerable.Range(first + (b * BatchSize), BatchSize).Select(Json)) + "]}";
             using HttpResponseMessage response = await client.PostAsync(new Uri("/logs/batch", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"), Token);
             Assert.True(response.IsSuccessStatusCode, $"batch {b}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Token)}");
+        }
+
+        if (killOnceMarkReaches is long mark)
+        {
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(Token);
+            patience.CancelAfter(TimeSpan.FromSeconds(30));
+            while (RollupAudit.Mark(path) < mark)
+            {
+                await Task.Delay(10, patience.Token);
+            }
         }
 
         collector.Kill(); // SIGKILL: no shutdown, no fold

@@ -271,9 +271,10 @@ public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
         await using var connection = new SqliteConnection($"Data Source={Path}");
         await connection.OpenAsync(Token);
         await using SqliteCommand command = connection.CreateCommand();
-        // Back to version 2: without the rollups (3–5), and with the events table of before 6 (an AUTOINCREMENT seq, the id as text).
+        // Back to version 2: without the rollups (3–5, in the file itself; from 7 in the rollup file, deleted below), with the
+        // events table of before 6 (an AUTOINCREMENT seq, the id as text) and without the store identity of 7.
         command.CommandText = """
-            DROP TABLE event_minutes; DROP TABLE event_context; DROP TABLE context_minutes; DROP TABLE context_value_minutes; DROP TABLE context_value_types; DROP TABLE context_values; DROP TABLE rollup_mark;
+            DROP TABLE store_identity;
             CREATE TABLE events_v2 (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, priority TEXT NOT NULL, timestamp TEXT NOT NULL, timestamp_ticks INTEGER NOT NULL, received_at TEXT NOT NULL, json TEXT NOT NULL);
             INSERT INTO events_v2 SELECT seq,
                 lower(substr(hex(id), 1, 8) || '-' || substr(hex(id), 9, 4) || '-' || substr(hex(id), 13, 4) || '-' || substr(hex(id), 17, 4) || '-' || substr(hex(id), 21, 12)),
@@ -285,6 +286,11 @@ public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
             UPDATE schema_version SET version = 2;
             """;
         await command.ExecuteNonQueryAsync(Token);
+        SqliteConnection.ClearAllPools();
+        foreach (string file in new[] { "", "-wal", "-shm" }.Select(suffix => Path + "-rollups" + suffix))
+        {
+            File.Delete(file);
+        }
     }
 
     protected override async Task<long> CreateIdKeyedDatabaseAsync(IReadOnlyList<StoredEvent> events)

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace Instrumentation.Collector.Tests.Stores;
 
 /// <summary>
-/// The dashboard's tables of a SQLite file against what they must hold: each table's rows as read, and the same
+/// The dashboard's tables of a SQLite store (its rollup file, attached to its events file) against what they must hold: each table's rows as read, and the same
 /// computed by SQL from the stored events alone (the way schema migration 3 first filled them). Equal means every
 /// stored event is counted once in every rollup, whatever commits, folds and crashes came before.
 /// </summary>
@@ -53,7 +53,10 @@ public static class RollupAudit
         }
     }
 
-    /// <summary>The seq through which the rollup totals are complete (<c>rollup_mark</c>).</summary>
+    /// <summary>The store's rollup file (the events file's path with <c>-rollups</c> appended).</summary>
+    public static string RollupPath(string path) => path + "-rollups";
+
+    /// <summary>The seq through which the rollup totals are complete (<c>rollup_mark</c>, in the rollup file).</summary>
     public static long Mark(string path) => Scalar(path, "SELECT through_seq FROM rollup_mark;");
 
     /// <summary>The largest seq stored.</summary>
@@ -83,6 +86,15 @@ public static class RollupAudit
         // Not pooled: the file is deleted or reopened by a store right after, and a pooled handle would keep it open.
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
         connection.Open();
+        if (File.Exists(RollupPath(path)))
+        {
+            // Attached, the rollup tables are named as in the store's dashboard queries (ATTACH would create a missing file).
+            using SqliteCommand attach = connection.CreateCommand();
+            attach.CommandText = "ATTACH DATABASE $path AS rollups;";
+            attach.Parameters.AddWithValue("$path", RollupPath(path));
+            attach.ExecuteNonQuery();
+        }
+
         return connection;
     }
 

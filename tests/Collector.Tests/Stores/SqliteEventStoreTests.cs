@@ -68,7 +68,7 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
-    public async Task Schema_6_keeps_every_event_with_its_id_and_seq_and_new_seqs_go_above_the_stored_ones_and_the_rollup_mark()
+    public async Task Schema_6_keeps_every_event_with_its_id_and_seq_and_new_seqs_go_above_the_stored_ones_and_a_rollup_file_ahead_of_them_is_rebuilt()
     {
         // A version 5 file: the events table with an AUTOINCREMENT seq and the id as text, three events, the last deleted by hand.
         MigrateFileTo(5);
@@ -91,17 +91,21 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         Assert.Equal(0, (await store.InsertAsync([old[0], old[1]], Token)).NewCount);
         Assert.Equal(old[1].Id.ToString("D"), (await store.Dashboard.FindEventAsync(old[1].Id, Token))?.Id);
 
-        // New events go above the stored seqs; after a fold, above its mark even when the newest rows are deleted by hand,
-        // so a restart's recovery (the events above the mark) cannot miss them.
+        // New events go above the stored seqs. When the newest rows are deleted by hand after a fold, the rollup file is
+        // ahead of the events: the next start rebuilds it, so the seqs given again are not counted twice.
         Assert.Equal(2, (await store.InsertAsync([old[2], Event()], Token)).NewCount);
         Assert.Equal(4, ExecuteScalar("SELECT MAX(seq) FROM events;"));
         await store.DisposeAsync(); // folds: the mark moves to 4
         SqliteConnection.ClearAllPools();
-        Assert.Equal(4, ExecuteScalar("SELECT through_seq FROM rollup_mark;"));
+        Assert.Equal(4, RollupAudit.Mark(DatabasePath));
         Execute("DELETE FROM events WHERE seq >= 3;");
-        store = await OpenAsync();
-        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
-        Assert.Equal(5, ExecuteScalar("SELECT MAX(seq) FROM events;"));
+        var reopened = (SqliteEventStore)await OpenAsync();
+        Assert.Equal(1, (await reopened.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(3, ExecuteScalar("SELECT MAX(seq) FROM events;"));
+        await reopened.FoldRollupsAsync(Token);
+        Assert.Equal(3, RollupAudit.Mark(DatabasePath));
+        Assert.Equal(3, RollupAudit.Scalar(DatabasePath, "SELECT sum(count) FROM event_minutes;")); // the stored events, once each
+        Assert.Equal(3, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;"));
     }
 
     [Fact]
@@ -126,7 +130,8 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         var filter = new Instrumentation.Collector.Dashboard.Queries.EventFilter(null, null, null, "net_id", "deleted", null);
         Assert.Empty((await store.Dashboard.FindEventsAsync(filter, 10, null, Token)).Rows);
         filter = filter with { ContextValue = "ab12" };
-        Assert.Single((await store.Dashboard.FindEventsAsync(filter, 10, null, Token)).Rows);
+        Assert.Equal(3, (await store.Dashboard.FindEventsAsync(filter, 10, null, Token)).Rows.Count); // schema 7 rebuilt the index from the stored events
+        Assert.Equal(3, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;"));
     }
 
     [Fact]
@@ -230,9 +235,9 @@ public sealed class SqliteEventStoreTests : EventStoreContract
         await ((SqliteEventStore)store).FoldRollupsAsync(Token); // the totals below are folded, not written per commit
         Assert.Equal(1 + again.Length, ExecuteScalar("SELECT count(*) FROM events;"));
         Assert.Equal(1 + again.Length, (await store.GetStatisticsAsync(Token)).Total);
-        Assert.Equal(1 + again.Length, ExecuteScalar("SELECT sum(count) FROM event_minutes;"));
-        Assert.Equal(1 + again.Length, ExecuteScalar("SELECT count(*) FROM event_context;"));
-        Assert.Equal(1 + again.Length, ExecuteScalar("SELECT sum(events) FROM context_values;"));
+        Assert.Equal(1 + again.Length, RollupAudit.Scalar(DatabasePath, "SELECT sum(count) FROM event_minutes;"));
+        Assert.Equal(1 + again.Length, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;"));
+        Assert.Equal(1 + again.Length, RollupAudit.Scalar(DatabasePath, "SELECT sum(events) FROM context_values;"));
         Assert.Equal(0, ExecuteScalar("SELECT count(*) FROM events WHERE type IN ('poison', 'poison-count');"));
     }
 

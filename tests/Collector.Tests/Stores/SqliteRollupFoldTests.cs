@@ -6,9 +6,9 @@ using Microsoft.Data.Sqlite;
 namespace Instrumentation.Collector.Tests.Stores;
 
 /// <summary>
-/// The SQLite writer's deferred rollup totals (<see cref="SqliteRollupFolder"/>) on a real file: what the folds write
-/// equals what the stored events add up to, a fold happens at the threshold, on a reader's barrier and on dispose, and
-/// nothing else moves the mark.
+/// The SQLite store's deferred rollup totals (<see cref="SqliteRollupFolder"/>), written by its fold writer into the rollup
+/// file, on real files: what the folds write equals what the stored events add up to, a fold happens at the threshold, on
+/// a reader's barrier and on dispose, and nothing else moves the mark.
 /// </summary>
 public sealed class SqliteRollupFoldTests : IAsyncDisposable
 {
@@ -75,8 +75,8 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
             await store.InsertAsync([.. Enumerable.Range(b * BatchSize, BatchSize).Select(Event)], Token);
         }
 
-        // The commit that brought the pending sums to the threshold folded them, with its own.
-        Assert.Equal(RollupAudit.LastSeq(DatabasePath), RollupAudit.Mark(DatabasePath));
+        // The commit that brought the pending sums to the threshold has the fold writer fold them, on its own thread.
+        await MarkReachesAsync(RollupAudit.LastSeq(DatabasePath));
         RollupAudit.AssertExact(DatabasePath);
 
         await store.InsertAsync([.. Enumerable.Range(batches * BatchSize, BatchSize).Select(Event)], Token);
@@ -178,15 +178,15 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     public async Task A_cancelled_read_stops_waiting_for_a_barrier_the_writer_cannot_answer_and_the_store_goes_on()
     {
         await using SqliteEventStore store = await OpenAsync();
-        await store.InsertAsync([Event(0)], Token); // pending: the barrier needs a transaction
-        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        await store.InsertAsync([Event(0)], Token); // pending: the barrier needs a fold
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = RollupAudit.RollupPath(DatabasePath), Pooling = false }.ToString()))
         {
             holder.Open();
-            using SqliteTransaction locked = holder.BeginTransaction(deferred: false); // the file's write lock, as another process would hold it
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false); // the rollup file's write lock, as another process would hold it
             using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Token);
             Task read = store.Dashboard.ContextKeysAsync(cancel.Token);
-            cancel.CancelAfter(TimeSpan.FromMilliseconds(200)); // the writer has most likely taken the barrier by then
-            // The writer waits for the lock (30 s busy timeout); the read must end with its cancellation, not with the writer.
+            cancel.CancelAfter(TimeSpan.FromMilliseconds(200)); // the fold writer has most likely taken the barrier by then
+            // The fold writer waits for the lock (30 s busy timeout); the read must end with its cancellation, not with it.
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read);
             locked.Rollback();
         }
@@ -197,11 +197,12 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_fold_whose_transaction_fails_fails_the_read_keeps_its_sums_pending_and_the_next_fold_counts_each_event_once()
+    public async Task A_fold_whose_transaction_fails_fails_the_read_and_the_next_fold_reads_its_events_back_counting_each_once()
     {
         await using SqliteEventStore store = await OpenAsync();
         await store.InsertAsync([.. Enumerable.Range(0, 100).Select(Event)], Token);
-        RollupAudit.Execute(DatabasePath, """
+        string rollups = RollupAudit.RollupPath(DatabasePath);
+        RollupAudit.Execute(rollups, """
             CREATE TABLE fold_fails (x INTEGER);
             INSERT INTO fold_fails VALUES (1);
             CREATE TRIGGER fail_fold BEFORE INSERT ON context_values WHEN EXISTS (SELECT 1 FROM fold_fails) BEGIN SELECT RAISE(ABORT, 'fold refused'); END;
@@ -212,12 +213,12 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         Assert.Equal(0, RollupAudit.Mark(DatabasePath)); // rolled back, context index included
         Assert.Equal(0, RollupAudit.Scalar(DatabasePath, "SELECT count(*) FROM event_context;"));
         Assert.Equal(50, (await store.InsertAsync([.. Enumerable.Range(100, 50).Select(Event)], Token)).NewCount); // uploads go on
-        await Assert.ThrowsAsync<SqliteException>(() => store.FoldRollupsAsync(Token));
+        await Assert.ThrowsAsync<SqliteException>(() => store.FoldRollupsAsync(Token)); // the read-back fails too
 
-        RollupAudit.Execute(DatabasePath, "DELETE FROM fold_fails;");
+        RollupAudit.Execute(rollups, "DELETE FROM fold_fails;");
         Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
         Assert.Equal(150, RollupAudit.Mark(DatabasePath));
-        RollupAudit.Execute(DatabasePath, "DROP TRIGGER fail_fold; DROP TABLE fold_fails;");
+        RollupAudit.Execute(rollups, "DROP TRIGGER fail_fold; DROP TABLE fold_fails;");
         RollupAudit.AssertExact(DatabasePath);
     }
 
@@ -256,7 +257,8 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         // Commits of one event, so each upload is a group of its own (which the committer does not retry); the first is
         // held at the file's lock until the read has joined, so one of the two uploads' commits takes the reader's fold.
         await using SqliteEventStore store = await OpenAsync(new StorageOptions { MaxEventsPerCommit = 1 });
-        (Task<InsertResult>[] uploads, Task read) = QueueBehindTheLock(store, "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;");
+        RollupAudit.Execute(RollupAudit.RollupPath(DatabasePath), "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;");
+        (Task<InsertResult>[] uploads, Task read) = QueueBehindTheLock(store, null);
 
         SqliteException refused = await Assert.ThrowsAsync<SqliteException>(() => read);
         Assert.Contains("fold refused", refused.Message, StringComparison.Ordinal);
@@ -265,13 +267,7 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
             Assert.Equal(1, (await upload).NewCount);
         }
 
-        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
-        {
-            connection.Open();
-            using SqliteCommand drop = connection.CreateCommand();
-            drop.CommandText = "DROP TRIGGER fail_fold;";
-            drop.ExecuteNonQuery();
-        }
+        RollupAudit.Execute(RollupAudit.RollupPath(DatabasePath), "DROP TRIGGER fail_fold;");
 
         await store.FoldRollupsAsync(Token);
         using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
@@ -282,7 +278,7 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
             using SqliteDataReader reader = stored.ExecuteReader();
             Assert.True(reader.Read());
             Assert.Equal(2, reader.GetInt64(0));
-            Assert.Equal(reader.GetInt64(1), RollupAudit.Mark(DatabasePath)); // the failed commit's seq is a gap
+            Assert.Equal(reader.GetInt64(1), RollupAudit.Mark(DatabasePath));
         }
 
         RollupAudit.AssertExact(DatabasePath);
@@ -356,16 +352,17 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
     }
 
     /// <summary>
-    /// Creates <paramref name="triggerSql"/> and, while another connection holds the file's write lock, queues two uploads
+    /// Creates <paramref name="triggerSql"/> (if any) in the events file and, while another connection holds its write lock, queues two uploads
     /// of one event each and then a fold wait, and releases the lock: the writer's first commit starts before the read has
     /// joined (it waits at the lock), so one of the uploads' commits takes the reader's fold.
     /// </summary>
-    private (Task<InsertResult>[] Uploads, Task Read) QueueBehindTheLock(SqliteEventStore store, string triggerSql)
+    private (Task<InsertResult>[] Uploads, Task Read) QueueBehindTheLock(SqliteEventStore store, string? triggerSql)
     {
         using var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
         holder.Open();
-        using (SqliteCommand trigger = holder.CreateCommand())
+        if (triggerSql is not null)
         {
+            using SqliteCommand trigger = holder.CreateCommand();
             trigger.CommandText = triggerSql;
             trigger.ExecuteNonQuery();
         }
@@ -375,6 +372,22 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         Task read = store.FoldRollupsAsync(Token);
         locked.Rollback();
         return (uploads, read);
+    }
+
+    /// <summary>
+    /// Waits until the fold writer, which folds on its own thread after the commit that handed it the threshold's sums
+    /// has answered, has moved the mark to <paramref name="seq"/>; fails if it has not within 30 s.
+    /// </summary>
+    private async Task MarkReachesAsync(long seq)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        patience.CancelAfter(TimeSpan.FromSeconds(30));
+        while (RollupAudit.Mark(DatabasePath) < seq)
+        {
+            await Task.Delay(10, patience.Token);
+        }
+
+        Assert.Equal(seq, RollupAudit.Mark(DatabasePath));
     }
 
     private async Task<SqliteEventStore> OpenAsync(StorageOptions? options = null)

@@ -11,19 +11,21 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// twice.
 /// </summary>
 /// <remarks>
-/// Each commit writes its events and their counts (<c>event_counts</c>); the dashboard's rollups (the context index and
-/// the totals) are kept in memory across commits and written together (<see cref="SqliteRollupFolder"/>): when they cover
-/// <see cref="SqliteRollupFolder.FoldThreshold"/> events, when a dashboard read needs them (in the writer's next commit,
-/// ahead of the uploads still queued: <see cref="FoldWaiters"/>), and when the store is disposed. What a crash loses of
-/// them is recomputed from the stored events before the writer's first commit (which <see cref="InitializeAsync"/>
-/// makes happen at start). One collector process per file: the recomputation relies on this process's writer being
-/// the file's only one.
+/// Each commit writes its events and their counts (<c>event_counts</c>). The dashboard's rollups (the context index and
+/// the totals) live in a second file beside it, <see cref="RollupPath"/>, written by a second writer on a thread of its
+/// own (<see cref="SqliteFoldWriter"/>): each commit hands it its new events' sums, which it keeps in memory and writes
+/// together (<see cref="SqliteRollupFolder"/>) when they cover <see cref="SqliteRollupFolder.FoldThreshold"/> events,
+/// when a dashboard read needs them (<see cref="FoldWaiters"/>), and when the store is disposed. Everything in that file
+/// is derived from the events file: what a crash loses of it is read back from the stored events at the next start, and
+/// it is rebuilt whole when it is missing or does not match. One collector process per file: the read-back relies on
+/// this process's writer being the events file's only one.
 /// </remarks>
 public sealed class SqliteEventStore : IEventStore
 {
     private readonly string _connectionString;
     private readonly GroupCommitter _committer;
     private readonly SqliteWriter _writer;
+    private readonly SqliteFoldWriter _folds;
     private readonly FoldWaiters _foldWaiters = new();
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
@@ -48,9 +50,11 @@ public sealed class SqliteEventStore : IEventStore
         DatabasePath = Path.GetFullPath(builder.DataSource);
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
-        _writer = new SqliteWriter(Open, timeProvider ?? TimeProvider.System);
+        RollupPath = SqliteRollupFile.PathFor(DatabasePath);
+        _folds = new SqliteFoldWriter(RollupPath, Open);
+        _writer = new SqliteWriter(Open, timeProvider ?? TimeProvider.System, _folds);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
-        Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(Open()), DashboardSqlDialect.Sqlite, FoldRollupsAsync);
+        Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(OpenWithRollups()), DashboardSqlDialect.Sqlite, FoldRollupsAsync);
     }
 
     /// <inheritdoc />
@@ -73,10 +77,17 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>The database file's full path.</summary>
     public string DatabasePath { get; }
 
+    /// <summary>
+    /// The full path of the file that holds the dashboard's rollups: <see cref="DatabasePath"/> with <c>-rollups</c>
+    /// appended. It can be deleted while the collector is stopped (the next start rebuilds it from the events) and need
+    /// not be backed up.
+    /// </summary>
+    public string RollupPath { get; }
+
     /// <inheritdoc />
     /// <remarks>
-    /// Then has the writer recompute the dashboard's rollups of the events a previous process stored and never folded
-    /// (the writer would do it before its first commit anyway): an initialized store is the file's writer, even if only read.
+    /// Then has the fold writer bring the rollup file up to date: rebuilt if it is missing or does not match, and the
+    /// events a previous process stored and never folded read back. An initialized store is the file's writer, even if only read.
     /// </remarks>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -92,16 +103,16 @@ public sealed class SqliteEventStore : IEventStore
             SqliteSchema.Migrate(connection);
         }
 
-        // The sums a crash kept from being folded are recomputed by the writer loop before its first commit, never here:
-        // recomputing the events above the mark while this store's writer holds some of them pending would count those
-        // twice (an insert queued before this call, or a second call). The barrier makes the start do it, not the first request.
+        // The sums a crash kept from being folded are read back by the fold writer, from where the events writer started
+        // (its first commit tells it), never here: reading back events above that while the fold writer holds some of
+        // them pending would count those twice. The barrier makes the start do it, not the first dashboard read.
         await FoldRollupsAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Writes the dashboard's pending sums to the rollup tables and completes when they are there: the writer folds in
-    /// its next commit, ahead of the uploads still queued (<see cref="FoldWaiters"/>). The dashboard's rollup reads call
-    /// it first, so they see every event whose insert has completed.
+    /// Writes the dashboard's pending sums to the rollup file and completes when they are there: the events writer hands
+    /// the read to the fold writer after its next commit, ahead of the uploads still queued (<see cref="FoldWaiters"/>).
+    /// The dashboard's rollup reads call it first, so they see every event whose insert has completed.
     /// </summary>
     /// <param name="cancellationToken">Stops waiting (the fold may still happen).</param>
     /// <returns>A task that completes when the rollup tables cover every event committed before the call.</returns>
@@ -196,14 +207,15 @@ public sealed class SqliteEventStore : IEventStore
         await _committer.DisposeAsync().ConfigureAwait(false);
         try
         {
-            // The writer loop has ended: what it owned is this thread's now.
-            _writer.FoldPending();
-            _foldWaiters.Take()?.TrySetResult(); // readers whose wake came too late for the writer: the fold above is theirs
-        }
-        catch (Exception exception)
-        {
-            _foldWaiters.Take()?.TrySetException(exception);
-            throw;
+            // The events writer has ended, so nothing more is handed over: readers whose wake came too late for it get the
+            // fold writer's last fold, which writes everything it holds.
+            TaskCompletionSource? late = _foldWaiters.Take();
+            if (late is not null)
+            {
+                _folds.Fold(late, new ObjectDisposedException(nameof(SqliteEventStore), "The store closed before its writer started."));
+            }
+
+            await _folds.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -217,62 +229,55 @@ public sealed class SqliteEventStore : IEventStore
     }
 
     /// <summary>
-    /// The writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time), with a fold when a
-    /// dashboard read waits for one. The readers waiting when it starts are answered when it has committed, or fail with
-    /// the fold's error. An upload never fails because a reader asked for a fold: when a commit that folded for readers
-    /// fails, its batches are written again at once without the readers' fold (which then happens only at the threshold);
-    /// should they fail again, the error is theirs, and the readers' fold is written in a transaction of its own. This
-    /// is needed here, not left to the committer's retries: a group of one batch is not retried, and the retries of a
-    /// larger group would each take the readers that joined meanwhile.
+    /// The events writer's transaction (only the <see cref="GroupCommitter"/> loop calls it, one at a time). The readers
+    /// waiting for a fold when it starts are handed to the fold writer after it, committed or not, so their fold covers
+    /// every commit before them; an upload never fails because a reader asked for a fold.
     /// </summary>
     private Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
         TaskCompletionSource? readers = _foldWaiters.Take();
-        if (readers is null)
-        {
-            return Task.FromResult(_writer.Commit(batches, foldRequested: false));
-        }
-
-        InsertResult[] committed;
+        Exception? failure = null;
         try
         {
-            committed = _writer.Commit(batches, foldRequested: true);
+            return Task.FromResult(_writer.Commit(batches));
         }
-        catch (Exception foldFailed)
+        catch (Exception exception)
         {
-            try
-            {
-                committed = _writer.Commit(batches, foldRequested: false);
-            }
-            catch (Exception uploadsFailed)
-            {
-                // The uploads fail on their own (a bad batch, which the committer retries alone): the readers get their
-                // fold in a transaction of its own, not that error.
-                if (!_writer.Recovered)
-                {
-                    readers.TrySetException(uploadsFailed); // the rollups of a previous process are not recovered yet
-                    throw;
-                }
-
-                try
-                {
-                    _writer.FoldPending();
-                    readers.TrySetResult();
-                }
-                catch (Exception exception)
-                {
-                    readers.TrySetException(exception);
-                }
-
-                throw;
-            }
-
-            readers.TrySetException(foldFailed);
-            return Task.FromResult(committed);
+            failure = exception;
+            throw;
         }
+        finally
+        {
+            if (readers is not null)
+            {
+                _folds.Fold(readers, failure); // the error is theirs only if the writer could not start
+            }
+        }
+    }
 
-        readers.TrySetResult();
-        return Task.FromResult(committed);
+    /// <summary>A reader connection with the rollup file attached (as <c>rollups</c>), for the dashboard's queries.</summary>
+    private SqliteConnection OpenWithRollups()
+    {
+        SqliteConnection connection = Open();
+        try
+        {
+            // A pooled connection keeps what it attached.
+            using SqliteCommand attach = connection.CreateCommand();
+            attach.CommandText = "SELECT count(*) FROM pragma_database_list WHERE name = 'rollups';";
+            if ((long)attach.ExecuteScalar()! == 0)
+            {
+                attach.CommandText = "ATTACH DATABASE $path AS rollups;";
+                attach.Parameters.AddWithValue("$path", RollupPath);
+                attach.ExecuteNonQuery();
+            }
+
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
     private SqliteConnection Open()

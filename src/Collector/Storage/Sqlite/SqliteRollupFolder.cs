@@ -5,26 +5,22 @@ using Microsoft.Data.Sqlite;
 namespace Instrumentation.Collector.Storage.Sqlite;
 
 /// <summary>
-/// The dashboard's rollups the SQLite writer has not written yet: the context index rows and the totals of the events of
-/// many commits, kept in memory and written to the rollup tables in one go (a "fold"). Both are keyed by context value
-/// first, so a commit that wrote them would dirty a page of each table per distinct value it holds (a few hundred with
-/// the notebook design's contexts, megabytes of log frames per small commit); a fold of many commits writes each such
-/// page once and upserts each totals row once. Owned by the writer loop (every member is called from it, or from
-/// <see cref="SqliteEventStore.DisposeAsync"/> after the loop has ended).
+/// The dashboard's rollups not written yet: the context index rows and the totals of the events of many commits of the
+/// events file, kept in memory and written to the rollup file (<see cref="SqliteRollupFile"/>) in one go (a "fold").
+/// Both are keyed by context value first, so writing them per commit would dirty a page of each table per distinct value
+/// (a few hundred with the notebook design's contexts); a fold of many commits writes each such page once and upserts
+/// each totals row once. Owned by the fold writer's loop (<see cref="SqliteFoldWriter"/>).
 /// </summary>
 /// <remarks>
-/// <para>
-/// The table <c>rollup_mark</c> holds the seq through which the rollup tables (the context index included) are
-/// complete, moved in the transaction that writes a fold. A seq mark is exact because a SQLite file has one writer (one
-/// collector process per file, and in it one writer loop), which gives each event a seq one above the last it gave,
-/// starting above the stored seqs and the mark: above every seq committed before it, so the events committed after a fold are exactly those with a seq above its mark, and they
-/// are what is pending. A crash loses what is pending only: <see cref="Recover"/> recomputes them from the stored events
-/// above the mark before the next writer's first commit, so nothing is missing and nothing is counted twice.
-/// </para>
-/// <para>
-/// <c>event_counts</c> is not deferred: each commit writes it (one row per type and priority), so <c>/stats</c> is exact
-/// without waiting on the writer. The dashboard's reads of the deferred tables wait for a fold first (a barrier).
-/// </para>
+/// The rollup file's <c>rollup_mark</c> holds the seq of the events file through which its tables (the context index
+/// included) are complete, moved in the transaction that writes a fold. A seq mark is exact because the events file has
+/// one writer (one collector process per file, and in it one writer loop), which gives each event a seq one above the
+/// last it gave, starting above the stored seqs: the events committed after a fold are exactly those with a seq above its
+/// mark, and they are what is pending. What is pending can always be read back from the events file
+/// (<see cref="Recover"/>): after a crash (the next start does it), and after a fold that failed (its pending sums are
+/// dropped, not kept to grow while the file refuses them).
+/// <c>event_counts</c> is not deferred: each commit of the events file writes it, so <c>/stats</c> is exact without
+/// waiting on a fold. The dashboard's reads of the rollup tables wait for a fold first (a barrier).
 /// </remarks>
 internal sealed class SqliteRollupFolder
 {
@@ -52,28 +48,52 @@ internal sealed class SqliteRollupFolder
     /// <summary>How many committed events the pending sums cover.</summary>
     public int PendingEvents => _pending.EventCount;
 
-    /// <summary>Whether the commit about to be written should fold: what is pending would reach a bound, or a reader asked for it.</summary>
+    /// <summary>Whether what is pending has reached a bound, so the fold writer should write it now.</summary>
+    public bool Due => _pending.EventCount >= FoldThreshold || _pendingRows.Count >= MaxPendingContextRows;
+
+    /// <summary>Adds a commit's new events to what is pending.</summary>
     /// <param name="commit">The sums of the commit's new events.</param>
-    /// <param name="requested">Dashboard reads wait for this commit's fold (<see cref="FoldWaiters"/>).</param>
-    public bool ShouldFold(DashboardRollup commit, bool requested)
+    /// <param name="commitSeqs">The seq of each of them, in the order the sums got them.</param>
+    public void Add(DashboardRollup commit, IReadOnlyList<long> commitSeqs)
     {
-        int total = _pending.EventCount + commit.EventCount;
-        return total >= FoldThreshold
-            || _pendingRows.Count + commit.ContextRows.Count >= MaxPendingContextRows
-            || (requested && total > 0);
+        if (commitSeqs.Count != commit.EventCount)
+        {
+            throw new InvalidOperationException($"The commit added {commitSeqs.Count} events but its rollup sums {commit.EventCount}.");
+        }
+
+        if (commit.EventCount == 0)
+        {
+            return;
+        }
+
+        _pending.AddTotals(commit);
+        foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
+        {
+            _pendingRows.Add((key, value, ticks, commitSeqs[position]));
+        }
+
+        _pendingThroughSeq = commitSeqs[^1];
+    }
+
+    /// <summary>Forgets what is pending: once it is written (the fold committed), or to be read back from the events file.</summary>
+    public void Clear()
+    {
+        _pending.Clear();
+        _pendingRows.Clear();
     }
 
     /// <summary>
-    /// Writes what is pending and the commit's own, in the commit's transaction: the context index rows of both together,
-    /// grouped by value; the totals of each one after the other rather than added together first, since what is pending
-    /// must stay as it is until the transaction commits (a rollback keeps it pending).
+    /// Writes what is pending, in the caller's transaction on the rollup file: the context index rows grouped by value,
+    /// then the totals, which move the mark to the last pending seq. The caller clears it once the transaction commits.
     /// </summary>
-    /// <param name="writer">The writer's rollup statements.</param>
-    /// <param name="commit">The sums of the commit's new events.</param>
-    /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
-    /// <remarks>The caller has checked that <paramref name="commitSeqs"/> has one seq per event of <paramref name="commit"/>.</remarks>
-    public void WriteFold(SqliteRollupWriter writer, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
+    /// <param name="writer">The rollup file's statements.</param>
+    public void WriteFold(SqliteRollupWriter writer)
     {
+        if (_pending.EventCount == 0)
+        {
+            return;
+        }
+
         // Grouped by context value, the values in the index's order and each one's rows in the order they came (by seq,
         // so mostly by time): the index is keyed by (key, value, time, seq), so each of its pages is changed once and in
         // turn, where the order of arrival would go back and forth between the pages of a few hundred values; and a run
@@ -83,11 +103,6 @@ internal sealed class SqliteRollupFolder
             foreach ((string key, string value, long ticks, long seq) in _pendingRows)
             {
                 RunOf(key, value).Add((ticks, seq));
-            }
-
-            foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
-            {
-                RunOf(key, value).Add((ticks, commitSeqs[position]));
             }
 
             foreach (((string key, string value), List<(long Ticks, long Seq)> run) in _foldRuns.OrderBy(r => r.Key.Key, StringComparer.Ordinal).ThenBy(r => r.Key.Value, StringComparer.Ordinal))
@@ -101,21 +116,11 @@ internal sealed class SqliteRollupFolder
         }
         finally
         {
-            // Also when a write failed half-way (the transaction rolls back, the rows stay pending): the runs hold none of
-            // them until the next fold.
+            // Also when a write failed half-way: the runs hold none of the rows until the next fold.
             ClearRuns();
         }
 
-        long commitThroughSeq = commitSeqs.Count > 0 ? commitSeqs[^1] : 0;
-        if (_pending.EventCount > 0)
-        {
-            writer.WriteTotals(_pending, _pendingThroughSeq);
-        }
-
-        if (commit.EventCount > 0)
-        {
-            writer.WriteTotals(commit, commitThroughSeq);
-        }
+        writer.WriteTotals(_pending, _pendingThroughSeq);
     }
 
     /// <summary>
@@ -162,54 +167,42 @@ internal sealed class SqliteRollupFolder
         return run;
     }
 
-    /// <summary>Called once the commit's transaction has committed: a fold empties the pending sums, any other commit adds its own.</summary>
-    /// <param name="folded">The commit wrote a fold (<see cref="WriteFold"/>).</param>
-    /// <param name="commit">The sums of the commit's new events.</param>
-    /// <param name="commitSeqs">The seq of each of the commit's new events, in the order the sums got them.</param>
-    public void Committed(bool folded, DashboardRollup commit, IReadOnlyList<long> commitSeqs)
-    {
-        if (folded)
-        {
-            _pending.Clear();
-            _pendingRows.Clear();
-        }
-        else if (commit.EventCount > 0)
-        {
-            _pending.AddTotals(commit);
-            foreach ((string key, string value, long ticks, int position) in commit.ContextRows)
-            {
-                _pendingRows.Add((key, value, ticks, commitSeqs[position]));
-            }
-
-            _pendingThroughSeq = commitSeqs[^1];
-        }
-    }
-
     /// <summary>
-    /// Rolls up the stored events above the mark (those whose sums a crash lost) and moves the mark, in transactions of at
-    /// most <see cref="FoldThreshold"/> events. Run by the writer loop before its first commit: an event this store's
-    /// writer committed and holds pending would otherwise be counted twice.
+    /// Rolls up the stored events above the rollup file's mark through <paramref name="throughSeq"/> (those whose sums a
+    /// crash or a failed fold lost) and moves the mark, in transactions of at most <see cref="FoldThreshold"/> events.
+    /// Nothing above <paramref name="throughSeq"/> is read: those events are pending, or coming, in the fold writer.
     /// </summary>
-    /// <param name="connection">The writer's connection, not in a transaction.</param>
+    /// <param name="rollups">The rollup file's connection, not in a transaction.</param>
+    /// <param name="store">A connection to the events file.</param>
+    /// <param name="throughSeq">The last seq to read back.</param>
     /// <returns>How many events were rolled up.</returns>
-    public static long Recover(SqliteConnection connection)
+    public static long Recover(SqliteConnection rollups, SqliteConnection store, long throughSeq)
     {
         long recovered = 0;
-        using var writer = new SqliteRollupWriter(connection);
+        using var writer = new SqliteRollupWriter(rollups);
         var sums = new DashboardRollup();
         var seqs = new List<long>();
         while (true)
         {
             sums.Clear();
             seqs.Clear();
-            using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            using (SqliteCommand read = connection.CreateCommand())
+            using SqliteTransaction transaction = rollups.BeginTransaction(deferred: false);
+            long mark;
+            using (SqliteCommand readMark = rollups.CreateCommand())
             {
-                read.Transaction = transaction;
+                readMark.Transaction = transaction;
+                readMark.CommandText = "SELECT through_seq FROM rollup_mark;";
+                mark = (long)readMark.ExecuteScalar()!;
+            }
+
+            using (SqliteCommand read = store.CreateCommand())
+            {
                 read.CommandText = """
                     SELECT seq, id, type, priority, timestamp_ticks, json FROM events
-                    WHERE seq > (SELECT through_seq FROM rollup_mark) ORDER BY seq LIMIT $limit;
+                    WHERE seq > $mark AND seq <= $through ORDER BY seq LIMIT $limit;
                     """;
+                read.Parameters.AddWithValue("$mark", mark);
+                read.Parameters.AddWithValue("$through", throughSeq);
                 read.Parameters.AddWithValue("$limit", FoldThreshold);
                 using SqliteDataReader reader = read.ExecuteReader();
                 while (reader.Read())
@@ -236,8 +229,9 @@ internal sealed class SqliteRollupFolder
     private static Guid IdOf(byte[] stored) => stored.Length == 16 ? new Guid(stored, bigEndian: true) : Guid.Empty;
 
     /// <summary>
-    /// The batch a reader queues to wake the writer for a fold (<see cref="SqliteEventStore.FoldRollupsAsync"/>): it holds
-    /// no events and asks for nothing itself; the reader waits on <see cref="FoldWaiters"/>, which the writer's next commit answers.
+    /// The batch a reader queues to wake the events' writer for a fold (<see cref="SqliteEventStore.FoldRollupsAsync"/>): it
+    /// holds no events and asks for nothing itself; the reader waits on <see cref="FoldWaiters"/>, which the writer's next
+    /// commit hands, after its own events, to the fold writer.
     /// </summary>
     public sealed class FoldRequest : IReadOnlyList<StoredEvent>
     {

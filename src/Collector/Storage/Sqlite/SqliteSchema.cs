@@ -147,6 +147,23 @@ internal static class SqliteSchema
         CREATE INDEX events_by_type_time ON events (type, timestamp_ticks, seq);
         DELETE FROM event_context WHERE seq > (SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), through_seq) FROM rollup_mark);
         """,
+
+        // 7: the dashboard's rollups move to a file of their own (SqliteRollupFile), written by a second writer beside the
+        // events' (SqliteFoldWriter): a fold no longer holds the events' write lock, and the two files are written on two
+        // threads. That file is rebuilt from the stored events when it is missing or belongs to another events file, which
+        // this file's random store_id tells; an upgraded file starts without one, so its rollups are recomputed once, at
+        // the first start of this version.
+        """
+        DROP TABLE event_minutes;
+        DROP TABLE event_context;
+        DROP TABLE context_minutes;
+        DROP TABLE context_value_minutes;
+        DROP TABLE context_value_types;
+        DROP TABLE context_values;
+        DROP TABLE rollup_mark;
+        CREATE TABLE store_identity (id INTEGER PRIMARY KEY CHECK (id = 1), store_id TEXT NOT NULL);
+        INSERT INTO store_identity (id, store_id) VALUES (1, lower(hex(randomblob(16))));
+        """,
     ];
 
     /// <summary>The page size of a database file this collector creates.</summary>

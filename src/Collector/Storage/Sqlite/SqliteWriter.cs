@@ -5,53 +5,47 @@ using Microsoft.Data.Sqlite;
 namespace Instrumentation.Collector.Storage.Sqlite;
 
 /// <summary>
-/// What the SQLite store's single writer owns: its connection (<c>synchronous=FULL</c>: a commit is on disk when it
-/// returns) and prepared statements, the seq it gives the next event, and the dashboard's rollups it has not written
-/// yet (<see cref="SqliteRollupFolder"/>). The <see cref="GroupCommitter"/> loop calls <see cref="Commit"/>, one call at
-/// a time, and <see cref="FoldPending"/> when such a commit failed; <see cref="FoldPending"/> and <see cref="Dispose"/>
-/// also run after that loop has ended.
+/// What the SQLite store's events writer owns: its connection (<c>synchronous=FULL</c>: a commit is on disk when it
+/// returns) and prepared statements, and the seq it gives the next event. Each commit hands the sums of its new events
+/// to the fold writer (<see cref="SqliteFoldWriter"/>), which keeps the dashboard's rollups in their own file. The
+/// <see cref="GroupCommitter"/> loop calls <see cref="Commit"/>, one call at a time; <see cref="Dispose"/> runs after
+/// that loop has ended.
 /// </summary>
 internal sealed class SqliteWriter : IDisposable
 {
     private readonly Func<SqliteConnection> _open;
     private readonly TimeProvider _time;
+    private readonly SqliteFoldWriter _folds;
     private readonly CountTally _tally = new();
-    private readonly DashboardRollup _rollup = new();
-    private readonly List<long> _addedSeqs = [];
-    private readonly SqliteRollupFolder _folder = new();
-    private SqliteRollupWriter? _rollupWriter;
     private SqliteConnection? _connection;
     private RawStatement? _insert;
     private RawStatement? _count;
     private long _lastSeq; // the last seq given, stored or not (a rolled-back one leaves a gap)
     private bool _seqFromFile; // a commit failed, so the next one starts above the file's seqs again
-    private bool _recovered; // the events a previous process left above the mark are rolled up
+    private string? _storeId; // the file's store_identity, read as the writer sets up
 
     /// <param name="open">Opens a connection to the store's file.</param>
     /// <param name="time">The clock that stamps each event's <c>received_at</c>.</param>
-    public SqliteWriter(Func<SqliteConnection> open, TimeProvider time)
+    /// <param name="folds">The fold writer the sums of each commit go to.</param>
+    public SqliteWriter(Func<SqliteConnection> open, TimeProvider time, SqliteFoldWriter folds)
     {
         _open = open;
         _time = time;
+        _folds = folds;
     }
 
-    /// <summary>Commits the batches in one transaction, folding when <paramref name="foldRequested"/> or at the threshold.</summary>
+    /// <summary>Whether the writer has started (its connection is open and the fold writer knows where it starts).</summary>
+    public bool Started => _connection is not null;
+
+    /// <summary>Commits the batches in one transaction and hands its new events' sums to the fold writer.</summary>
     /// <returns>Each batch's result, in order.</returns>
-    public InsertResult[] Commit(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, bool foldRequested)
+    public InsertResult[] Commit(IReadOnlyList<IReadOnlyList<StoredEvent>> batches)
     {
         var results = new InsertResult[batches.Count];
         (SqliteConnection writer, RawStatement insert, RawStatement count) = Writer();
-        if (!_recovered)
+        if (batches.All(b => b is SqliteRollupFolder.FoldRequest))
         {
-            // Before this writer's first commit (a failure leaves it for the next): the events above the mark are then
-            // exactly those a previous process stored and never folded, none of them pending here.
-            SqliteRollupFolder.Recover(writer);
-            _recovered = true;
-        }
-
-        if ((_folder.PendingEvents == 0 || !foldRequested) && batches.All(b => b is SqliteRollupFolder.FoldRequest))
-        {
-            Array.Fill(results, InsertResult.Empty); // readers' wake-ups with nothing to fold, or folded already: no transaction
+            Array.Fill(results, InsertResult.Empty); // readers' wake-ups only: no transaction
             return results;
         }
 
@@ -65,7 +59,7 @@ internal sealed class SqliteWriter : IDisposable
 
         try
         {
-            return WriteTransaction(writer, insert, count, batches, results, foldRequested);
+            return WriteTransaction(writer, insert, count, batches, results);
         }
         catch
         {
@@ -74,11 +68,11 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
-    private InsertResult[] WriteTransaction(SqliteConnection writer, RawStatement insert, RawStatement count, IReadOnlyList<IReadOnlyList<StoredEvent>> batches, InsertResult[] results, bool foldRequested)
+    private InsertResult[] WriteTransaction(SqliteConnection writer, RawStatement insert, RawStatement count, IReadOnlyList<IReadOnlyList<StoredEvent>> batches, InsertResult[] results)
     {
         _tally.Clear();
-        _rollup.Clear();
-        _addedSeqs.Clear();
+        var rollup = new DashboardRollup(); // handed to the fold writer: a new one per commit
+        var addedSeqs = new List<long>();
         using SqliteTransaction transaction = writer.BeginTransaction(deferred: false);
         Span<byte> text = stackalloc byte[64];
         _time.GetUtcNow().TryFormat(text, out int length, "O", CultureInfo.InvariantCulture);
@@ -109,7 +103,7 @@ internal sealed class SqliteWriter : IDisposable
                     // The context index is keyed by seq. The seqs go in the order the rollup below gets the new events (a
                     // batch's sums cover its events in order), which is how its rows refer to them.
                     _lastSeq = seq;
-                    _addedSeqs.Add(seq);
+                    addedSeqs.Add(seq);
                     isNew[i] = true;
                     added++;
                 }
@@ -118,7 +112,7 @@ internal sealed class SqliteWriter : IDisposable
             if (added == events.Count)
             {
                 _tally.Add(events.Tally); // every event new: the sums made on the request's thread hold
-                _rollup.Add(events.Rollup);
+                rollup.Add(events.Rollup);
             }
             else
             {
@@ -127,7 +121,7 @@ internal sealed class SqliteWriter : IDisposable
                     if (isNew[i])
                     {
                         _tally.Add(events[i]);
-                        _rollup.Add(events[i]);
+                        rollup.Add(events[i]);
                     }
                 }
             }
@@ -145,40 +139,13 @@ internal sealed class SqliteWriter : IDisposable
             count.Execute();
         }
 
-        if (_addedSeqs.Count != _rollup.EventCount)
-        {
-            throw new InvalidOperationException($"The commit added {_addedSeqs.Count} events but its rollup sums {_rollup.EventCount}.");
-        }
-
-        bool fold = _folder.ShouldFold(_rollup, foldRequested);
-        if (fold)
-        {
-            _folder.WriteFold(_rollupWriter!, _rollup, _addedSeqs);
-        }
-
         transaction.Commit();
-        _folder.Committed(fold, _rollup, _addedSeqs);
-        return results;
-    }
-
-    /// <summary>Whether the events a previous process left above the mark are rolled up (a fold before that covers too little).</summary>
-    public bool Recovered => _recovered;
-
-    /// <summary>
-    /// Writes the pending sums, if any, in a transaction of their own: for the store's dispose, after the writer loop has
-    /// ended, and in that loop for the dashboard reads whose commit failed on its uploads.
-    /// </summary>
-    public void FoldPending()
-    {
-        // Should this fail, the next start recomputes them from the stored events.
-        if (_connection is not null && _folder.PendingEvents > 0)
+        if (rollup.EventCount > 0)
         {
-            using SqliteTransaction transaction = _connection.BeginTransaction(deferred: false);
-            var none = new DashboardRollup();
-            _folder.WriteFold(_rollupWriter!, none, []);
-            transaction.Commit();
-            _folder.Committed(folded: true, none, []);
+            _folds.Committed(rollup, [.. addedSeqs]);
         }
+
+        return results;
     }
 
     /// <summary>Finalizes the statements and closes the connection.</summary>
@@ -208,6 +175,7 @@ internal sealed class SqliteWriter : IDisposable
             }
 
             _connection = connection;
+            _folds.Start(_storeId!, _lastSeq); // once: a writer that started never sets up again
         }
 
         return (_connection, _insert!, _count!);
@@ -231,6 +199,11 @@ internal sealed class SqliteWriter : IDisposable
             ON CONFLICT (id) DO NOTHING;
             """);
         _lastSeq = LastStoredSeq(writer);
+        using (SqliteCommand identity = writer.CreateCommand())
+        {
+            identity.CommandText = "SELECT store_id FROM store_identity;";
+            _storeId = (string)identity.ExecuteScalar()!;
+        }
 
         _count = new RawStatement(
             writer,
@@ -241,20 +214,19 @@ internal sealed class SqliteWriter : IDisposable
                 first_ticks = MIN(first_ticks, excluded.first_ticks),
                 last_ticks = MAX(last_ticks, excluded.last_ticks);
             """);
-        _rollupWriter = new SqliteRollupWriter(writer);
     }
 
     /// <summary>
-    /// The seq the writer's next event goes above. Each event's seq is one above the last given (schema 6, no
-    /// AUTOINCREMENT), starting above every stored seq and the rollup mark: the events above the mark are then exactly
-    /// those not yet rolled up (<see cref="SqliteRollupFolder"/>), even after the newest rows were deleted by hand. Such a
-    /// deleted seq may be given again (after a restart): the explorer's pages order by time first, but a live tail that
-    /// had shown the deleted event misses the new ones given its seq or a lower one.
+    /// The seq the writer's next event goes above: each event's seq is one above the last given (schema 6, no
+    /// AUTOINCREMENT), starting above every stored seq, so the events above the rollup file's mark are exactly those not
+    /// yet folded (<see cref="SqliteRollupFolder"/>). A seq deleted by hand from the end may be given again after a
+    /// restart: the rollup file, then ahead of the events, is rebuilt (<see cref="SqliteRollupFile"/>), and a live tail
+    /// that had shown the deleted event misses the new ones given its seq or a lower one.
     /// </summary>
     private static long LastStoredSeq(SqliteConnection writer)
     {
         using SqliteCommand last = writer.CreateCommand();
-        last.CommandText = "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0), (SELECT through_seq FROM rollup_mark));";
+        last.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM events;";
         return (long)last.ExecuteScalar()!;
     }
 
@@ -265,8 +237,5 @@ internal sealed class SqliteWriter : IDisposable
         _insert = null;
         _count?.Dispose();
         _count = null;
-
-        _rollupWriter?.Dispose();
-        _rollupWriter = null;
     }
 }

@@ -1,0 +1,217 @@
+using System.Threading.Channels;
+using Instrumentation.Collector.Storage.Rollups;
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Storage.Sqlite;
+
+/// <summary>
+/// The SQLite store's second writer: it keeps the dashboard's rollups in their own file (<see cref="SqliteRollupFile"/>),
+/// on a loop of its own, so folding them takes neither the events file's write lock nor the events writer's time. The
+/// events writer (<see cref="SqliteWriter"/>) hands it, in order, where it starts, the sums of each commit once
+/// committed, and the dashboard reads that wait for a fold; the loop adds the sums up (<see cref="SqliteRollupFolder"/>)
+/// and writes them when they reach the fold threshold, when readers wait, and when the store closes.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every piece of state but the queue is the loop's alone. The queue is bounded: should the loop fall that far behind,
+/// the events writer waits for room rather than hold an unbounded backlog of sums in memory.
+/// </para>
+/// <para>
+/// A fold that fails (the rollup file's disk full, the file locked by another program) fails the readers waiting for it
+/// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
+/// nothing and the memory they take stays bounded whatever the rollup file does. The uploads never wait on a fold.
+/// </para>
+/// </remarks>
+internal sealed class SqliteFoldWriter : IAsyncDisposable
+{
+    /// <summary>Items the events writer may hand over before it waits for the loop (each a commit's sums, or readers).</summary>
+    private const int QueueCapacity = 4096;
+
+    private readonly Channel<FoldWork> _work = Channel.CreateBounded<FoldWork>(new BoundedChannelOptions(QueueCapacity)
+    {
+        SingleReader = true,
+        SingleWriter = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    private readonly string _path;
+    private readonly Func<SqliteConnection> _openStore;
+    private readonly SqliteRollupFolder _folder = new();
+    private readonly List<TaskCompletionSource> _readers = [];
+    private readonly Task _loop;
+    private SqliteConnection? _connection;
+    private SqliteRollupWriter? _writer;
+    private string? _storeId;
+    private long _startSeq;
+    private bool _opened; // the rollup file was opened once (and checked against the start)
+    private long _lastSeq; // the last seq handed over; a failed fold reads back from the mark to it
+    private long _readBackThrough; // the events above the mark through this seq are read back from the events file before the next fold
+
+    /// <param name="path">The rollup file.</param>
+    /// <param name="openStore">Opens a reader connection to the events file (to read events back).</param>
+    public SqliteFoldWriter(string path, Func<SqliteConnection> openStore)
+    {
+        _path = path;
+        _openStore = openStore;
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>
+    /// Where the events writer starts: the events file's identity and its largest seq then. The first fold makes the
+    /// rollup file match (emptied if it belongs to another file or is ahead of this one) and reads back what it lacks up
+    /// to that seq. Only the first start counts: the events above it are handed over as they commit.
+    /// </summary>
+    public void Start(string storeId, long lastSeq) => Post(new FoldWork(storeId, lastSeq, null, null, null));
+
+    /// <summary>Hands over the sums of a commit that has committed.</summary>
+    /// <param name="sums">The sums of its new events (not changed after this call).</param>
+    /// <param name="seqs">Their seqs, in the order the sums got them.</param>
+    public void Committed(DashboardRollup sums, long[] seqs) => Post(new FoldWork(null, 0, sums, seqs, null));
+
+    /// <summary>
+    /// Hands over readers waiting for a fold: they are answered once a fold covering every commit handed over before
+    /// them has committed, or fail with its error (or with <paramref name="error"/> if the events writer never started).
+    /// </summary>
+    public void Fold(TaskCompletionSource readers, Exception? error = null) => Post(new FoldWork(null, 0, null, null, readers, error));
+
+    /// <summary>Folds what it holds, answers the readers still waiting, and closes the rollup file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _work.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private void Post(FoldWork work)
+    {
+        if (!_work.Writer.TryWrite(work))
+        {
+            // Full: the loop is 4,096 items behind. The events writer's thread waits for room (it is not an async context
+            // and its commit is done; waiting here slows the uploads to what the folds take).
+            _work.Writer.WriteAsync(work).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        ChannelReader<FoldWork> reader = _work.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out FoldWork? work))
+            {
+                try
+                {
+                    Take(work);
+                }
+                catch (Exception)
+                {
+                    // Sums that do not add up (a bug): dropped, and their events read back from the events file instead.
+                    _folder.Clear();
+                    _readBackThrough = _lastSeq;
+                }
+
+                if (_readers.Count > 0 || _folder.Due)
+                {
+                    FoldNow();
+                }
+            }
+        }
+
+        FoldNow(); // the store is closing: what is pending goes to the file
+        _writer?.Dispose();
+        _connection?.Dispose();
+    }
+
+    private void Take(FoldWork work)
+    {
+        if (work.StoreId is not null)
+        {
+            if (_storeId is null)
+            {
+                (_storeId, _startSeq, _lastSeq, _readBackThrough) = (work.StoreId, work.StartSeq, work.StartSeq, work.StartSeq);
+            }
+        }
+        else if (work.Sums is not null)
+        {
+            if (work.Seqs!.Length > 0)
+            {
+                _lastSeq = work.Seqs[^1];
+            }
+
+            _folder.Add(work.Sums, work.Seqs);
+        }
+        else if (_storeId is null)
+        {
+            // The events writer never started (its first commit failed): there is no file to fold into yet.
+            work.Readers!.TrySetException(work.Error ?? new InvalidOperationException("The SQLite store's writer has not started."));
+        }
+        else
+        {
+            _readers.Add(work.Readers!);
+        }
+    }
+
+    /// <summary>Reads back what it must, writes what is pending, and answers the waiting readers.</summary>
+    private void FoldNow()
+    {
+        if (_storeId is null)
+        {
+            return; // never started: nothing was handed over
+        }
+
+        try
+        {
+            if (_connection is null)
+            {
+                // The first open checks the file against where the events writer started (a mark above that is a file
+                // ahead of the events, emptied); a later one, after a failure, against the last seq handed over, which the
+                // folds since the start may have reached.
+                (_connection, _) = SqliteRollupFile.Open(_path, _storeId, _opened ? _lastSeq : _startSeq);
+                _opened = true;
+                _writer = new SqliteRollupWriter(_connection);
+            }
+
+            if (_readBackThrough > 0)
+            {
+                using SqliteConnection store = _openStore();
+                SqliteRollupFolder.Recover(_connection, store, _readBackThrough);
+                _readBackThrough = 0;
+            }
+
+            if (_folder.PendingEvents > 0)
+            {
+                using SqliteTransaction transaction = _connection.BeginTransaction(deferred: false);
+                _folder.WriteFold(_writer!);
+                transaction.Commit();
+                _folder.Clear();
+            }
+
+            foreach (TaskCompletionSource readers in _readers)
+            {
+                readers.TrySetResult();
+            }
+        }
+        catch (Exception exception)
+        {
+            foreach (TaskCompletionSource readers in _readers)
+            {
+                readers.TrySetException(exception);
+            }
+
+            // Bounded memory whatever the file does: the pending sums go, and the next fold reads their events back. The
+            // connection goes too, so that the next fold opens the file afresh (checking it again).
+            _folder.Clear();
+            _readBackThrough = _lastSeq;
+            _writer?.Dispose();
+            _writer = null;
+            _connection?.Dispose();
+            _connection = null;
+        }
+        finally
+        {
+            _readers.Clear();
+        }
+    }
+
+    /// <summary>One item of the queue: a start, a commit's sums, or readers.</summary>
+    private sealed record FoldWork(string? StoreId, long StartSeq, DashboardRollup? Sums, long[]? Seqs, TaskCompletionSource? Readers, Exception? Error = null);
+}

@@ -1,0 +1,152 @@
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Storage.Sqlite;
+
+/// <summary>
+/// The file that holds the SQLite store's dashboard rollups, beside the events file (its path with <c>-rollups</c>
+/// appended): the tables of <see cref="Rollups.DashboardRollup"/>, and the seq of the events file through which they are
+/// complete (<c>rollup_mark</c>). Everything in it is derived from the events file, so it is a cache that can be lost:
+/// <see cref="Open"/> empties it (and <see cref="SqliteFoldWriter"/> then recomputes it from the stored events) when it
+/// is missing, unreadable, of another layout version, made for another events file, or ahead of the events file.
+/// </summary>
+/// <remarks>
+/// It is written with <c>synchronous=NORMAL</c>: a fold is not flushed to disk before it returns. A power cut may then
+/// lose the last folds, never leave half of one (the write-ahead log holds whole transactions, and each fold moves the
+/// mark in its own), and what was lost is above the mark, so it is recomputed at the next start. The uploads' own
+/// durability is the events file's, which stays <c>synchronous=FULL</c>.
+/// </remarks>
+internal static class SqliteRollupFile
+{
+    /// <summary>The layout of the file; another version is emptied and rebuilt, not migrated.</summary>
+    private const int Version = 1;
+
+    private const string Tables = """
+        CREATE TABLE event_minutes (
+            minute INTEGER NOT NULL, type TEXT NOT NULL, priority TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (minute, type, priority)
+        ) WITHOUT ROWID;
+        CREATE TABLE event_context (
+            key TEXT NOT NULL, value TEXT NOT NULL, ticks INTEGER NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (key, value, ticks, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_minutes (
+            key TEXT NOT NULL, value TEXT NOT NULL, minute INTEGER NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (key, value, minute, type)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_value_minutes (
+            key TEXT NOT NULL, value TEXT NOT NULL, minute INTEGER NOT NULL,
+            PRIMARY KEY (key, value, minute)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_value_types (
+            key TEXT NOT NULL, value TEXT NOT NULL, type TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (key, value, type)
+        ) WITHOUT ROWID;
+        CREATE TABLE context_values (
+            key TEXT NOT NULL, value TEXT NOT NULL, events INTEGER NOT NULL, first_ticks INTEGER NOT NULL, last_ticks INTEGER NOT NULL, active_minutes INTEGER NOT NULL,
+            PRIMARY KEY (key, value)
+        ) WITHOUT ROWID;
+        CREATE TABLE rollup_mark (id INTEGER PRIMARY KEY CHECK (id = 1), through_seq INTEGER NOT NULL);
+        CREATE TABLE rollup_source (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, store_id TEXT NOT NULL);
+        """;
+
+    private static readonly string[] TableNames =
+        ["event_minutes", "event_context", "context_minutes", "context_value_minutes", "context_value_types", "context_values", "rollup_mark", "rollup_source"];
+
+    /// <summary>The rollup file of the events file at <paramref name="databasePath"/>.</summary>
+    public static string PathFor(string databasePath) => databasePath + "-rollups";
+
+    /// <summary>
+    /// Opens the rollup file for the fold writer, emptying it first unless it holds the rollups of this events file
+    /// (<paramref name="storeId"/>) through a seq no higher than <paramref name="storeLastSeq"/>.
+    /// </summary>
+    /// <param name="path">The rollup file.</param>
+    /// <param name="storeId">The events file's <c>store_identity</c>.</param>
+    /// <param name="storeLastSeq">The largest seq in the events file when its writer started.</param>
+    /// <returns>The connection (WAL, <c>synchronous=NORMAL</c>) and the seq through which the file is complete.</returns>
+    public static (SqliteConnection Connection, long ThroughSeq) Open(string path, string storeId, long storeLastSeq)
+    {
+        try
+        {
+            return OpenOrReset(path, storeId, storeLastSeq);
+        }
+        catch (SqliteException exception) when (exception.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        {
+            // Not a database, or a damaged one: it holds nothing the events file cannot give again.
+            SqliteConnection.ClearAllPools();
+            foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(file);
+            }
+
+            return OpenOrReset(path, storeId, storeLastSeq);
+        }
+    }
+
+    private static (SqliteConnection, long) OpenOrReset(string path, string storeId, long storeLastSeq)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 30 }.ToString());
+        try
+        {
+            connection.Open();
+            Execute(connection, null, $"PRAGMA page_size={SqliteSchema.PageSize}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;");
+            using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            long? throughSeq = Matching(connection, transaction, storeId, storeLastSeq);
+            if (throughSeq is null)
+            {
+                foreach (string table in TableNames)
+                {
+                    Execute(connection, transaction, $"DROP TABLE IF EXISTS {table};");
+                }
+
+                Execute(connection, transaction, Tables);
+                using SqliteCommand source = connection.CreateCommand();
+                source.Transaction = transaction;
+                source.CommandText = "INSERT INTO rollup_mark (id, through_seq) VALUES (1, 0); INSERT INTO rollup_source (id, version, store_id) VALUES (1, $version, $store);";
+                source.Parameters.AddWithValue("$version", Version);
+                source.Parameters.AddWithValue("$store", storeId);
+                source.ExecuteNonQuery();
+                throughSeq = 0;
+            }
+
+            transaction.Commit();
+            return (connection, throughSeq.Value);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The file's mark if it holds this events file's rollups in this layout, no further than its last seq; else null.</summary>
+    private static long? Matching(SqliteConnection connection, SqliteTransaction transaction, string storeId, long storeLastSeq)
+    {
+        using SqliteCommand read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('rollup_source', 'rollup_mark');";
+        if ((long)read.ExecuteScalar()! != 2)
+        {
+            return null;
+        }
+
+        read.CommandText = "SELECT s.version, s.store_id, m.through_seq FROM rollup_source s, rollup_mark m;";
+        using SqliteDataReader reader = read.ExecuteReader();
+        if (!reader.Read() || reader.IsDBNull(0) || reader.IsDBNull(1) || reader.IsDBNull(2))
+        {
+            return null;
+        }
+
+        // Ahead of the events file: rows were deleted from its end, or an older copy of it was put back. The sums would
+        // count events that are gone, and the next events would get seqs the index already names.
+        long throughSeq = reader.GetInt64(2);
+        return reader.GetInt64(0) == Version && reader.GetString(1) == storeId && throughSeq <= storeLastSeq ? throughSeq : null;
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
