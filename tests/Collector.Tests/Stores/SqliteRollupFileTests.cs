@@ -1,0 +1,184 @@
+using Instrumentation.Collector.Storage;
+using Instrumentation.Collector.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace Instrumentation.Collector.Tests.Stores;
+
+/// <summary>
+/// The SQLite store's rollup file (<see cref="SqliteEventStore.RollupPath"/>) on real files: a cache of what the events
+/// file holds, rebuilt whenever it cannot be trusted, written by a writer of its own that the uploads never wait for.
+/// </summary>
+public sealed class SqliteRollupFileTests : IAsyncDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("instrumentation-rollup-file-").FullName;
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private string DatabasePath => Path.Combine(_folder, "events.db");
+
+    [Fact]
+    public async Task The_rollup_file_sits_beside_the_events_file_and_holds_every_rollup_table_the_events_file_has_none_of()
+    {
+        await using (SqliteEventStore store = await OpenAsync(DatabasePath))
+        {
+            Assert.Equal(DatabasePath + "-rollups", store.RollupPath);
+            await store.InsertAsync([.. Enumerable.Range(0, 300).Select(SqliteRollupFoldTests.Event)], Token);
+            await store.FoldRollupsAsync(Token);
+        }
+
+        Assert.Equal(0, Scalar(DatabasePath, "SELECT count(*) FROM sqlite_master WHERE name IN ('event_minutes', 'event_context', 'context_values', 'rollup_mark');"));
+        Assert.Equal(1, Scalar(DatabasePath, "SELECT count(*) FROM store_identity WHERE length(store_id) = 32;"));
+        Assert.Equal(300, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_deleted_rollup_file_is_rebuilt_from_the_stored_events_at_the_next_start()
+    {
+        await StoreAndCloseAsync(DatabasePath, 0, 500);
+        SqliteConnection.ClearAllPools();
+        DeleteRollupFile(DatabasePath);
+
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        Assert.Equal(500, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+        Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+    }
+
+    [Fact]
+    public async Task The_rollup_file_of_another_events_file_is_emptied_and_rebuilt_not_added_to()
+    {
+        // Two stores with as many events (so the copied file's mark is no higher than this file's last seq): only the
+        // store identity tells them apart.
+        string other = Path.Combine(_folder, "other.db");
+        await StoreAndCloseAsync(DatabasePath, 0, 200);
+        await StoreAndCloseAsync(other, 1000, 200);
+        SqliteConnection.ClearAllPools();
+        DeleteRollupFile(DatabasePath);
+        File.Copy(other + "-rollups", DatabasePath + "-rollups");
+
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        Assert.Equal(200, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_rollup_file_that_is_not_a_database_is_replaced_and_rebuilt()
+    {
+        await StoreAndCloseAsync(DatabasePath, 0, 100);
+        SqliteConnection.ClearAllPools();
+        DeleteRollupFile(DatabasePath);
+        await File.WriteAllBytesAsync(DatabasePath + "-rollups", [.. Enumerable.Repeat((byte)0x5A, 64 * 1024)], Token);
+
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        Assert.Equal(100, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_schema_6_file_is_upgraded_to_7_and_its_rollups_are_recomputed_in_the_rollup_file()
+    {
+        // A version 6 file as its collector left it: 40 events, their counts, and rollups in the file itself (here wrong on
+        // purpose: a row for a value no event has), folded through the last seq.
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            SqliteSchema.Migrate(connection, 6);
+            foreach (StoredEvent e in Enumerable.Range(0, 40).Select(SqliteRollupFoldTests.Event))
+            {
+                using SqliteCommand insert = connection.CreateCommand();
+                insert.CommandText = "INSERT INTO events (id, type, priority, timestamp, timestamp_ticks, received_at, json) VALUES ($id, $type, $priority, '', $ticks, '', $json);";
+                insert.Parameters.AddWithValue("$id", e.Id.ToByteArray(bigEndian: true));
+                insert.Parameters.AddWithValue("$type", e.Type);
+                insert.Parameters.AddWithValue("$priority", e.Priority);
+                insert.Parameters.AddWithValue("$ticks", e.Timestamp.UtcTicks);
+                insert.Parameters.AddWithValue("$json", e.Json);
+                insert.ExecuteNonQuery();
+            }
+
+            using SqliteCommand rest = connection.CreateCommand();
+            rest.CommandText = """
+                INSERT INTO event_counts SELECT type, priority, COUNT(*), MIN(timestamp_ticks), MAX(timestamp_ticks) FROM events GROUP BY 1, 2;
+                INSERT INTO context_values VALUES ('net_id', 'nobody', 7, 0, 0, 1);
+                UPDATE rollup_mark SET through_seq = 40;
+                """;
+            rest.ExecuteNonQuery();
+        }
+
+        await using (SqliteEventStore store = await OpenAsync(DatabasePath))
+        {
+            Assert.Equal(40, (await store.GetStatisticsAsync(Token)).Total);
+            Assert.Equal(40, (await store.InsertAsync([.. Enumerable.Range(40, 40).Select(SqliteRollupFoldTests.Event)], Token)).NewCount);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.Equal(SqliteSchema.CurrentVersion, Scalar(DatabasePath, "SELECT version FROM schema_version;"));
+        Assert.Equal(0, Scalar(DatabasePath, "SELECT count(*) FROM sqlite_master WHERE name IN ('rollup_mark', 'context_values');"));
+        Assert.Equal(80, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath); // the stale row is gone with the tables it was in
+    }
+
+    [Fact]
+    public async Task Uploads_commit_while_the_fold_writer_waits_for_the_rollup_files_lock_and_the_fold_catches_up_after()
+    {
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        int events = SqliteRollupFolder.FoldThreshold + 5_000;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath + "-rollups", Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false); // the rollup file's write lock, as another program would hold it
+            for (int first = 0; first < events; first += 1_000)
+            {
+                // Past the threshold, the fold writer is stuck at the lock: the uploads are answered all the same.
+                Assert.Equal(1_000, (await store.InsertAsync([.. Enumerable.Range(first, 1_000).Select(SqliteRollupFoldTests.Event)], Token)).NewCount);
+            }
+
+            Assert.Equal(0, RollupAudit.Mark(DatabasePath));
+            locked.Rollback();
+        }
+
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(events, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+
+    private static async Task StoreAndCloseAsync(string path, int first, int count)
+    {
+        await using SqliteEventStore store = await OpenAsync(path);
+        if (count > 0)
+        {
+            Assert.Equal(count, (await store.InsertAsync([.. Enumerable.Range(first, count).Select(SqliteRollupFoldTests.Event)], Token)).NewCount);
+        }
+    }
+
+    private static async Task<SqliteEventStore> OpenAsync(string path)
+    {
+        SqliteEventStore store = SqliteEventStore.ForFile(path);
+        await store.InitializeAsync(Token);
+        return store;
+    }
+
+    private static void DeleteRollupFile(string path)
+    {
+        foreach (string suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(path + "-rollups" + suffix);
+        }
+    }
+
+    private static long Scalar(string path, string sql)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+}
