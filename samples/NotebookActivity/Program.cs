@@ -71,9 +71,12 @@ if (embedded is not null)
     }
 
     await embedded.DisposeAsync();
-    File.Delete(database);
-    File.Delete(database + "-wal");
-    File.Delete(database + "-shm");
+    foreach (string file in new[] { database, database + "-rollups" }) // the events file and the dashboard's rollup file beside it
+    {
+        File.Delete(file);
+        File.Delete(file + "-wal");
+        File.Delete(file + "-shm");
+    }
 }
 else if (serve)
 {

@@ -66,6 +66,8 @@ public sealed partial class ShutdownTests
 
             // Closed cleanly: the last connection checkpointed the write-ahead log into the file and removed it.
             Assert.False(File.Exists(database + "-wal") && new FileInfo(database + "-wal").Length > 0, "the write-ahead log was left behind");
+            Assert.False(File.Exists(database + "-rollups-wal") && new FileInfo(database + "-rollups-wal").Length > 0, "the rollup file's write-ahead log was left behind");
+            Assert.True(File.Exists(database + "-rollups"), "no rollup file beside the database");
             using (var connection = new SqliteConnection($"Data Source={database};Pooling=False"))
             {
                 connection.Open();
