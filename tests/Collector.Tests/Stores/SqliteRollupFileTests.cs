@@ -76,6 +76,30 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_rollup_file_damaged_past_its_mark_is_rebuilt_when_a_fold_finds_it_and_the_read_is_answered()
+    {
+        // The file opens and its mark reads (its first pages are whole), but the pages of its tables' rows are garbage:
+        // found only when a fold writes there. Without a rebuild every fold would fail, at this start and the next ones.
+        await StoreAndCloseAsync(DatabasePath, 0, 3_000);
+        SqliteConnection.ClearAllPools();
+        Assert.False(File.Exists(DatabasePath + "-rollups-wal"));
+        using (FileStream file = File.Open(DatabasePath + "-rollups", FileMode.Open, FileAccess.ReadWrite))
+        {
+            long damagedFrom = 9L * SqliteSchema.PageSize; // past sqlite_master and the tables' root pages
+            Assert.True(file.Length > damagedFrom + SqliteSchema.PageSize, $"The rollup file has {file.Length} bytes.");
+            file.Position = damagedFrom;
+            file.Write([.. Enumerable.Repeat((byte)0x5A, (int)(file.Length - damagedFrom))]);
+        }
+
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        Assert.Equal(100, (await store.InsertAsync([.. Enumerable.Range(3_000, 100).Select(SqliteRollupFoldTests.Event)], Token)).NewCount);
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(3_100, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+        Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+    }
+
+    [Fact]
     public async Task A_schema_6_file_is_upgraded_to_7_and_its_rollups_are_recomputed_in_the_rollup_file()
     {
         // A version 6 file as its collector left it: 40 events, their counts, and rollups in the file itself (here wrong on

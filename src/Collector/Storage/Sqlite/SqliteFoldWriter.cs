@@ -19,7 +19,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// <para>
 /// A fold that fails (the rollup file's disk full, the file locked by another program) fails the readers waiting for it
 /// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
-/// nothing and the memory they take stays bounded whatever the rollup file does. The uploads never wait on a fold.
+/// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
+/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads never wait on a fold.
 /// </para>
 /// </remarks>
 internal sealed class SqliteFoldWriter : IAsyncDisposable
@@ -160,29 +161,17 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
 
         try
         {
-            if (_connection is null)
+            try
             {
-                // The first open checks the file against where the events writer started (a mark above that is a file
-                // ahead of the events, emptied); a later one, after a failure, against the last seq handed over, which the
-                // folds since the start may have reached.
-                (_connection, _) = SqliteRollupFile.Open(_path, _storeId, _opened ? _lastSeq : _startSeq);
-                _opened = true;
-                _writer = new SqliteRollupWriter(_connection);
+                FoldOnce();
             }
-
-            if (_readBackThrough > 0)
+            catch (SqliteException exception) when (SqliteRollupFile.IsDamaged(exception))
             {
-                using SqliteConnection store = _openStore();
-                SqliteRollupFolder.Recover(_connection, store, _readBackThrough);
-                _readBackThrough = 0;
-            }
-
-            if (_folder.PendingEvents > 0)
-            {
-                using SqliteTransaction transaction = _connection.BeginTransaction(deferred: false);
-                _folder.WriteFold(_writer!);
-                transaction.Commit();
-                _folder.Clear();
+                // Damaged past the pages its open reads (a disk error, a torn copy): every fold would fail on it, at this
+                // start and the next ones. It is a cache: deleted, and rebuilt from the events file by this same fold.
+                Drop();
+                SqliteRollupFile.Discard(_path);
+                FoldOnce();
             }
 
             foreach (TaskCompletionSource readers in _readers)
@@ -197,19 +186,54 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 readers.TrySetException(exception);
             }
 
-            // Bounded memory whatever the file does: the pending sums go, and the next fold reads their events back. The
-            // connection goes too, so that the next fold opens the file afresh (checking it again).
-            _folder.Clear();
-            _readBackThrough = _lastSeq;
-            _writer?.Dispose();
-            _writer = null;
-            _connection?.Dispose();
-            _connection = null;
+            Drop();
         }
         finally
         {
             _readers.Clear();
         }
+    }
+
+    private void FoldOnce()
+    {
+        if (_connection is null)
+        {
+            // The first open checks the file against where the events writer started (a mark above that is a file
+            // ahead of the events, emptied); a later one, after a failure, against the last seq handed over, which the
+            // folds since the start may have reached.
+            (_connection, _) = SqliteRollupFile.Open(_path, _storeId!, _opened ? _lastSeq : _startSeq);
+            _opened = true;
+            _writer = new SqliteRollupWriter(_connection);
+        }
+
+        if (_readBackThrough > 0)
+        {
+            using SqliteConnection store = _openStore();
+            SqliteRollupFolder.Recover(_connection, store, _readBackThrough);
+            _readBackThrough = 0;
+        }
+
+        if (_folder.PendingEvents > 0)
+        {
+            using SqliteTransaction transaction = _connection.BeginTransaction(deferred: false);
+            _folder.WriteFold(_writer!);
+            transaction.Commit();
+            _folder.Clear();
+        }
+    }
+
+    /// <summary>
+    /// After a failed fold: bounded memory whatever the file does, so the pending sums go and the next fold reads their
+    /// events back; the connection goes too, so that the next fold opens the file afresh (checking it again).
+    /// </summary>
+    private void Drop()
+    {
+        _folder.Clear();
+        _readBackThrough = _lastSeq;
+        _writer?.Dispose();
+        _writer = null;
+        _connection?.Dispose();
+        _connection = null;
     }
 
     /// <summary>One item of the queue: a start, a commit's sums, or readers.</summary>

@@ -69,16 +69,28 @@ internal static class SqliteRollupFile
         {
             return OpenOrReset(path, storeId, storeLastSeq);
         }
-        catch (SqliteException exception) when (exception.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        catch (SqliteException exception) when (IsDamaged(exception))
         {
             // Not a database, or a damaged one: it holds nothing the events file cannot give again.
-            SqliteConnection.ClearAllPools();
-            foreach (string file in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(file);
-            }
-
+            Discard(path);
             return OpenOrReset(path, storeId, storeLastSeq);
+        }
+    }
+
+    /// <summary>Whether <paramref name="exception"/> says the file is not a database or is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).</summary>
+    public static bool IsDamaged(SqliteException exception) => exception.SqliteErrorCode is 11 or 26;
+
+    /// <summary>
+    /// Deletes the rollup file (and its <c>-wal</c> and <c>-shm</c>), closed by its writer, so that the next
+    /// <see cref="Open"/> makes a new one. The pooled reader connections that attached it are cleared first: they would
+    /// go on reading the deleted file.
+    /// </summary>
+    public static void Discard(string path)
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            File.Delete(file);
         }
     }
 
