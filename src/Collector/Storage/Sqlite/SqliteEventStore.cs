@@ -12,7 +12,7 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// </summary>
 /// <remarks>
 /// Each commit writes its events and their counts (<c>event_counts</c>). The dashboard's rollups (the context index and
-/// the totals) live in a second file beside it, <see cref="RollupPath"/>, written by a second writer on a thread of its
+/// the totals) live in a second file beside it, <see cref="RollupPath"/>, written by a second writer on a loop of its
 /// own (<see cref="SqliteFoldWriter"/>): each commit hands it its new events' sums, which it keeps in memory and writes
 /// together (<see cref="SqliteRollupFolder"/>) when they cover <see cref="SqliteRollupFolder.FoldThreshold"/> events,
 /// when a dashboard read needs them (<see cref="FoldWaiters"/>), and when the store is disposed. Everything in that file

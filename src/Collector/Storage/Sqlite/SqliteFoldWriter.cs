@@ -20,7 +20,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// A fold that fails (the rollup file's disk full, the file locked by another program) fails the readers waiting for it
 /// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
 /// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
-/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads never wait on a fold.
+/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads do not wait on a fold, unless the
+/// queue is full (a fold stuck 4,096 commits long on a locked or slow rollup file): then the events writer waits for room.
 /// </para>
 /// </remarks>
 internal sealed class SqliteFoldWriter : IAsyncDisposable

@@ -25,7 +25,7 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 internal sealed class SqliteRollupFolder
 {
     /// <summary>
-    /// The events whose rollups may wait in memory before a commit folds them. It bounds the writer's memory (an index
+    /// The events whose rollups may wait in memory before the fold writer folds them. It bounds the fold writer's memory (an index
     /// row per context field of these events, and sums that grow with their distinct keys) and the work a restart after
     /// a crash redoes (reading and summing this many stored events, well under a second), while already making the pages
     /// written per event a hundred times fewer than per-commit writing at small batches.
@@ -33,7 +33,7 @@ internal sealed class SqliteRollupFolder
     public const int FoldThreshold = 20_000;
 
     /// <summary>
-    /// The context index rows that may wait in memory before a commit folds them: a second bound, for events with many
+    /// The context index rows that may wait in memory before the fold writer folds them: a second bound, for events with many
     /// context fields (each row holds references to its strings and two numbers, some 50 bytes).
     /// </summary>
     public const int MaxPendingContextRows = 200_000;
