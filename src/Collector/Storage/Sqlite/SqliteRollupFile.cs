@@ -88,7 +88,9 @@ internal static class SqliteRollupFile
     public static void Discard(string path)
     {
         SqliteConnection.ClearAllPools();
-        foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+        // The write-ahead log first: a process killed between the deletes must not leave an old log beside a new file,
+        // which SQLite would replay into it (the old file's pages back). A file left without its log is just older.
+        foreach (string file in new[] { path + "-wal", path + "-shm", path })
         {
             File.Delete(file);
         }
