@@ -166,6 +166,30 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
         RollupAudit.AssertExact(DatabasePath);
     }
 
+    [Fact]
+    public async Task The_events_writer_never_writes_on_a_pooled_connection_that_has_the_rollup_file_attached()
+    {
+        // A dashboard read before the writer starts leaves the rollup file attached to the pooled connection the writer
+        // then gets. BEGIN IMMEDIATE takes the write lock of every attached file: the uploads would wait for the rollup
+        // file's lock (30 s, then fail) while the fold writer, or another program, holds it.
+        await StoreAndCloseAsync(DatabasePath, 0, 10);
+        SqliteConnection.ClearAllPools();
+        await using SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+        Assert.Null(await store.Dashboard.FindEventAsync(Guid.NewGuid(), Token)); // attaches, then back to the pool
+        await store.InitializeAsync(Token); // the writer starts on that pooled connection
+        using var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath + "-rollups", Pooling = false, DefaultTimeout = 1 }.ToString());
+        holder.Open();
+        using (SqliteTransaction locked = holder.BeginTransaction(deferred: false))
+        {
+            Assert.Equal(100, (await store.InsertAsync([.. Enumerable.Range(10, 100).Select(SqliteRollupFoldTests.Event)], Token)).NewCount);
+            locked.Rollback();
+        }
+
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(110, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
