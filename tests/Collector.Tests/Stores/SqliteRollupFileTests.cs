@@ -190,6 +190,56 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
         RollupAudit.AssertExact(DatabasePath);
     }
 
+    [Fact]
+    public async Task Disposing_stops_a_read_back_between_its_transactions_and_the_next_start_reads_back_the_rest()
+    {
+        // A rebuild at a first start of schema 7 reads back every stored event: a shutdown meanwhile (Ctrl+C during a
+        // long start) must not wait for all of them. The events file is opened for the read-back only once the dispose
+        // has begun, so the read-back has committed nothing when it is told to stop.
+        await StoreAndCloseAsync(DatabasePath, 0, 100);
+        SqliteConnection.ClearAllPools();
+        DeleteRollupFile(DatabasePath);
+        string storeId;
+        using (SqliteConnection connection = OpenUnpooled(DatabasePath))
+        using (SqliteCommand identity = connection.CreateCommand())
+        {
+            identity.CommandText = "SELECT store_id FROM store_identity;";
+            storeId = (string)identity.ExecuteScalar()!;
+        }
+
+        var readBackBegins = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var disposing = new ManualResetEventSlim();
+        var folds = new SqliteFoldWriter(DatabasePath + "-rollups", () =>
+        {
+            readBackBegins.TrySetResult();
+            disposing.Wait(Token);
+            return OpenUnpooled(DatabasePath);
+        });
+        folds.Start(storeId, 100);
+        var reader = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        folds.Fold(reader);
+        await readBackBegins.Task.WaitAsync(Token);
+        ValueTask disposed = folds.DisposeAsync();
+        disposing.Set();
+        await disposed;
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => reader.Task);
+        Assert.Equal(0, RollupAudit.Mark(DatabasePath));
+        await using (SqliteEventStore store = await OpenAsync(DatabasePath))
+        {
+            Assert.Equal(100, RollupAudit.Mark(DatabasePath));
+        }
+
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    private static SqliteConnection OpenUnpooled(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

@@ -40,6 +40,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     private readonly Func<SqliteConnection> _openStore;
     private readonly SqliteRollupFolder _folder = new();
     private readonly List<TaskCompletionSource> _readers = [];
+    private readonly CancellationTokenSource _closing = new(); // stops a read-back when the store closes
     private readonly Task _loop;
     private SqliteConnection? _connection;
     private SqliteRollupWriter? _writer;
@@ -76,11 +77,16 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     /// </summary>
     public void Fold(TaskCompletionSource readers, Exception? error = null) => Post(new FoldWork(null, 0, null, null, readers, error));
 
-    /// <summary>Folds what it holds, answers the readers still waiting, and closes the rollup file.</summary>
+    /// <summary>
+    /// Folds what it holds, answers the readers still waiting, and closes the rollup file. A read-back in progress (a
+    /// rebuild of the whole file, at a first start of schema 7 on a large store) stops at its next transaction instead of
+    /// holding the shutdown until it is done: the mark keeps what it committed, and the next start reads back the rest.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        _closing.Cancel();
         _work.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        await _loop.ConfigureAwait(false); // _closing is not disposed: a second dispose cancels it again (it has no timer)
     }
 
     private void Post(FoldWork work)
@@ -182,9 +188,12 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         }
         catch (Exception exception)
         {
+            Exception error = exception is OperationCanceledException && _closing.IsCancellationRequested
+                ? new ObjectDisposedException(nameof(SqliteEventStore), "The store closed before the rollup file had caught up with the events; the next start reads the rest back.")
+                : exception;
             foreach (TaskCompletionSource readers in _readers)
             {
-                readers.TrySetException(exception);
+                readers.TrySetException(error);
             }
 
             Drop();
@@ -210,7 +219,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         if (_readBackThrough > 0)
         {
             using SqliteConnection store = _openStore();
-            SqliteRollupFolder.Recover(_connection, store, _readBackThrough);
+            SqliteRollupFolder.Recover(_connection, store, _readBackThrough, _closing.Token);
             _readBackThrough = 0;
         }
 

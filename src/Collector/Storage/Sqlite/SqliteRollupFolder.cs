@@ -175,8 +175,9 @@ internal sealed class SqliteRollupFolder
     /// <param name="rollups">The rollup file's connection, not in a transaction.</param>
     /// <param name="store">A connection to the events file.</param>
     /// <param name="throughSeq">The last seq to read back.</param>
+    /// <param name="cancellationToken">Stops between transactions (what is committed stays, the mark with it).</param>
     /// <returns>How many events were rolled up.</returns>
-    public static long Recover(SqliteConnection rollups, SqliteConnection store, long throughSeq)
+    public static long Recover(SqliteConnection rollups, SqliteConnection store, long throughSeq, CancellationToken cancellationToken)
     {
         long recovered = 0;
         using var writer = new SqliteRollupWriter(rollups);
@@ -184,6 +185,7 @@ internal sealed class SqliteRollupFolder
         var seqs = new List<long>();
         while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             sums.Clear();
             seqs.Clear();
             using SqliteTransaction transaction = rollups.BeginTransaction(deferred: false);
