@@ -94,6 +94,9 @@ internal static class SqliteRollupFile
         {
             File.Delete(file);
         }
+
+        // Again: a dashboard read may have attached the old file between the first clear and the deletes.
+        SqliteConnection.ClearAllPools();
     }
 
     private static (SqliteConnection, long) OpenOrReset(string path, string storeId, long storeLastSeq)
