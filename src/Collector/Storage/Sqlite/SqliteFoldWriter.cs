@@ -20,8 +20,9 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// A fold that fails (the rollup file's disk full, the file locked by another program) fails the readers waiting for it
 /// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
 /// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
-/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads do not wait on a fold, unless the
-/// queue is full (a fold stuck 4,096 commits long on a locked or slow rollup file): then the events writer waits for room.
+/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads do not
+/// wait on a fold, unless the queue is full (a fold stuck 4,096 commits long on a locked, slow or rebuilding rollup
+/// file): then the events writer waits for room.
 /// </para>
 /// </remarks>
 internal sealed class SqliteFoldWriter : IAsyncDisposable
@@ -172,10 +173,11 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             {
                 FoldOnce();
             }
-            catch (SqliteException exception) when (SqliteRollupFile.IsDamaged(exception))
+            catch (SqliteException exception) when (SqliteRollupFile.IsDamaged(exception) && _connection is not null && !SqliteRollupFile.IsIntact(_connection))
             {
                 // Damaged past the pages its open reads (a disk error, a torn copy): every fold would fail on it, at this
                 // start and the next ones. It is a cache: deleted, and rebuilt from the events file by this same fold.
+                // (Checked first: the damage may be the events file's, met by a read-back, which a rebuild would not mend.)
                 Drop();
                 SqliteRollupFile.Discard(_path);
                 FoldOnce();

@@ -80,6 +80,21 @@ internal static class SqliteRollupFile
     /// <summary>Whether <paramref name="exception"/> says the file is not a database or is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).</summary>
     public static bool IsDamaged(SqliteException exception) => exception.SqliteErrorCode is 11 or 26;
 
+    /// <summary>Whether the rollup file open on <paramref name="connection"/> passes <c>PRAGMA quick_check</c>.</summary>
+    public static bool IsIntact(SqliteConnection connection)
+    {
+        try
+        {
+            using SqliteCommand check = connection.CreateCommand();
+            check.CommandText = "PRAGMA quick_check(1);";
+            return check.ExecuteScalar() as string == "ok";
+        }
+        catch (SqliteException exception) when (IsDamaged(exception))
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Deletes the rollup file (and its <c>-wal</c> and <c>-shm</c>), closed by its writer, so that the next
     /// <see cref="Open"/> makes a new one. The pooled reader connections that attached it are cleared first: they would
