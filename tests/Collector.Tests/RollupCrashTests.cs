@@ -48,7 +48,7 @@ public sealed class RollupCrashTests
     }
 
     /// <param name="killOnceMarkReaches">
-    /// If given, the kill waits (30 s at most) for the collector's fold writer, which folds on a thread of its own, to have
+    /// If given, the kill waits (30 s at most) for the collector's fold writer, which folds on a loop of its own, to have
     /// moved the rollup file's mark this far: a kill after the threshold fold, not during it.
     /// </param>
     private static async Task IngestThenKillAsync(string path, int first, int batches, long? killOnceMarkReaches = null)

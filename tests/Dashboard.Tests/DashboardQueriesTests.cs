@@ -135,7 +135,7 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
     [Fact]
     public async Task Each_rollup_read_right_after_an_insert_includes_it()
     {
-        // The SQLite writer folds its rollups only when a read asks (or at its threshold): every read here must ask.
+        // The SQLite store folds its rollups only when a read asks (or at its threshold): every read here must ask.
         IEventStore store = await OpenAsync();
         for (int n = 1; n <= 12; n++)
         {

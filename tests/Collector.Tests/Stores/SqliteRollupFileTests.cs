@@ -76,6 +76,30 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_rollup_file_damaged_past_its_mark_is_rebuilt_when_a_fold_finds_it_and_the_read_is_answered()
+    {
+        // The file opens and its mark reads (its first pages are whole), but the pages of its tables' rows are garbage:
+        // found only when a fold writes there. Without a rebuild every fold would fail, at this start and the next ones.
+        await StoreAndCloseAsync(DatabasePath, 0, 3_000);
+        SqliteConnection.ClearAllPools();
+        Assert.False(File.Exists(DatabasePath + "-rollups-wal"));
+        using (FileStream file = File.Open(DatabasePath + "-rollups", FileMode.Open, FileAccess.ReadWrite))
+        {
+            long damagedFrom = 9L * SqliteSchema.PageSize; // past sqlite_master and the tables' root pages
+            Assert.True(file.Length > damagedFrom + SqliteSchema.PageSize, $"The rollup file has {file.Length} bytes.");
+            file.Position = damagedFrom;
+            file.Write([.. Enumerable.Repeat((byte)0x5A, (int)(file.Length - damagedFrom))]);
+        }
+
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        Assert.Equal(100, (await store.InsertAsync([.. Enumerable.Range(3_000, 100).Select(SqliteRollupFoldTests.Event)], Token)).NewCount);
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(3_100, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+        Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+    }
+
+    [Fact]
     public async Task A_schema_6_file_is_upgraded_to_7_and_its_rollups_are_recomputed_in_the_rollup_file()
     {
         // A version 6 file as its collector left it: 40 events, their counts, and rollups in the file itself (here wrong on
@@ -140,6 +164,80 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
         await store.FoldRollupsAsync(Token);
         Assert.Equal(events, RollupAudit.Mark(DatabasePath));
         RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task The_events_writer_never_writes_on_a_pooled_connection_that_has_the_rollup_file_attached()
+    {
+        // A dashboard read before the writer starts leaves the rollup file attached to the pooled connection the writer
+        // then gets. BEGIN IMMEDIATE takes the write lock of every attached file: the uploads would wait for the rollup
+        // file's lock (30 s, then fail) while the fold writer, or another program, holds it.
+        await StoreAndCloseAsync(DatabasePath, 0, 10);
+        SqliteConnection.ClearAllPools();
+        await using SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+        Assert.Null(await store.Dashboard.FindEventAsync(Guid.NewGuid(), Token)); // attaches, then back to the pool
+        await store.InitializeAsync(Token); // the writer starts on that pooled connection
+        using var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath + "-rollups", Pooling = false, DefaultTimeout = 1 }.ToString());
+        holder.Open();
+        using (SqliteTransaction locked = holder.BeginTransaction(deferred: false))
+        {
+            Assert.Equal(100, (await store.InsertAsync([.. Enumerable.Range(10, 100).Select(SqliteRollupFoldTests.Event)], Token)).NewCount);
+            locked.Rollback();
+        }
+
+        await store.FoldRollupsAsync(Token);
+        Assert.Equal(110, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task Disposing_stops_a_read_back_between_its_transactions_and_the_next_start_reads_back_the_rest()
+    {
+        // A rebuild at a first start of schema 7 reads back every stored event: a shutdown meanwhile (Ctrl+C during a
+        // long start) must not wait for all of them. The events file is opened for the read-back only once the dispose
+        // has begun, so the read-back has committed nothing when it is told to stop.
+        await StoreAndCloseAsync(DatabasePath, 0, 100);
+        SqliteConnection.ClearAllPools();
+        DeleteRollupFile(DatabasePath);
+        string storeId;
+        using (SqliteConnection connection = OpenUnpooled(DatabasePath))
+        using (SqliteCommand identity = connection.CreateCommand())
+        {
+            identity.CommandText = "SELECT store_id FROM store_identity;";
+            storeId = (string)identity.ExecuteScalar()!;
+        }
+
+        var readBackBegins = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var disposing = new ManualResetEventSlim();
+        var folds = new SqliteFoldWriter(DatabasePath + "-rollups", () =>
+        {
+            readBackBegins.TrySetResult();
+            disposing.Wait(Token);
+            return OpenUnpooled(DatabasePath);
+        });
+        folds.Start(storeId, 100);
+        var reader = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        folds.Fold(reader);
+        await readBackBegins.Task.WaitAsync(Token);
+        ValueTask disposed = folds.DisposeAsync();
+        disposing.Set();
+        await disposed;
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => reader.Task);
+        Assert.Equal(0, RollupAudit.Mark(DatabasePath));
+        await using (SqliteEventStore store = await OpenAsync(DatabasePath))
+        {
+            Assert.Equal(100, RollupAudit.Mark(DatabasePath));
+        }
+
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    private static SqliteConnection OpenUnpooled(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
     }
 
     public ValueTask DisposeAsync()

@@ -101,8 +101,8 @@ internal sealed class DashboardRollup
 
     /// <summary>
     /// Adds the totals of another rollup (every table but the context index) and its event count, leaving out its
-    /// context rows: what the SQLite writer sums across commits until it folds them into the tables. The context rows
-    /// refer to their commit's events by position, and only that commit knows the positions' seqs, so the writer keeps
+    /// context rows: what the SQLite fold writer sums across commits until it folds them into the rollup file. The context rows
+    /// refer to their commit's events by position, and only that commit knows the positions' seqs, so the fold writer keeps
     /// them apart, each with its seq (<see cref="Sqlite.SqliteRollupFolder"/>).
     /// </summary>
     public void AddTotals(DashboardRollup other)

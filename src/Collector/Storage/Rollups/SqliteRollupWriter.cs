@@ -4,12 +4,14 @@ using Microsoft.Data.Sqlite;
 namespace Instrumentation.Collector.Storage.Rollups;
 
 /// <summary>
-/// Writes a <see cref="DashboardRollup"/> into SQLite on the store's writer connection. Every statement is a
+/// Writes a <see cref="DashboardRollup"/> into the rollup file (<see cref="SqliteRollupFile"/>) on the fold writer's
+/// connection (<see cref="SqliteFoldWriter"/>). Every statement is a
 /// <see cref="RawStatement"/>: a commit of small batches runs a few hundred upserts (one per distinct minute, type and
 /// context value), where a <see cref="SqliteCommand"/> execution (parameter lookups by name, boxing, UTF-16 → UTF-8
-/// conversion, a reader per call) cost about as much as SQLite's own work. They run inside the writer's transaction
-/// (the connection's), so they need no transaction of their own. Both the context index (<see cref="WriteContextRows"/>)
-/// and the totals (<see cref="WriteTotals"/>) are written by the writer's folds (see <see cref="SqliteRollupFolder"/>).
+/// conversion, a reader per call) cost about as much as SQLite's own work. They run inside the fold writer's
+/// transaction (the connection's), so they need no transaction of their own. Both the context index
+/// (<see cref="WriteContextRows"/>) and the totals (<see cref="WriteTotals"/>) are written by its folds and read-backs
+/// (see <see cref="SqliteRollupFolder"/>).
 /// </summary>
 internal sealed class SqliteRollupWriter : IDisposable
 {

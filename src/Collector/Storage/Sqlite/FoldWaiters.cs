@@ -1,16 +1,17 @@
 namespace Instrumentation.Collector.Storage.Sqlite;
 
 /// <summary>
-/// The dashboard reads waiting for the SQLite writer to fold its pending rollups (<see cref="SqliteEventStore.FoldRollupsAsync"/>).
-/// A read joins the waiters (the first of them wakes the writer); the writer takes every waiter at the start of its next
-/// commit, folds in that commit and answers them when it has committed (or fails them with its error, and writes the
-/// commit's uploads again without the fold). So a read waits for the commit in
-/// progress and the next one, not for every upload queued before it: under back-pressure the queue holds up to
+/// The dashboard reads waiting for the SQLite store to fold its pending rollups (<see cref="SqliteEventStore.FoldRollupsAsync"/>).
+/// A read joins the waiters (the first of them wakes the events writer); the events writer takes every waiter at the
+/// start of its next commit and, after that commit (committed or not), hands them to the fold writer
+/// (<see cref="SqliteFoldWriter"/>), which answers them once a fold covering that commit has been written to the rollup
+/// file, or fails them with the fold's error (the uploads are never refused for it). So a read waits for the commit in
+/// progress, the next one and the fold, not for every upload queued before it: under back-pressure the queue holds up to
 /// <see cref="StorageOptions.MaxPendingBatches"/> batches, many commits' worth.
 /// </summary>
 /// <remarks>
 /// The one piece of state, the waiters not yet taken, is shared by the readers (who add themselves) and the writer loop
-/// (which takes them), so it is guarded by a lock. Once taken, the waiters are the writer's alone.
+/// (which takes them), so it is guarded by a lock. Once taken, the waiters are the events writer's, then the fold writer's.
 /// </remarks>
 internal sealed class FoldWaiters
 {

@@ -12,7 +12,7 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// </summary>
 /// <remarks>
 /// Each commit writes its events and their counts (<c>event_counts</c>). The dashboard's rollups (the context index and
-/// the totals) live in a second file beside it, <see cref="RollupPath"/>, written by a second writer on a thread of its
+/// the totals) live in a second file beside it, <see cref="RollupPath"/>, written by a second writer on a loop of its
 /// own (<see cref="SqliteFoldWriter"/>): each commit hands it its new events' sums, which it keeps in memory and writes
 /// together (<see cref="SqliteRollupFolder"/>) when they cover <see cref="SqliteRollupFolder.FoldThreshold"/> events,
 /// when a dashboard read needs them (<see cref="FoldWaiters"/>), and when the store is disposed. Everything in that file
@@ -52,7 +52,7 @@ public sealed class SqliteEventStore : IEventStore
         _connectionString = builder.ToString();
         RollupPath = SqliteRollupFile.PathFor(DatabasePath);
         _folds = new SqliteFoldWriter(RollupPath, Open);
-        _writer = new SqliteWriter(Open, timeProvider ?? TimeProvider.System, _folds);
+        _writer = new SqliteWriter(OpenForWriter, timeProvider ?? TimeProvider.System, _folds);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
         Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(OpenWithRollups()), DashboardSqlDialect.Sqlite, FoldRollupsAsync);
     }
@@ -269,6 +269,33 @@ public sealed class SqliteEventStore : IEventStore
                 attach.CommandText = "ATTACH DATABASE $path AS rollups;";
                 attach.Parameters.AddWithValue("$path", RollupPath);
                 attach.ExecuteNonQuery();
+            }
+
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The events writer's connection: from the pool, so possibly one a dashboard read had (<see cref="OpenWithRollups"/>),
+    /// which keeps the rollup file attached. Detached here: BEGIN IMMEDIATE takes the write lock of every attached file,
+    /// so each upload's commit would otherwise wait for the fold writer's (or another program's) lock on the rollup file.
+    /// </summary>
+    private SqliteConnection OpenForWriter()
+    {
+        SqliteConnection connection = Open();
+        try
+        {
+            using SqliteCommand detach = connection.CreateCommand();
+            detach.CommandText = "SELECT count(*) FROM pragma_database_list WHERE name = 'rollups';";
+            if ((long)detach.ExecuteScalar()! != 0)
+            {
+                detach.CommandText = "DETACH DATABASE rollups;";
+                detach.ExecuteNonQuery();
             }
 
             return connection;

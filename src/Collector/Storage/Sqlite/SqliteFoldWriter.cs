@@ -19,7 +19,10 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// <para>
 /// A fold that fails (the rollup file's disk full, the file locked by another program) fails the readers waiting for it
 /// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
-/// nothing and the memory they take stays bounded whatever the rollup file does. The uploads never wait on a fold.
+/// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
+/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads do not
+/// wait on a fold, unless the queue is full (a fold stuck 4,096 commits long on a locked, slow or rebuilding rollup
+/// file): then the events writer waits for room.
 /// </para>
 /// </remarks>
 internal sealed class SqliteFoldWriter : IAsyncDisposable
@@ -38,6 +41,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     private readonly Func<SqliteConnection> _openStore;
     private readonly SqliteRollupFolder _folder = new();
     private readonly List<TaskCompletionSource> _readers = [];
+    private readonly CancellationTokenSource _closing = new(); // stops a read-back when the store closes
     private readonly Task _loop;
     private SqliteConnection? _connection;
     private SqliteRollupWriter? _writer;
@@ -74,11 +78,16 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     /// </summary>
     public void Fold(TaskCompletionSource readers, Exception? error = null) => Post(new FoldWork(null, 0, null, null, readers, error));
 
-    /// <summary>Folds what it holds, answers the readers still waiting, and closes the rollup file.</summary>
+    /// <summary>
+    /// Folds what it holds, answers the readers still waiting, and closes the rollup file. A read-back in progress (a
+    /// rebuild of the whole file, at a first start of schema 7 on a large store) stops at its next transaction instead of
+    /// holding the shutdown until it is done: the mark keeps what it committed, and the next start reads back the rest.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        _closing.Cancel();
         _work.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        await _loop.ConfigureAwait(false); // _closing is not disposed: a second dispose cancels it again (it has no timer)
     }
 
     private void Post(FoldWork work)
@@ -160,29 +169,18 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
 
         try
         {
-            if (_connection is null)
+            try
             {
-                // The first open checks the file against where the events writer started (a mark above that is a file
-                // ahead of the events, emptied); a later one, after a failure, against the last seq handed over, which the
-                // folds since the start may have reached.
-                (_connection, _) = SqliteRollupFile.Open(_path, _storeId, _opened ? _lastSeq : _startSeq);
-                _opened = true;
-                _writer = new SqliteRollupWriter(_connection);
+                FoldOnce();
             }
-
-            if (_readBackThrough > 0)
+            catch (SqliteException exception) when (SqliteRollupFile.IsDamaged(exception) && _connection is not null && !SqliteRollupFile.IsIntact(_connection))
             {
-                using SqliteConnection store = _openStore();
-                SqliteRollupFolder.Recover(_connection, store, _readBackThrough);
-                _readBackThrough = 0;
-            }
-
-            if (_folder.PendingEvents > 0)
-            {
-                using SqliteTransaction transaction = _connection.BeginTransaction(deferred: false);
-                _folder.WriteFold(_writer!);
-                transaction.Commit();
-                _folder.Clear();
+                // Damaged past the pages its open reads (a disk error, a torn copy): every fold would fail on it, at this
+                // start and the next ones. It is a cache: deleted, and rebuilt from the events file by this same fold.
+                // (Checked first: the damage may be the events file's, met by a read-back, which a rebuild would not mend.)
+                Drop();
+                SqliteRollupFile.Discard(_path);
+                FoldOnce();
             }
 
             foreach (TaskCompletionSource readers in _readers)
@@ -192,24 +190,62 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         }
         catch (Exception exception)
         {
+            Exception error = exception is OperationCanceledException && _closing.IsCancellationRequested
+                ? new ObjectDisposedException(nameof(SqliteEventStore), "The store closed before the rollup file had caught up with the events; the next start reads the rest back.")
+                : exception;
             foreach (TaskCompletionSource readers in _readers)
             {
-                readers.TrySetException(exception);
+                readers.TrySetException(error);
             }
 
-            // Bounded memory whatever the file does: the pending sums go, and the next fold reads their events back. The
-            // connection goes too, so that the next fold opens the file afresh (checking it again).
-            _folder.Clear();
-            _readBackThrough = _lastSeq;
-            _writer?.Dispose();
-            _writer = null;
-            _connection?.Dispose();
-            _connection = null;
+            Drop();
         }
         finally
         {
             _readers.Clear();
         }
+    }
+
+    private void FoldOnce()
+    {
+        if (_connection is null)
+        {
+            // The first open checks the file against where the events writer started (a mark above that is a file
+            // ahead of the events, emptied); a later one, after a failure, against the last seq handed over, which the
+            // folds since the start may have reached.
+            (_connection, _) = SqliteRollupFile.Open(_path, _storeId!, _opened ? _lastSeq : _startSeq);
+            _opened = true;
+            _writer = new SqliteRollupWriter(_connection);
+        }
+
+        if (_readBackThrough > 0)
+        {
+            using SqliteConnection store = _openStore();
+            SqliteRollupFolder.Recover(_connection, store, _readBackThrough, _closing.Token);
+            _readBackThrough = 0;
+        }
+
+        if (_folder.PendingEvents > 0)
+        {
+            using SqliteTransaction transaction = _connection.BeginTransaction(deferred: false);
+            _folder.WriteFold(_writer!);
+            transaction.Commit();
+            _folder.Clear();
+        }
+    }
+
+    /// <summary>
+    /// After a failed fold: bounded memory whatever the file does, so the pending sums go and the next fold reads their
+    /// events back; the connection goes too, so that the next fold opens the file afresh (checking it again).
+    /// </summary>
+    private void Drop()
+    {
+        _folder.Clear();
+        _readBackThrough = _lastSeq;
+        _writer?.Dispose();
+        _writer = null;
+        _connection?.Dispose();
+        _connection = null;
     }
 
     /// <summary>One item of the queue: a start, a commit's sums, or readers.</summary>

@@ -69,17 +69,49 @@ internal static class SqliteRollupFile
         {
             return OpenOrReset(path, storeId, storeLastSeq);
         }
-        catch (SqliteException exception) when (exception.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        catch (SqliteException exception) when (IsDamaged(exception))
         {
             // Not a database, or a damaged one: it holds nothing the events file cannot give again.
-            SqliteConnection.ClearAllPools();
-            foreach (string file in new[] { path, path + "-wal", path + "-shm" })
-            {
-                File.Delete(file);
-            }
-
+            Discard(path);
             return OpenOrReset(path, storeId, storeLastSeq);
         }
+    }
+
+    /// <summary>Whether <paramref name="exception"/> says the file is not a database or is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).</summary>
+    public static bool IsDamaged(SqliteException exception) => exception.SqliteErrorCode is 11 or 26;
+
+    /// <summary>Whether the rollup file open on <paramref name="connection"/> passes <c>PRAGMA quick_check</c>.</summary>
+    public static bool IsIntact(SqliteConnection connection)
+    {
+        try
+        {
+            using SqliteCommand check = connection.CreateCommand();
+            check.CommandText = "PRAGMA quick_check(1);";
+            return check.ExecuteScalar() as string == "ok";
+        }
+        catch (SqliteException exception) when (IsDamaged(exception))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the rollup file (and its <c>-wal</c> and <c>-shm</c>), closed by its writer, so that the next
+    /// <see cref="Open"/> makes a new one. The pooled reader connections that attached it are cleared first: they would
+    /// go on reading the deleted file.
+    /// </summary>
+    public static void Discard(string path)
+    {
+        SqliteConnection.ClearAllPools();
+        // The write-ahead log first: a process killed between the deletes must not leave an old log beside a new file,
+        // which SQLite would replay into it (the old file's pages back). A file left without its log is just older.
+        foreach (string file in new[] { path + "-wal", path + "-shm", path })
+        {
+            File.Delete(file);
+        }
+
+        // Again: a dashboard read may have attached the old file between the first clear and the deletes.
+        SqliteConnection.ClearAllPools();
     }
 
     private static (SqliteConnection, long) OpenOrReset(string path, string storeId, long storeLastSeq)

@@ -25,7 +25,7 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 internal sealed class SqliteRollupFolder
 {
     /// <summary>
-    /// The events whose rollups may wait in memory before a commit folds them. It bounds the writer's memory (an index
+    /// The events whose rollups may wait in memory before the fold writer folds them. It bounds the fold writer's memory (an index
     /// row per context field of these events, and sums that grow with their distinct keys) and the work a restart after
     /// a crash redoes (reading and summing this many stored events, well under a second), while already making the pages
     /// written per event a hundred times fewer than per-commit writing at small batches.
@@ -33,7 +33,7 @@ internal sealed class SqliteRollupFolder
     public const int FoldThreshold = 20_000;
 
     /// <summary>
-    /// The context index rows that may wait in memory before a commit folds them: a second bound, for events with many
+    /// The context index rows that may wait in memory before the fold writer folds them: a second bound, for events with many
     /// context fields (each row holds references to its strings and two numbers, some 50 bytes).
     /// </summary>
     public const int MaxPendingContextRows = 200_000;
@@ -175,8 +175,9 @@ internal sealed class SqliteRollupFolder
     /// <param name="rollups">The rollup file's connection, not in a transaction.</param>
     /// <param name="store">A connection to the events file.</param>
     /// <param name="throughSeq">The last seq to read back.</param>
+    /// <param name="cancellationToken">Stops between transactions (what is committed stays, the mark with it).</param>
     /// <returns>How many events were rolled up.</returns>
-    public static long Recover(SqliteConnection rollups, SqliteConnection store, long throughSeq)
+    public static long Recover(SqliteConnection rollups, SqliteConnection store, long throughSeq, CancellationToken cancellationToken)
     {
         long recovered = 0;
         using var writer = new SqliteRollupWriter(rollups);
@@ -184,6 +185,7 @@ internal sealed class SqliteRollupFolder
         var seqs = new List<long>();
         while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             sums.Clear();
             seqs.Clear();
             using SqliteTransaction transaction = rollups.BeginTransaction(deferred: false);
