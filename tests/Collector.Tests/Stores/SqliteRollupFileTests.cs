@@ -100,6 +100,45 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_store_identity_deleted_by_hand_is_made_again_and_the_rollup_file_is_rebuilt_for_it()
+    {
+        await StoreAndCloseAsync(DatabasePath, 0, 100);
+        SqliteConnection.ClearAllPools();
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using SqliteCommand delete = connection.CreateCommand();
+            delete.CommandText = "DELETE FROM store_identity;";
+            delete.ExecuteNonQuery();
+        }
+
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        Assert.Equal(1, Scalar(DatabasePath, "SELECT count(*) FROM store_identity WHERE length(store_id) = 32;"));
+        Assert.Equal(1, (await store.InsertAsync([SqliteRollupFoldTests.Event(100)], Token)).NewCount);
+        Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+        Assert.Equal(101, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_rollup_file_that_cannot_be_opened_fails_the_start_with_an_error_that_names_it()
+    {
+        Directory.CreateDirectory(DatabasePath + "-rollups"); // a directory where the file would go: SQLite cannot open it
+
+        SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+        try
+        {
+            SqliteException error = await Assert.ThrowsAsync<SqliteException>(() => store.InitializeAsync(Token));
+            Assert.Contains($"The rollup file '{DatabasePath}-rollups'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("must be writable", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_schema_6_file_is_upgraded_to_7_and_its_rollups_are_recomputed_in_the_rollup_file()
     {
         // A version 6 file as its collector left it: 40 events, their counts, and rollups in the file itself (here wrong on

@@ -75,6 +75,14 @@ internal static class SqliteRollupFile
             Discard(path);
             return OpenOrReset(path, storeId, storeLastSeq);
         }
+        catch (SqliteException exception)
+        {
+            // A read-only file or directory, a full disk: SQLite's message names neither the file nor why there is one.
+            throw new SqliteException(
+                $"The rollup file '{path}', where the collector keeps the dashboard's rollups beside the database, could not be opened for writing: {exception.Message} Its directory and the file must be writable (docs/configuration.md, \"The rollup file\").",
+                exception.SqliteErrorCode,
+                exception.SqliteExtendedErrorCode);
+        }
     }
 
     /// <summary>Whether <paramref name="exception"/> says the file is not a database or is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).</summary>

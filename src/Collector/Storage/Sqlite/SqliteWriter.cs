@@ -201,7 +201,11 @@ internal sealed class SqliteWriter : IDisposable
         _lastSeq = LastStoredSeq(writer);
         using (SqliteCommand identity = writer.CreateCommand())
         {
-            identity.CommandText = "SELECT store_id FROM store_identity;";
+            // A row deleted by hand is made again: a new identity, for which the rollup file is rebuilt.
+            identity.CommandText = """
+                INSERT INTO store_identity (id, store_id) SELECT 1, lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM store_identity);
+                SELECT store_id FROM store_identity;
+                """;
             _storeId = (string)identity.ExecuteScalar()!;
         }
 
