@@ -93,7 +93,7 @@ public static class CollectorApplication
         services.TryAddSingleton(provider =>
         {
             CollectorOptions collector = provider.GetRequiredService<IOptions<CollectorOptions>>().Value;
-            return EventStoreFactory.Create(collector.Storage, collector.DatabasePath, provider.GetRequiredService<TimeProvider>()); // disposed with the container: the database closes cleanly
+            return EventStoreFactory.Create(collector.Storage, collector.DatabasePath, provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>()); // disposed with the container: the database closes cleanly
         });
         services.AddHostedService<StoreInitializer>();
         services.TryAddSingleton<ApiKeyCheck>();
@@ -155,7 +155,7 @@ public static class CollectorApplication
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Instrumentation.Collector");
         ICollection<string> addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         IEventStore store = app.Services.GetRequiredService<IEventStore>();
-        logger.LogInformation("Collector storing in {Store}", store is Storage.Sqlite.SqliteEventStore sqlite ? sqlite.DatabasePath : store.Provider);
+        logger.LogInformation("Collector storing in {Store}", store is Storage.Sqlite.SqliteEventStore sqlite ? $"{sqlite.DatabasePath} (dashboard rollups in {sqlite.RollupPath})" : store.Provider);
         if (!app.Services.GetRequiredService<ApiKeyCheck>().Enabled && addresses.Any(a => !IsLoopback(a)))
         {
             logger.LogWarning("Listening on {Addresses} without API keys: anyone who can reach it can upload and read. Set Collector:IngestKeys and Collector:ReadKeys.", string.Join(", ", addresses));

@@ -1,6 +1,7 @@
 using Instrumentation.Collector.Storage.PostgreSql;
 using Instrumentation.Collector.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Collector.Storage;
 
@@ -38,9 +39,10 @@ public static class EventStoreFactory
     /// <param name="options">The storage settings.</param>
     /// <param name="defaultSqlitePath">The SQLite file used when <see cref="StorageOptions.ConnectionString"/> is empty.</param>
     /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
+    /// <param name="loggerFactory">Where the store tells what goes wrong in the background, such as SQLite's rollup file (default: nowhere).</param>
     /// <returns>The store, not yet initialized.</returns>
     /// <exception cref="ArgumentException">The settings are invalid (the message says which and how to fix them).</exception>
-    public static IEventStore Create(StorageOptions options, string defaultSqlitePath, TimeProvider? timeProvider = null)
+    public static IEventStore Create(StorageOptions options, string defaultSqlitePath, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         IReadOnlyList<string> errors = options.Validate();
@@ -55,7 +57,8 @@ public static class EventStoreFactory
             _ => new SqliteEventStore(
                 string.IsNullOrWhiteSpace(options.ConnectionString) ? new SqliteConnectionStringBuilder { DataSource = defaultSqlitePath }.ToString() : options.ConnectionString,
                 options,
-                timeProvider),
+                timeProvider,
+                loggerFactory?.CreateLogger<SqliteEventStore>()),
         };
     }
 }

@@ -1,6 +1,7 @@
 using Instrumentation.Collector.Dashboard.Queries;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Instrumentation.Collector.Storage.Sqlite;
 
@@ -32,7 +33,11 @@ public sealed class SqliteEventStore : IEventStore
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
     /// <param name="options">The writer's queue limits.</param>
     /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
-    public SqliteEventStore(string connectionString, StorageOptions? options = null, TimeProvider? timeProvider = null)
+    /// <param name="logger">
+    /// Where the rollup file's troubles are told: a fold that fails (an error), a damaged file rebuilt, events read back
+    /// after a crash (default: not told).
+    /// </param>
+    public SqliteEventStore(string connectionString, StorageOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         options ??= new StorageOptions();
@@ -51,7 +56,7 @@ public sealed class SqliteEventStore : IEventStore
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
         RollupPath = SqliteRollupFile.PathFor(DatabasePath);
-        _folds = new SqliteFoldWriter(RollupPath, Open);
+        _folds = new SqliteFoldWriter(RollupPath, Open, logger);
         _writer = new SqliteWriter(OpenForWriter, timeProvider ?? TimeProvider.System, _folds);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
         Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(OpenWithRollups()), DashboardSqlDialect.Sqlite, FoldRollupsAsync);
@@ -64,11 +69,12 @@ public sealed class SqliteEventStore : IEventStore
     /// <param name="path">The database file.</param>
     /// <param name="options">The writer's queue limits.</param>
     /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
+    /// <param name="logger">Where the rollup file's troubles are told (default: not told).</param>
     /// <returns>The store; call <see cref="InitializeAsync"/> before use.</returns>
-    public static SqliteEventStore ForFile(string path, StorageOptions? options = null, TimeProvider? timeProvider = null)
+    public static SqliteEventStore ForFile(string path, StorageOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = path }.ToString(), options, timeProvider);
+        return new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = path }.ToString(), options, timeProvider, logger);
     }
 
     /// <inheritdoc />

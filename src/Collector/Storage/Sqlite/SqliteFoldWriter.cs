@@ -1,6 +1,8 @@
 using System.Threading.Channels;
 using Instrumentation.Collector.Storage.Rollups;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Instrumentation.Collector.Storage.Sqlite;
 
@@ -38,6 +40,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     });
 
     private readonly string _path;
+    private readonly ILogger _logger;
     private readonly Func<SqliteConnection> _openStore;
     private readonly SqliteRollupFolder _folder = new();
     private readonly List<TaskCompletionSource> _readers = [];
@@ -53,10 +56,12 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
 
     /// <param name="path">The rollup file.</param>
     /// <param name="openStore">Opens a reader connection to the events file (to read events back).</param>
-    public SqliteFoldWriter(string path, Func<SqliteConnection> openStore)
+    /// <param name="logger">Where failed folds, discarded files and read-backs are told (none: not told).</param>
+    public SqliteFoldWriter(string path, Func<SqliteConnection> openStore, ILogger? logger = null)
     {
         _path = path;
         _openStore = openStore;
+        _logger = logger ?? NullLogger.Instance;
         _loop = Task.Run(LoopAsync);
     }
 
@@ -178,6 +183,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 // Damaged past the pages its open reads (a disk error, a torn copy): every fold would fail on it, at this
                 // start and the next ones. It is a cache: deleted, and rebuilt from the events file by this same fold.
                 // (Checked first: the damage may be the events file's, met by a read-back, which a rebuild would not mend.)
+                _logger.LogWarning(exception, "The rollup file {RollupPath} is damaged; it is deleted and rebuilt from the stored events", _path);
                 Drop();
                 SqliteRollupFile.Discard(_path);
                 FoldOnce();
@@ -193,6 +199,14 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             Exception error = exception is OperationCanceledException && _closing.IsCancellationRequested
                 ? new ObjectDisposedException(nameof(SqliteEventStore), "The store closed before the rollup file had caught up with the events; the next start reads the rest back.")
                 : exception;
+            if (error == exception)
+            {
+                // Otherwise seen only by the dashboard pages that waited for this fold (503), if any: a fold at the
+                // threshold has no reader, and a rollup file that keeps refusing would go unnoticed. Told before the
+                // readers are answered, so that the line is there when they see the error.
+                _logger.LogError(exception, "The dashboard's rollups could not be written to {RollupPath}; the pages that need them answer 503, and the next fold reads the events of the {Events} pending sums back from the events file", _path, _folder.PendingEvents);
+            }
+
             foreach (TaskCompletionSource readers in _readers)
             {
                 readers.TrySetException(error);
@@ -221,8 +235,13 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         if (_readBackThrough > 0)
         {
             using SqliteConnection store = _openStore();
-            SqliteRollupFolder.Recover(_connection, store, _readBackThrough, _closing.Token);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            long events = SqliteRollupFolder.Recover(_connection, store, _readBackThrough, _closing.Token);
             _readBackThrough = 0;
+            if (events > 0)
+            {
+                _logger.LogInformation("Read {Events} stored events back into the dashboard's rollups in {RollupPath} ({Seconds:F1} s)", events, _path, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
         }
 
         if (_folder.PendingEvents > 0)
