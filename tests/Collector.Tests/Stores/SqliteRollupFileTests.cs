@@ -1,8 +1,6 @@
 using Instrumentation.Collector.Storage;
 using Instrumentation.Collector.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Testing;
 
 namespace Instrumentation.Collector.Tests.Stores;
 
@@ -138,30 +136,6 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
         {
             await store.DisposeAsync();
         }
-    }
-
-    [Fact]
-    public async Task A_fold_that_fails_is_logged_as_an_error_naming_the_rollup_file_and_a_read_back_is_logged_with_its_count()
-    {
-        var logger = new FakeLogger();
-        await using (SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath, logger: logger))
-        {
-            await store.InitializeAsync(Token);
-            await store.InsertAsync([.. Enumerable.Range(0, 50).Select(SqliteRollupFoldTests.Event)], Token);
-            RollupAudit.Execute(DatabasePath + "-rollups", "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;");
-            await Assert.ThrowsAsync<SqliteException>(() => store.FoldRollupsAsync(Token));
-
-            FakeLogRecord failed = Assert.Single(logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Error);
-            Assert.Contains(DatabasePath + "-rollups", failed.Message, StringComparison.Ordinal);
-            Assert.Contains("fold refused", failed.Exception?.Message, StringComparison.Ordinal);
-
-            RollupAudit.Execute(DatabasePath + "-rollups", "DROP TRIGGER fail_fold;");
-            await store.FoldRollupsAsync(Token); // reads the 50 events back
-        }
-
-        FakeLogRecord readBack = Assert.Single(logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Information && r.Message.StartsWith("Read ", StringComparison.Ordinal));
-        Assert.StartsWith("Read 50 stored events back", readBack.Message, StringComparison.Ordinal);
-        RollupAudit.AssertExact(DatabasePath);
     }
 
     [Fact]

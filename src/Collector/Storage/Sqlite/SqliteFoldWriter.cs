@@ -53,6 +53,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     private bool _opened; // the rollup file was opened once (and checked against the start)
     private long _lastSeq; // the last seq handed over; a failed fold reads back from the mark to it
     private long _readBackThrough; // the events above the mark through this seq are read back from the events file before the next fold
+    private int _failedFolds; // folds failed in a row: the first is logged as an error, the next ones at debug level, until one succeeds
 
     /// <param name="path">The rollup file.</param>
     /// <param name="openStore">Opens a reader connection to the events file (to read events back).</param>
@@ -183,10 +184,16 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 // Damaged past the pages its open reads (a disk error, a torn copy): every fold would fail on it, at this
                 // start and the next ones. It is a cache: deleted, and rebuilt from the events file by this same fold.
                 // (Checked first: the damage may be the events file's, met by a read-back, which a rebuild would not mend.)
-                _logger.LogWarning(exception, "The rollup file {RollupPath} is damaged; it is deleted and rebuilt from the stored events", _path);
+                LogDamaged(exception);
                 Drop();
                 SqliteRollupFile.Discard(_path);
                 FoldOnce();
+            }
+
+            if (_failedFolds > 0)
+            {
+                _logger.LogInformation("The dashboard's rollups are written to {RollupPath} again (folds that had failed in a row: {FailedFolds})", _path, _failedFolds);
+                _failedFolds = 0;
             }
 
             foreach (TaskCompletionSource readers in _readers)
@@ -201,10 +208,12 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 : exception;
             if (error == exception)
             {
-                // Otherwise seen only by the dashboard pages that waited for this fold (503), if any: a fold at the
-                // threshold has no reader, and a rollup file that keeps refusing would go unnoticed. Told before the
-                // readers are answered, so that the line is there when they see the error.
-                _logger.LogError(exception, "The dashboard's rollups could not be written to {RollupPath}; the pages that need them answer 503, and the next fold reads the events of the {Events} pending sums back from the events file", _path, _folder.PendingEvents);
+                // Otherwise seen only by the dashboard pages that waited for this fold (503, each logged by the host), if
+                // any: a fold at the threshold has no reader, and a rollup file that keeps refusing would go unnoticed.
+                // Told before the readers are answered, so that the line is there when they see the error. Once per run of
+                // failures: a file that stays full or locked would otherwise log an error at every threshold and every
+                // dashboard read until it is mended; the fold that succeeds again says so.
+                LogFoldFailed(exception);
             }
 
             foreach (TaskCompletionSource readers in _readers)
@@ -227,8 +236,13 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             // The first open checks the file against where the events writer started (a mark above that is a file
             // ahead of the events, emptied); a later one, after a failure, against the last seq handed over, which the
             // folds since the start may have reached.
-            (_connection, _) = SqliteRollupFile.Open(_path, _storeId!, _opened ? _lastSeq : _startSeq);
+            (_connection, _, SqliteException? discarded) = SqliteRollupFile.Open(_path, _storeId!, _opened ? _lastSeq : _startSeq);
             _opened = true;
+            if (discarded is not null)
+            {
+                LogDamaged(discarded);
+            }
+
             _writer = new SqliteRollupWriter(_connection);
         }
 
@@ -252,6 +266,24 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             _folder.Clear();
         }
     }
+
+    private void LogFoldFailed(Exception exception)
+    {
+        if (++_failedFolds == 1)
+        {
+            _logger.LogError(
+                exception,
+                "The dashboard's rollups could not be written to {RollupPath}: the dashboard pages that need them answer 503 until a fold succeeds, which then reads the events it missed back from the database file. Check that its disk has room, that the file and its directory are writable, and that no other program holds it open. The next failures in a row are logged at debug level",
+                _path);
+        }
+        else
+        {
+            _logger.LogDebug(exception, "The dashboard's rollups could not be written to {RollupPath} again (folds failed in a row: {FailedFolds})", _path, _failedFolds);
+        }
+    }
+
+    private void LogDamaged(SqliteException exception) =>
+        _logger.LogWarning(exception, "The rollup file {RollupPath} is damaged or not a SQLite database; it is deleted and rebuilt from the stored events", _path);
 
     /// <summary>
     /// After a failed fold: bounded memory whatever the file does, so the pending sums go and the next fold reads their

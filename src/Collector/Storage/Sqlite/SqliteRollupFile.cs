@@ -62,18 +62,23 @@ internal static class SqliteRollupFile
     /// <param name="path">The rollup file.</param>
     /// <param name="storeId">The events file's <c>store_identity</c>.</param>
     /// <param name="storeLastSeq">The largest seq in the events file when its writer started.</param>
-    /// <returns>The connection (WAL, <c>synchronous=NORMAL</c>) and the seq through which the file is complete.</returns>
-    public static (SqliteConnection Connection, long ThroughSeq) Open(string path, string storeId, long storeLastSeq)
+    /// <returns>
+    /// The connection (WAL, <c>synchronous=NORMAL</c>), the seq through which the file is complete, and the error that
+    /// showed the file damaged or not a database when it was deleted and made anew (null otherwise: the caller tells it).
+    /// </returns>
+    public static (SqliteConnection Connection, long ThroughSeq, SqliteException? Discarded) Open(string path, string storeId, long storeLastSeq)
     {
         try
         {
-            return OpenOrReset(path, storeId, storeLastSeq);
+            (SqliteConnection connection, long throughSeq) = OpenOrReset(path, storeId, storeLastSeq);
+            return (connection, throughSeq, null);
         }
         catch (SqliteException exception) when (IsDamaged(exception))
         {
             // Not a database, or a damaged one: it holds nothing the events file cannot give again.
             Discard(path);
-            return OpenOrReset(path, storeId, storeLastSeq);
+            (SqliteConnection connection, long throughSeq) = OpenOrReset(path, storeId, storeLastSeq);
+            return (connection, throughSeq, exception);
         }
         catch (SqliteException exception)
         {

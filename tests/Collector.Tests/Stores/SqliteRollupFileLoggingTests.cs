@@ -1,0 +1,107 @@
+using Instrumentation.Collector.Storage.Sqlite;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace Instrumentation.Collector.Tests.Stores;
+
+/// <summary>
+/// What the SQLite store's fold writer logs about its rollup file (<see cref="SqliteEventStore.RollupPath"/>), on real
+/// files: what would otherwise go unseen, once, not once per fold.
+/// </summary>
+public sealed class SqliteRollupFileLoggingTests : IAsyncDisposable
+{
+    private const string FailFold = "CREATE TRIGGER fail_fold BEFORE INSERT ON context_values BEGIN SELECT RAISE(ABORT, 'fold refused'); END;";
+
+    private readonly string _folder = Directory.CreateTempSubdirectory("instrumentation-rollup-logging-").FullName;
+    private readonly FakeLogger _logger = new();
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private string DatabasePath => Path.Combine(_folder, "events.db");
+
+    [Fact]
+    public async Task A_fold_that_fails_is_logged_as_an_error_naming_the_rollup_file_and_a_read_back_is_logged_with_its_count()
+    {
+        await using (SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath, logger: _logger))
+        {
+            await store.InitializeAsync(Token);
+            await store.InsertAsync([.. Enumerable.Range(0, 50).Select(SqliteRollupFoldTests.Event)], Token);
+            RollupAudit.Execute(DatabasePath + "-rollups", FailFold);
+            await Assert.ThrowsAsync<SqliteException>(() => store.FoldRollupsAsync(Token));
+
+            FakeLogRecord failed = Assert.Single(_logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Error);
+            Assert.Contains(DatabasePath + "-rollups", failed.Message, StringComparison.Ordinal);
+            Assert.Contains("fold refused", failed.Exception?.Message, StringComparison.Ordinal);
+
+            RollupAudit.Execute(DatabasePath + "-rollups", "DROP TRIGGER fail_fold;");
+            await store.FoldRollupsAsync(Token); // reads the 50 events back
+        }
+
+        FakeLogRecord readBack = Assert.Single(_logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Information && r.Message.StartsWith("Read ", StringComparison.Ordinal));
+        Assert.StartsWith("Read 50 stored events back", readBack.Message, StringComparison.Ordinal);
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task Folds_that_keep_failing_log_one_error_then_debug_lines_and_the_fold_that_succeeds_again_says_so()
+    {
+        await using (SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath, logger: _logger))
+        {
+            await store.InitializeAsync(Token);
+            RollupAudit.Execute(DatabasePath + "-rollups", FailFold);
+            for (int read = 0; read < 3; read++)
+            {
+                // A dashboard page read at each turn, as a page refreshed every few seconds would.
+                await store.InsertAsync([.. Enumerable.Range(read * 10, 10).Select(SqliteRollupFoldTests.Event)], Token);
+                await Assert.ThrowsAsync<SqliteException>(() => store.FoldRollupsAsync(Token));
+            }
+
+            Assert.Single(_logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Error);
+            FakeLogRecord[] again = [.. _logger.Collector.GetSnapshot().Where(r => r.Level == LogLevel.Debug)];
+            Assert.Equal(2, again.Length);
+            Assert.All(again, r => Assert.Contains("fold refused", r.Exception?.Message, StringComparison.Ordinal));
+            Assert.Contains("(folds failed in a row: 3)", again[^1].Message, StringComparison.Ordinal);
+
+            RollupAudit.Execute(DatabasePath + "-rollups", "DROP TRIGGER fail_fold;");
+            await store.FoldRollupsAsync(Token);
+            FakeLogRecord mended = Assert.Single(_logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Information && r.Message.Contains(" again (", StringComparison.Ordinal));
+            Assert.Contains("in a row: 3)", mended.Message, StringComparison.Ordinal);
+
+            // A later failure is a new run: an error again.
+            RollupAudit.Execute(DatabasePath + "-rollups", FailFold);
+            await store.InsertAsync([SqliteRollupFoldTests.Event(30)], Token);
+            await Assert.ThrowsAsync<SqliteException>(() => store.FoldRollupsAsync(Token));
+            Assert.Equal(2, _logger.Collector.GetSnapshot().Count(r => r.Level == LogLevel.Error));
+            RollupAudit.Execute(DatabasePath + "-rollups", "DROP TRIGGER fail_fold;");
+            await store.FoldRollupsAsync(Token); // the read-back (a dispose would stop it and leave it to the next start)
+        }
+
+        Assert.Equal(31, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task A_rollup_file_found_damaged_when_opened_is_logged_as_a_warning_naming_it()
+    {
+        await File.WriteAllBytesAsync(DatabasePath + "-rollups", [.. Enumerable.Repeat((byte)0x5A, 64 * 1024)], Token);
+
+        await using (SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath, logger: _logger))
+        {
+            await store.InitializeAsync(Token);
+        }
+
+        FakeLogRecord discarded = Assert.Single(_logger.Collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+        Assert.Equal(LogLevel.Warning, discarded.Level);
+        Assert.Contains(DatabasePath + "-rollups", discarded.Message, StringComparison.Ordinal);
+        Assert.IsType<SqliteException>(discarded.Exception);
+        Assert.Equal(0, RollupAudit.Mark(DatabasePath));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}
