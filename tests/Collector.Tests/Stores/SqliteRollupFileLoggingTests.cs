@@ -98,6 +98,52 @@ public sealed class SqliteRollupFileLoggingTests : IAsyncDisposable
         Assert.Equal(0, RollupAudit.Mark(DatabasePath));
     }
 
+    [Fact]
+    public async Task Sums_that_do_not_add_up_are_logged_as_an_error_and_their_events_read_back()
+    {
+        await using (SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath))
+        {
+            await store.InitializeAsync(Token);
+            await store.InsertAsync([.. Enumerable.Range(0, 20).Select(SqliteRollupFoldTests.Event)], Token);
+        }
+
+        SqliteConnection.ClearAllPools();
+        foreach (string suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(DatabasePath + "-rollups" + suffix); // rebuilt by the fold writer below, from the events file
+        }
+
+        string storeId;
+        using (SqliteConnection connection = Open(DatabasePath))
+        using (SqliteCommand identity = connection.CreateCommand())
+        {
+            identity.CommandText = "SELECT store_id FROM store_identity;";
+            storeId = (string)identity.ExecuteScalar()!;
+        }
+
+        await using (var folds = new SqliteFoldWriter(DatabasePath + "-rollups", () => Open(DatabasePath), _logger))
+        {
+            folds.Start(storeId, 18); // as if the last two events were committed after it started
+            folds.Committed(new Storage.Rollups.DashboardRollup(), [19, 20]); // two seqs, the sums of none: a bug's sums
+            var reader = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            folds.Fold(reader);
+            await reader.Task.WaitAsync(Token);
+        }
+
+        FakeLogRecord bug = Assert.Single(_logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Error);
+        Assert.IsType<InvalidOperationException>(bug.Exception);
+        Assert.Contains(DatabasePath + "-rollups", bug.Message, StringComparison.Ordinal);
+        Assert.Equal(20, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    private static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();

@@ -117,9 +117,11 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 {
                     Take(work);
                 }
-                catch (Exception)
+                catch (Exception exception)
                 {
                     // Sums that do not add up (a bug): dropped, and their events read back from the events file instead.
+                    // Told, or the bug would only show as read-backs.
+                    _logger.LogError(exception, "The dashboard's pending rollup sums could not be added up (a bug); they are dropped and the next fold reads their events back from the database file into {RollupPath}", _path);
                     _folder.Clear();
                     _readBackThrough = _lastSeq;
                 }
