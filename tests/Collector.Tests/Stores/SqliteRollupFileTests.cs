@@ -138,6 +138,22 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
         }
     }
 
+    [Theory]
+    [InlineData(5, "Another program holds it locked")] // SQLITE_BUSY: another program's write transaction
+    [InlineData(13, "Its disk is full")] // SQLITE_FULL
+    [InlineData(8, "Its directory and the file must be writable")] // SQLITE_READONLY
+    public void The_error_of_a_rollup_file_that_cannot_be_opened_says_what_to_do_for_its_cause_and_keeps_sqlites_codes(int code, string remedy)
+    {
+        var cause = new SqliteException($"SQLite Error {code}: 'what SQLite says'.", code, code + 256);
+
+        SqliteException error = SqliteRollupFile.OpenFailure("/data/collector.db-rollups", cause);
+
+        Assert.StartsWith("The rollup file '/data/collector.db-rollups'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(cause.Message, error.Message, StringComparison.Ordinal);
+        Assert.Contains(remedy, error.Message, StringComparison.Ordinal);
+        Assert.Equal((code, code + 256), (error.SqliteErrorCode, error.SqliteExtendedErrorCode)); // a store failure still: 503
+    }
+
     [Fact]
     public async Task A_schema_6_file_is_upgraded_to_7_and_its_rollups_are_recomputed_in_the_rollup_file()
     {

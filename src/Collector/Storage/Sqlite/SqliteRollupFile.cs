@@ -83,11 +83,26 @@ internal static class SqliteRollupFile
         catch (SqliteException exception)
         {
             // A read-only file or directory, a full disk: SQLite's message names neither the file nor why there is one.
-            throw new SqliteException(
-                $"The rollup file '{path}', where the collector keeps the dashboard's rollups beside the database, could not be opened for writing: {exception.Message} Its directory and the file must be writable (docs/configuration.md, \"The rollup file\").",
-                exception.SqliteErrorCode,
-                exception.SqliteExtendedErrorCode);
+            throw OpenFailure(path, exception);
         }
+    }
+
+    /// <summary>
+    /// The error of a rollup file that could not be opened for writing: SQLite's message, with the file's name, why it is
+    /// there and what to do, and SQLite's error codes kept (a store failure, which the collector answers 503).
+    /// </summary>
+    internal static SqliteException OpenFailure(string path, SqliteException exception)
+    {
+        string remedy = exception.SqliteErrorCode switch
+        {
+            5 or 6 => "Another program holds it locked (SQLITE_BUSY): only the collector may write it; reading it is fine.",
+            13 => "Its disk is full (SQLITE_FULL): make room there.",
+            _ => "Its directory and the file must be writable.",
+        };
+        return new SqliteException(
+            $"The rollup file '{path}', where the collector keeps the dashboard's rollups beside the database, could not be opened for writing: {exception.Message} {remedy} See docs/configuration.md, \"The rollup file\".",
+            exception.SqliteErrorCode,
+            exception.SqliteExtendedErrorCode);
     }
 
     /// <summary>Whether <paramref name="exception"/> says the file is not a database or is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).</summary>
