@@ -34,8 +34,9 @@ public sealed class SqliteEventStore : IEventStore
     /// <param name="options">The writer's queue limits.</param>
     /// <param name="timeProvider">The clock that stamps each event's <c>received_at</c> (default: the system clock).</param>
     /// <param name="logger">
-    /// Where the rollup file's troubles are told: a fold that fails (an error), a damaged file rebuilt, events read back
-    /// after a crash (default: not told).
+    /// Where the rollup file's troubles are told: the first of a run of failed folds (an error; the next ones at debug
+    /// level, the fold that succeeds again as information), a damaged file rebuilt (a warning), events read back after a
+    /// crash or a failed fold (information) (default: not told).
     /// </param>
     public SqliteEventStore(string connectionString, StorageOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
     {

@@ -24,7 +24,9 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
 /// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads do not
 /// wait on a fold, unless the queue is full (a fold stuck 4,096 commits long on a locked, slow or rebuilding rollup
-/// file): then the events writer waits for room.
+/// file): then the events writer waits for room. A run of failed folds is logged once as an error (the next failures at
+/// debug level, each dashboard read they fail being logged by the host with its 503), and the fold that ends it as
+/// information.
 /// </para>
 /// </remarks>
 internal sealed class SqliteFoldWriter : IAsyncDisposable
