@@ -77,8 +77,15 @@ internal static class SqliteRollupFile
         {
             // Not a database, or a damaged one: it holds nothing the events file cannot give again.
             Discard(path);
-            (SqliteConnection connection, long throughSeq) = OpenOrReset(path, storeId, storeLastSeq);
-            return (connection, throughSeq, exception);
+            try
+            {
+                (SqliteConnection connection, long throughSeq) = OpenOrReset(path, storeId, storeLastSeq);
+                return (connection, throughSeq, exception);
+            }
+            catch (SqliteException again)
+            {
+                throw OpenFailure(path, again); // not caught by the clause below: the new file's failure, named as well
+            }
         }
         catch (SqliteException exception)
         {
