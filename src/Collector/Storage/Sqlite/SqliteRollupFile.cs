@@ -102,7 +102,7 @@ internal static class SqliteRollupFile
     {
         string remedy = exception.SqliteErrorCode switch
         {
-            5 or 6 => "Another program holds it locked (SQLITE_BUSY): only the collector may write it; reading it is fine.",
+            5 or 6 => "Another program holds it locked (SQLITE_BUSY, SQLITE_LOCKED): only the collector may write it; reading it is fine.",
             13 => "Its disk is full (SQLITE_FULL): make room there.",
             _ => "Its directory and the file must be writable.",
         };
