@@ -222,6 +222,42 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Uploads_never_wait_for_a_fold_writer_a_full_queue_behind_and_the_sums_it_could_not_queue_are_read_back()
+    {
+        // A fold queue of 4 items, and a fold held at the rollup file's lock by a dashboard read: the uploads' 40 commits
+        // overflow the queue. Were the events writer to wait for room, the uploads would end only once that fold gave up
+        // (the 30 s busy timeout), after the read had failed.
+        await using var store = new SqliteEventStore(new SqliteConnectionStringBuilder { DataSource = DatabasePath }.ToString(), null, null, null, foldQueueCapacity: 4);
+        await store.InitializeAsync(Token);
+        Assert.Equal(1, (await store.InsertAsync([SqliteRollupFoldTests.Event(0)], Token)).NewCount); // pending: the read needs a fold
+        Task read, uploads;
+        using (var holder = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DatabasePath + "-rollups", Pooling = false }.ToString()))
+        {
+            holder.Open();
+            using SqliteTransaction locked = holder.BeginTransaction(deferred: false);
+            read = store.FoldRollupsAsync(Token);
+            uploads = Task.Run(
+                async () =>
+                {
+                    for (int n = 1; n <= 40; n++)
+                    {
+                        Assert.Equal(1, (await store.InsertAsync([SqliteRollupFoldTests.Event(n)], Token)).NewCount); // a commit each
+                    }
+                },
+                Token);
+            Assert.Same(uploads, await Task.WhenAny(uploads, read));
+            await uploads;
+            Assert.False(read.IsCompleted, "the read's fold did not wait at the lock");
+            locked.Rollback();
+        }
+
+        await read;
+        await store.FoldRollupsAsync(Token); // reads back what the full queue dropped
+        Assert.Equal(41, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
     public async Task The_events_writer_never_writes_on_a_pooled_connection_that_has_the_rollup_file_attached()
     {
         // A dashboard read before the writer starts leaves the rollup file attached to the pooled connection the writer

@@ -39,6 +39,12 @@ public sealed class SqliteEventStore : IEventStore
     /// crash or a failed fold (information) (default: not told).
     /// </param>
     public SqliteEventStore(string connectionString, StorageOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null)
+        : this(connectionString, options, timeProvider, logger, SqliteFoldWriter.DefaultQueueCapacity)
+    {
+    }
+
+    /// <summary>The store with the fold writer's queue of <paramref name="foldQueueCapacity"/> items (tests fill a small one).</summary>
+    internal SqliteEventStore(string connectionString, StorageOptions? options, TimeProvider? timeProvider, ILogger? logger, int foldQueueCapacity)
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionString);
         options ??= new StorageOptions();
@@ -57,7 +63,7 @@ public sealed class SqliteEventStore : IEventStore
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
         RollupPath = SqliteRollupFile.PathFor(DatabasePath);
-        _folds = new SqliteFoldWriter(RollupPath, Open, logger);
+        _folds = new SqliteFoldWriter(RollupPath, Open, logger, foldQueueCapacity);
         _writer = new SqliteWriter(OpenForWriter, timeProvider ?? TimeProvider.System, _folds);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
         Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(OpenWithRollups()), DashboardSqlDialect.Sqlite, FoldRollupsAsync);

@@ -15,31 +15,28 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Every piece of state but the queue is the loop's alone. The queue is bounded: should the loop fall that far behind,
-/// the events writer waits for room rather than hold an unbounded backlog of sums in memory.
+/// Every piece of state but the queue and the overflow mark is the loop's alone. The queue is bounded: should the loop
+/// fall that far behind, the events writer drops the sums it cannot queue rather than hold an unbounded backlog in
+/// memory or wait, and leaves the seq of the last of them in the overflow mark, which the loop takes to read them back.
 /// </para>
 /// <para>
 /// A fold that fails (the rollup file's disk full, the file locked by another program) fails the readers waiting for it
 /// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
 /// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
-/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads do not
-/// wait on a fold, unless the queue is full (a fold stuck 4,096 commits long on a locked, slow or rebuilding rollup
-/// file): then the events writer waits for room. A run of failed folds is logged once as an error (the next failures at
+/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads never
+/// wait on a fold: should the queue fill (a fold stuck 4,096 commits long on a locked, slow or rebuilding rollup file),
+/// the events writer drops the sums it cannot queue, and the loop reads their events back instead. A run of failed folds is logged once as an error (the next failures at
 /// debug level, each dashboard read they fail being logged by the host with its 503), and the fold that ends it as
 /// information.
 /// </para>
 /// </remarks>
 internal sealed class SqliteFoldWriter : IAsyncDisposable
 {
-    /// <summary>Items the events writer may hand over before it waits for the loop (each a commit's sums, or readers).</summary>
-    private const int QueueCapacity = 4096;
+    /// <summary>Items the events writer may hand over before the loop must catch up (each a commit's sums, or readers).</summary>
+    public const int DefaultQueueCapacity = 4096;
 
-    private readonly Channel<FoldWork> _work = Channel.CreateBounded<FoldWork>(new BoundedChannelOptions(QueueCapacity)
-    {
-        SingleReader = true,
-        SingleWriter = true,
-        FullMode = BoundedChannelFullMode.Wait,
-    });
+    private readonly Channel<FoldWork> _work;
+    private readonly int _queueCapacity;
 
     private readonly string _path;
     private readonly ILogger _logger;
@@ -56,12 +53,23 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     private long _lastSeq; // the last seq handed over; a failed fold reads back from the mark to it
     private long _readBackThrough; // the events above the mark through this seq are read back from the events file before the next fold
     private int _failedFolds; // folds failed in a row: the first is logged as an error, the next ones at debug level, until one succeeds
+    private long _overflowThrough; // the events writer's (Volatile), taken by the loop: the last seq of sums a full queue did not take
+    private long _skipThrough; // sums at or below this seq were queued before an overflow: their events are read back instead
 
     /// <param name="path">The rollup file.</param>
     /// <param name="openStore">Opens a reader connection to the events file (to read events back).</param>
     /// <param name="logger">Where failed folds, discarded files and read-backs are told (none: not told).</param>
-    public SqliteFoldWriter(string path, Func<SqliteConnection> openStore, ILogger? logger = null)
+    /// <param name="queueCapacity">Items the events writer may hand over before the loop must catch up.</param>
+    public SqliteFoldWriter(string path, Func<SqliteConnection> openStore, ILogger? logger = null, int queueCapacity = DefaultQueueCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
+        _queueCapacity = queueCapacity;
+        _work = Channel.CreateBounded<FoldWork>(new BoundedChannelOptions(queueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
         _path = path;
         _openStore = openStore;
         _logger = logger ?? NullLogger.Instance;
@@ -75,16 +83,37 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     /// </summary>
     public void Start(string storeId, long lastSeq) => Post(new FoldWork(storeId, lastSeq, null, null, null));
 
-    /// <summary>Hands over the sums of a commit that has committed.</summary>
+    /// <summary>
+    /// Hands over the sums of a commit that has committed. Never waits: if the loop is a full queue behind (a rollup
+    /// file locked by another program, or slow), the sums are dropped and the loop reads their events back from the
+    /// events file instead, so the uploads never wait for the rollup file.
+    /// </summary>
     /// <param name="sums">The sums of its new events (not changed after this call).</param>
-    /// <param name="seqs">Their seqs, in the order the sums got them.</param>
-    public void Committed(DashboardRollup sums, long[] seqs) => Post(new FoldWork(null, 0, sums, seqs, null));
+    /// <param name="seqs">Their seqs, in the order the sums got them (at least one).</param>
+    public void Committed(DashboardRollup sums, long[] seqs)
+    {
+        if (!_work.Writer.TryWrite(new FoldWork(null, 0, sums, seqs, null)))
+        {
+            // Seqs only grow, and this thread alone writes: the loop takes the last value, which covers the earlier ones.
+            Volatile.Write(ref _overflowThrough, seqs[^1]);
+        }
+    }
 
     /// <summary>
     /// Hands over readers waiting for a fold: they are answered once a fold covering every commit handed over before
     /// them has committed, or fail with its error (or with <paramref name="error"/> if the events writer never started).
+    /// Never waits: with the loop a full queue behind they fail at once (a <see cref="TimeoutException"/>, which the
+    /// collector answers with 503), as the fold they wait for would be long in coming.
     /// </summary>
-    public void Fold(TaskCompletionSource readers, Exception? error = null) => Post(new FoldWork(null, 0, null, null, readers, error));
+    public void Fold(TaskCompletionSource readers, Exception? error = null)
+    {
+        if (!_work.Writer.TryWrite(new FoldWork(null, 0, null, null, readers, error)))
+        {
+            readers.TrySetException(_work.Reader.Completion.IsCompleted
+                ? new ObjectDisposedException(nameof(SqliteEventStore), "The store is closed.")
+                : new TimeoutException($"The dashboard's rollups are more than {_queueCapacity:N0} commits behind the events (is the rollup file '{_path}' held by another program?); ask again later."));
+        }
+    }
 
     /// <summary>
     /// Folds what it holds, answers the readers still waiting, and closes the rollup file. A read-back in progress (a
@@ -102,10 +131,29 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     {
         if (!_work.Writer.TryWrite(work))
         {
-            // Full: the loop is 4,096 items behind. The events writer's thread waits for room (it is not an async context
-            // and its commit is done; waiting here slows the uploads to what the folds take).
+            // Only the start is posted this way, before any commit: a full queue then is readers alone, which the loop
+            // takes without touching a file. Waiting for room is short.
             _work.Writer.WriteAsync(work).AsTask().GetAwaiter().GetResult();
         }
+    }
+
+    /// <summary>
+    /// Takes the events writer's last overflow, if any: the pending sums (all of seqs at or below it) are dropped, the
+    /// sums still queued from before it are skipped, and the next fold reads all those events back.
+    /// </summary>
+    private void TakeOverflow()
+    {
+        long lost = Interlocked.Exchange(ref _overflowThrough, 0);
+        if (lost <= _skipThrough)
+        {
+            return;
+        }
+
+        _logger.LogWarning("The dashboard's rollups fell {Capacity} commits behind the events (is the rollup file {RollupPath} held by another program?): the uploads went on, and the next fold reads the events through seq {Seq} back from the database file", _queueCapacity, _path, lost);
+        _folder.Clear();
+        _skipThrough = lost;
+        _lastSeq = Math.Max(_lastSeq, lost);
+        _readBackThrough = Math.Max(_readBackThrough, lost);
     }
 
     private async Task LoopAsync()
@@ -151,7 +199,13 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         }
         else if (work.Sums is not null)
         {
-            if (work.Seqs!.Length > 0)
+            TakeOverflow();
+            if (work.Seqs!.Length > 0 && work.Seqs[^1] <= _skipThrough)
+            {
+                return; // queued before an overflow: read back with it
+            }
+
+            if (work.Seqs.Length > 0)
             {
                 _lastSeq = work.Seqs[^1];
             }
@@ -176,6 +230,8 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         {
             return; // never started: nothing was handed over
         }
+
+        TakeOverflow();
 
         try
         {
