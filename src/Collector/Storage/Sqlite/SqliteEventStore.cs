@@ -130,6 +130,7 @@ public sealed class SqliteEventStore : IEventStore
     /// <param name="cancellationToken">Stops waiting (the fold may still happen).</param>
     /// <returns>A task that completes when the rollup tables cover every event committed before the call.</returns>
     /// <exception cref="ObjectDisposedException">The store is being disposed (the rollups are folded by the dispose).</exception>
+    /// <exception cref="TimeoutException">The fold writer is a full queue behind the events writer (its rollup file held or slow): ask again later.</exception>
     internal async Task FoldRollupsAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -24,10 +24,11 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
 /// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
 /// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads never
-/// wait on a fold: should the queue fill (a fold stuck 4,096 commits long on a locked, slow or rebuilding rollup file),
-/// the events writer drops the sums it cannot queue, and the loop reads their events back instead. A run of failed folds is logged once as an error (the next failures at
-/// debug level, each dashboard read they fail being logged by the host with its 503), and the fold that ends it as
-/// information.
+/// wait on a fold: should the queue fill (a fold stuck a full queue of commits long on a locked, slow or rebuilding
+/// rollup file), the events writer drops the sums it cannot queue, and the loop reads their events back instead. A run
+/// of failed folds is logged once as an error (the next failures at debug level, each dashboard read they fail being
+/// logged by the host with its 503), and the fold that ends it as information. The store's close does not wait for a
+/// read-back still owed (the final fold's is cancelled before its first transaction): the next start does it.
 /// </para>
 /// </remarks>
 internal sealed class SqliteFoldWriter : IAsyncDisposable
