@@ -114,14 +114,14 @@ public sealed class SqliteRollupFileLoggingTests : IAsyncDisposable
         }
 
         string storeId;
-        using (SqliteConnection connection = Open(DatabasePath))
+        using (SqliteConnection connection = SqliteRollupFileTests.OpenUnpooled(DatabasePath))
         using (SqliteCommand identity = connection.CreateCommand())
         {
             identity.CommandText = "SELECT store_id FROM store_identity;";
             storeId = (string)identity.ExecuteScalar()!;
         }
 
-        await using (var folds = new SqliteFoldWriter(DatabasePath + "-rollups", () => Open(DatabasePath), _logger))
+        await using (var folds = new SqliteFoldWriter(DatabasePath + "-rollups", () => SqliteRollupFileTests.OpenUnpooled(DatabasePath), _logger))
         {
             folds.Start(storeId, 18); // as if the last two events were committed after it started
             folds.Committed(new Storage.Rollups.DashboardRollup(), [19, 20]); // two seqs, the sums of none: a bug's sums
@@ -135,13 +135,6 @@ public sealed class SqliteRollupFileLoggingTests : IAsyncDisposable
         Assert.Contains(DatabasePath + "-rollups", bug.Message, StringComparison.Ordinal);
         Assert.Equal(20, RollupAudit.Mark(DatabasePath));
         RollupAudit.AssertExact(DatabasePath);
-    }
-
-    private static SqliteConnection Open(string path)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        connection.Open();
-        return connection;
     }
 
     public ValueTask DisposeAsync()

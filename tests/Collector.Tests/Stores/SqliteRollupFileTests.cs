@@ -264,7 +264,7 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
         RollupAudit.AssertExact(DatabasePath);
     }
 
-    private static SqliteConnection OpenUnpooled(string path)
+    internal static SqliteConnection OpenUnpooled(string path)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         connection.Open();
