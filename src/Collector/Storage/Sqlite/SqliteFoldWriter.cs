@@ -97,6 +97,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         {
             // Seqs only grow, and this thread alone writes: the loop takes the last value, which covers the earlier ones.
             Volatile.Write(ref _overflowThrough, seqs[^1]);
+            StoreMetrics.FoldOverflows.Add(1);
         }
     }
 
@@ -234,6 +235,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
 
         TakeOverflow();
 
+        long foldStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             try
@@ -257,6 +259,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 _failedFolds = 0;
             }
 
+            RecordFold(foldStarted, "committed"); // before the readers are answered, as every account of the fold
             foreach (TaskCompletionSource readers in _readers)
             {
                 readers.TrySetResult();
@@ -277,6 +280,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 LogFoldFailed(exception);
             }
 
+            RecordFold(foldStarted, "failed");
             foreach (TaskCompletionSource readers in _readers)
             {
                 readers.TrySetException(error);
@@ -315,6 +319,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             _readBackThrough = 0;
             if (events > 0)
             {
+                StoreMetrics.ReadBackEvents.Add(events);
                 _logger.LogInformation("Read {Events} stored events back into the dashboard's rollups in {RollupPath} ({Seconds:F1} s)", events, _path, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
         }
@@ -327,6 +332,9 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             _folder.Clear();
         }
     }
+
+    private static void RecordFold(long started, string outcome) =>
+        StoreMetrics.FoldDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
 
     private void LogFoldFailed(Exception exception)
     {
