@@ -276,10 +276,9 @@ public sealed class SqliteEventStore : IEventStore
         try
         {
             // A pooled connection keeps what it attached.
-            using SqliteCommand attach = connection.CreateCommand();
-            attach.CommandText = "SELECT count(*) FROM pragma_database_list WHERE name = 'rollups';";
-            if ((long)attach.ExecuteScalar()! == 0)
+            if (!HasRollupsAttached(connection))
             {
+                using SqliteCommand attach = connection.CreateCommand();
                 attach.CommandText = "ATTACH DATABASE $path AS rollups;";
                 attach.Parameters.AddWithValue("$path", RollupPath);
                 attach.ExecuteNonQuery();
@@ -304,10 +303,9 @@ public sealed class SqliteEventStore : IEventStore
         SqliteConnection connection = Open();
         try
         {
-            using SqliteCommand detach = connection.CreateCommand();
-            detach.CommandText = "SELECT count(*) FROM pragma_database_list WHERE name = 'rollups';";
-            if ((long)detach.ExecuteScalar()! != 0)
+            if (HasRollupsAttached(connection))
             {
+                using SqliteCommand detach = connection.CreateCommand();
                 detach.CommandText = "DETACH DATABASE rollups;";
                 detach.ExecuteNonQuery();
             }
@@ -319,6 +317,13 @@ public sealed class SqliteEventStore : IEventStore
             connection.Dispose();
             throw;
         }
+    }
+
+    private static bool HasRollupsAttached(SqliteConnection connection)
+    {
+        using SqliteCommand list = connection.CreateCommand();
+        list.CommandText = "SELECT count(*) FROM pragma_database_list WHERE name = 'rollups';";
+        return (long)list.ExecuteScalar()! != 0;
     }
 
     private SqliteConnection Open()

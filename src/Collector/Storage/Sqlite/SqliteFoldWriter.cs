@@ -301,7 +301,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             // The first open checks the file against where the events writer started (a mark above that is a file
             // ahead of the events, emptied); a later one, after a failure, against the last seq handed over, which the
             // folds since the start may have reached.
-            (_connection, _, SqliteException? discarded) = SqliteRollupFile.Open(_path, _storeId!, _opened ? _lastSeq : _startSeq);
+            (_connection, SqliteException? discarded) = SqliteRollupFile.Open(_path, _storeId!, _opened ? _lastSeq : _startSeq);
             _opened = true;
             if (discarded is not null)
             {

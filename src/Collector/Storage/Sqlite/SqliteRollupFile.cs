@@ -63,15 +63,15 @@ internal static class SqliteRollupFile
     /// <param name="storeId">The events file's <c>store_identity</c>.</param>
     /// <param name="storeLastSeq">The largest seq in the events file when its writer started.</param>
     /// <returns>
-    /// The connection (WAL, <c>synchronous=NORMAL</c>), the seq through which the file is complete, and the error that
-    /// showed the file damaged or not a database when it was deleted and made anew (null otherwise: the caller tells it).
+    /// The connection (WAL, <c>synchronous=NORMAL</c>), and the error that showed the file damaged or not a database when
+    /// it was deleted and made anew (null otherwise: the caller tells it). The seq through which the file is complete is
+    /// its <c>rollup_mark</c>, which the read-back reads in its own transaction.
     /// </returns>
-    public static (SqliteConnection Connection, long ThroughSeq, SqliteException? Discarded) Open(string path, string storeId, long storeLastSeq)
+    public static (SqliteConnection Connection, SqliteException? Discarded) Open(string path, string storeId, long storeLastSeq)
     {
         try
         {
-            (SqliteConnection connection, long throughSeq) = OpenOrReset(path, storeId, storeLastSeq);
-            return (connection, throughSeq, null);
+            return (OpenOrReset(path, storeId, storeLastSeq), null);
         }
         catch (SqliteException exception) when (IsDamaged(exception))
         {
@@ -79,8 +79,7 @@ internal static class SqliteRollupFile
             Discard(path);
             try
             {
-                (SqliteConnection connection, long throughSeq) = OpenOrReset(path, storeId, storeLastSeq);
-                return (connection, throughSeq, exception);
+                return (OpenOrReset(path, storeId, storeLastSeq), exception);
             }
             catch (SqliteException again)
             {
@@ -149,34 +148,32 @@ internal static class SqliteRollupFile
         SqliteConnection.ClearAllPools();
     }
 
-    private static (SqliteConnection, long) OpenOrReset(string path, string storeId, long storeLastSeq)
+    private static SqliteConnection OpenOrReset(string path, string storeId, long storeLastSeq)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 30 }.ToString());
         try
         {
             connection.Open();
-            Execute(connection, null, $"PRAGMA page_size={SqliteSchema.PageSize}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;");
+            SqliteSchema.Execute(connection, null, $"PRAGMA page_size={SqliteSchema.PageSize}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;");
             using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            long? throughSeq = Matching(connection, transaction, storeId, storeLastSeq);
-            if (throughSeq is null)
+            if (!Matches(connection, transaction, storeId, storeLastSeq))
             {
                 foreach (string table in TableNames)
                 {
-                    Execute(connection, transaction, $"DROP TABLE IF EXISTS {table};");
+                    SqliteSchema.Execute(connection, transaction, $"DROP TABLE IF EXISTS {table};");
                 }
 
-                Execute(connection, transaction, Tables);
+                SqliteSchema.Execute(connection, transaction, Tables);
                 using SqliteCommand source = connection.CreateCommand();
                 source.Transaction = transaction;
                 source.CommandText = "INSERT INTO rollup_mark (id, through_seq) VALUES (1, 0); INSERT INTO rollup_source (id, version, store_id) VALUES (1, $version, $store);";
                 source.Parameters.AddWithValue("$version", Version);
                 source.Parameters.AddWithValue("$store", storeId);
                 source.ExecuteNonQuery();
-                throughSeq = 0;
             }
 
             transaction.Commit();
-            return (connection, throughSeq.Value);
+            return connection;
         }
         catch
         {
@@ -185,35 +182,26 @@ internal static class SqliteRollupFile
         }
     }
 
-    /// <summary>The file's mark if it holds this events file's rollups in this layout, no further than its last seq; else null.</summary>
-    private static long? Matching(SqliteConnection connection, SqliteTransaction transaction, string storeId, long storeLastSeq)
+    /// <summary>Whether the file holds this events file's rollups in this layout, no further than its last seq.</summary>
+    private static bool Matches(SqliteConnection connection, SqliteTransaction transaction, string storeId, long storeLastSeq)
     {
         using SqliteCommand read = connection.CreateCommand();
         read.Transaction = transaction;
         read.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('rollup_source', 'rollup_mark');";
         if ((long)read.ExecuteScalar()! != 2)
         {
-            return null;
+            return false;
         }
 
         read.CommandText = "SELECT s.version, s.store_id, m.through_seq FROM rollup_source s, rollup_mark m;";
         using SqliteDataReader reader = read.ExecuteReader();
         if (!reader.Read() || reader.IsDBNull(0) || reader.IsDBNull(1) || reader.IsDBNull(2))
         {
-            return null;
+            return false;
         }
 
         // Ahead of the events file: rows were deleted from its end, or an older copy of it was put back. The sums would
         // count events that are gone, and the next events would get seqs the index already names.
-        long throughSeq = reader.GetInt64(2);
-        return reader.GetInt64(0) == Version && reader.GetString(1) == storeId && throughSeq <= storeLastSeq ? throughSeq : null;
-    }
-
-    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
+        return reader.GetInt64(0) == Version && reader.GetString(1) == storeId && reader.GetInt64(2) <= storeLastSeq;
     }
 }

@@ -215,7 +215,8 @@ internal static class SqliteSchema
         }
     }
 
-    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    /// <summary>Runs <paramref name="sql"/> (statements that return nothing) on <paramref name="connection"/>.</summary>
+    internal static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
         using SqliteCommand command = connection.CreateCommand();
         command.Transaction = transaction;

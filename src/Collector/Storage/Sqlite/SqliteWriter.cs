@@ -22,7 +22,6 @@ internal sealed class SqliteWriter : IDisposable
     private RawStatement? _count;
     private long _lastSeq; // the last seq given, stored or not (a rolled-back one leaves a gap)
     private bool _seqFromFile; // a commit failed, so the next one starts above the file's seqs again
-    private string? _storeId; // the file's store_identity, read as the writer sets up
 
     /// <param name="open">Opens a connection to the store's file.</param>
     /// <param name="time">The clock that stamps each event's <c>received_at</c>.</param>
@@ -33,9 +32,6 @@ internal sealed class SqliteWriter : IDisposable
         _time = time;
         _folds = folds;
     }
-
-    /// <summary>Whether the writer has started (its connection is open and the fold writer knows where it starts).</summary>
-    public bool Started => _connection is not null;
 
     /// <summary>Commits the batches in one transaction and hands its new events' sums to the fold writer.</summary>
     /// <returns>Each batch's result, in order.</returns>
@@ -163,9 +159,10 @@ internal sealed class SqliteWriter : IDisposable
             // Set up on a local and kept only when complete: a failure half-way (the file unreadable, a pragma refused)
             // leaves no half-made writer behind, and the next commit tries again.
             SqliteConnection connection = _open();
+            string storeId;
             try
             {
-                Prepare(connection);
+                storeId = Prepare(connection);
             }
             catch
             {
@@ -175,14 +172,17 @@ internal sealed class SqliteWriter : IDisposable
             }
 
             _connection = connection;
-            _folds.Start(_storeId!, _lastSeq); // once: a writer that started never sets up again
+            _folds.Start(storeId, _lastSeq); // once: a writer that started never sets up again
         }
 
         return (_connection, _insert!, _count!);
     }
 
-    private void Prepare(SqliteConnection writer)
+    /// <summary>Sets the writer up on <paramref name="writer"/>.</summary>
+    /// <returns>The file's <c>store_identity</c>, for the fold writer.</returns>
+    private string Prepare(SqliteConnection writer)
     {
+        string storeId;
         using (SqliteCommand pragma = writer.CreateCommand())
         {
             // FULL: a commit is on disk when it returns (the request is answered after it). A larger page cache keeps
@@ -206,7 +206,7 @@ internal sealed class SqliteWriter : IDisposable
                 INSERT INTO store_identity (id, store_id) SELECT 1, lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM store_identity);
                 SELECT store_id FROM store_identity;
                 """;
-            _storeId = (string)identity.ExecuteScalar()!;
+            storeId = (string)identity.ExecuteScalar()!;
         }
 
         _count = new RawStatement(
@@ -218,6 +218,7 @@ internal sealed class SqliteWriter : IDisposable
                 first_ticks = MIN(first_ticks, excluded.first_ticks),
                 last_ticks = MAX(last_ticks, excluded.last_ticks);
             """);
+        return storeId;
     }
 
     /// <summary>
