@@ -5,7 +5,8 @@ namespace Instrumentation.Collector.Storage;
 /// <summary>
 /// The store's instruments, on the meter <c>Instrumentation.Collector</c>: how many events and requests each group
 /// commit carried and how long it took, tagged with <c>provider</c> (<c>Sqlite</c> or <c>PostgreSql</c>) and
-/// <c>outcome</c> (<c>committed</c> or <c>failed</c>); and the SQLite store's fold writer (its rollup file): how long
+/// <c>outcome</c> (<c>committed</c> or <c>failed</c>), and how many PostgreSQL commits met a duplicate id and were sent
+/// again with the conflict clause; and the SQLite store's fold writer (its rollup file): how long
 /// each fold took, tagged with <c>outcome</c> (<c>committed</c> or <c>failed</c>), how many events it read back from
 /// the database file, and how many commits' sums it had no room for.
 /// </summary>
@@ -24,6 +25,11 @@ public static class StoreMetrics
 
     /// <summary>Transaction time (<c>instrumentation.collector.commit.duration</c>).</summary>
     internal static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("instrumentation.collector.commit.duration", "s", "Time of one group commit, from its first statement to the end of its commit.");
+
+    /// <summary>
+    /// PostgreSQL commits sent again with the conflict clause (<c>instrumentation.collector.commit.duplicate_retries</c>).
+    /// </summary>
+    internal static readonly Counter<long> DuplicateRetries = Meter.CreateCounter<long>("instrumentation.collector.commit.duplicate_retries", "{commit}", "PostgreSQL group commits whose plain insert met an id already stored (or being stored by another transaction) and that were sent again with ON CONFLICT (id) DO NOTHING.");
 
     /// <summary>Fold time (<c>instrumentation.collector.rollup.fold.duration</c>), tagged <c>outcome</c>.</summary>
     internal static readonly Histogram<double> FoldDuration = Meter.CreateHistogram<double>("instrumentation.collector.rollup.fold.duration", "s", "Time of one fold of the SQLite store's dashboard rollups into their file, read-back included.");

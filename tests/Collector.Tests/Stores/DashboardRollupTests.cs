@@ -26,6 +26,26 @@ public sealed class DashboardRollupTests
     }
 
     [Fact]
+    public void A_handed_over_context_that_names_a_key_twice_counts_its_first_value_once()
+    {
+        // The validator refuses JSON that names a member twice, but a caller of the store may hand over such a list: the
+        // stores insert one context index row per key and event, with no conflict clause.
+        StoredEvent item = EventStoreContract.Event(context: """{"net_id":"a","course":"x"}""") with
+        {
+            Context = [new("net_id", "a"), new("course", "x"), new("net_id", "a"), new("net_id", "b")],
+        };
+
+        var rollup = new DashboardRollup();
+        rollup.Add(item);
+        rollup.Add(item with { Context = [new("net_id", "a")] });
+
+        Assert.Equal([("net_id", "a", item.Timestamp.UtcTicks, 0), ("course", "x", item.Timestamp.UtcTicks, 0), ("net_id", "a", item.Timestamp.UtcTicks, 1)], rollup.ContextRows);
+        Assert.Equal(2, rollup.Values[("net_id", "a")].Events);
+        Assert.False(rollup.Values.ContainsKey(("net_id", "b")));
+        Assert.Equal(2, rollup.ValueTypes[("net_id", "a", "cell")]);
+    }
+
+    [Fact]
     public void Sums_made_per_batch_and_added_together_equal_sums_made_per_event()
     {
         // What the SQLite writer does with batches prepared on the request threads (PreparedBatch), against what it does per event.

@@ -250,6 +250,13 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     public void The_writers_statements_are_prepared_unless_the_connection_string_says_otherwise(string connectionString, int expected) =>
         Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.StoreConnectionString(connectionString)).MaxAutoPrepare);
 
+    [Theory]
+    [InlineData("Host=db;Database=events", true)]
+    [InlineData("Host=db;Database=events;No Reset On Close=false", false)]
+    [InlineData("host=db;database=events;noresetonclose=false", false)]
+    public void Pooled_connections_are_not_reset_unless_the_connection_string_says_otherwise(string connectionString, bool expected) =>
+        Assert.Equal(expected, new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.StoreConnectionString(connectionString)).NoResetOnClose);
+
     [Fact]
     public void The_store_turns_multiplexing_off_whatever_the_connection_string_says() =>
         Assert.False(new NpgsqlConnectionStringBuilder(PostgreSqlEventStore.StoreConnectionString("Host=db;Database=events;Multiplexing=true")).Multiplexing);

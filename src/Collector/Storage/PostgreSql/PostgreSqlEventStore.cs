@@ -8,26 +8,57 @@ namespace Instrumentation.Collector.Storage.PostgreSql;
 /// <summary>
 /// Events in a PostgreSQL database that any number of collector instances share. Each instance has a few writers
 /// (<see cref="StorageOptions.PostgreSqlWriters"/>), each committing the batches of concurrent requests together
-/// (<see cref="GroupCommitter"/>) on its own connection, with one multi-row
-/// <c>INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING RETURNING id</c>; the unique id makes an event
-/// uploaded twice (to the same or to another instance) stored once, and the counts table is updated in the same
-/// transaction from the rows actually added. Two transactions that insert the same id concurrently (two writers, or two
-/// instances) are ordered by the unique index: the second waits for the first and, once it commits, inserts nothing
-/// for that id and gets no <c>RETURNING</c> row for it, so exactly one of them reports the event as new.
+/// (<see cref="GroupCommitter"/>) on its own connection, with one multi-row <c>INSERT … SELECT FROM unnest(…)
+/// RETURNING id, seq</c>. The unique index on id makes an event uploaded twice (to the same or to another instance)
+/// stored once, and the counts table is updated in the same transaction from the rows actually added.
 /// </summary>
+/// <remarks>
+/// <para>
+/// Ids are deduplicated by <c>ON CONFLICT (id) DO NOTHING</c>, but not on every commit: a speculative insertion costs
+/// the server an extra step per row (measured: a plain insert of the same rows is 15-20 % cheaper, docs/benchmarks.md),
+/// and nearly every uploaded id is new. So a commit first sends a plain <c>INSERT</c> of its group's distinct ids. If an
+/// id is already stored, or another transaction is inserting it, the server refuses that insert with a unique
+/// violation on <c>events_id_key</c>, as the index is there for; the transaction is rolled back whole and the group is
+/// sent again with <c>ON CONFLICT (id) DO NOTHING</c>, which stores the new events and skips the others. After such a
+/// conflict every commit uses the conflict clause for <see cref="ConflictClauseWindow"/>: duplicates come in runs (an
+/// uploader replaying its spool after a lost answer), and each plain attempt that fails costs a round trip and the
+/// rows it had inserted.
+/// </para>
+/// <para>
+/// Two transactions that insert the same id concurrently (two writers, or two instances) are ordered by the unique
+/// index: the second waits for the first and, once it commits, either fails (plain insert, then sent again) or inserts
+/// nothing for that id and gets no <c>RETURNING</c> row for it, so exactly one of them reports the event as new.
+/// </para>
+/// </remarks>
 public sealed class PostgreSqlEventStore : IEventStore
 {
     // Rows go in id order: two instances inserting overlapping ids then wait on each other's unique-index entries in
-    // the same order, never in a cycle (a deadlock would abort one transaction). Within one id, the first occurrence
-    // (ord) is the one stored, as InsertResult reports.
-    private const string InsertSql = """
+    // the same order, never in a cycle (a deadlock would abort one transaction). A group's ids are distinct (CommitAsync
+    // keeps the first occurrence of each, the one InsertResult reports as new).
+    private const string PlainInsertSql = """
         INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", received_at, json)
         SELECT id, type, priority, ticks, ts, @received, json
-        FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) WITH ORDINALITY AS input(id, type, priority, ticks, ts, json, ord)
-        ORDER BY id, ord
+        FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) AS input(id, type, priority, ticks, ts, json)
+        ORDER BY id
+        RETURNING id, seq;
+        """;
+
+    private const string SkipDuplicatesInsertSql = """
+        INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", received_at, json)
+        SELECT id, type, priority, ticks, ts, @received, json
+        FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) AS input(id, type, priority, ticks, ts, json)
+        ORDER BY id
         ON CONFLICT (id) DO NOTHING
         RETURNING id, seq;
         """;
+
+    /// <summary>The unique constraint on <c>events.id</c> (PostgreSQL's default name for migration 1's <c>UNIQUE</c>).</summary>
+    private const string IdConstraint = "events_id_key";
+
+    /// <summary>
+    /// How long after a conflict every commit uses <c>ON CONFLICT (id) DO NOTHING</c> before trying a plain insert again.
+    /// </summary>
+    internal static readonly TimeSpan ConflictClauseWindow = TimeSpan.FromSeconds(10);
 
     private const string CountSql = """
         INSERT INTO event_counts (type, priority, count, first_ticks, last_ticks)
@@ -53,6 +84,13 @@ public sealed class PostgreSqlEventStore : IEventStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly GroupCommitter _committer;
     private readonly TimeProvider _time;
+
+    /// <summary>
+    /// Until when (UTC ticks) commits insert with the conflict clause: set by the writer whose plain insert met a
+    /// duplicate, read by every writer as it begins a commit (a writer may read it a moment late: that costs at most one
+    /// more plain attempt, sent again like the first).
+    /// </summary>
+    private long _conflictClauseUntilTicks;
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…;Username=…;Password=…</c>).</param>
@@ -149,17 +187,25 @@ public sealed class PostgreSqlEventStore : IEventStore
     /// turned off whatever the string says: a writer begins and commits its transaction in SQL (so that COMMIT travels in
     /// the commit's last batch), which needs both round trips on the connection that began it, and Npgsql documents SQL
     /// transactions as unsupported with multiplexing (measured: with the events' JSON sent as bytes, a multiplexed commit
-    /// left its events uncommitted on another connection).
+    /// left its events uncommitted on another connection). <c>No Reset On Close</c> is on unless the string says otherwise:
+    /// the store's connections leave no session state behind (every transaction is committed or rolled back before the
+    /// connection goes back to the pool, and nothing is <c>SET</c>), and the reset Npgsql would otherwise send with
+    /// the next use of a pooled connection is six statements, one set per commit.
     /// </summary>
     internal static string StoreConnectionString(string connectionString)
     {
         var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
-        bool chosen = given.Keys.Cast<string>().Any(key => string.Equals(key.Replace(" ", string.Empty, StringComparison.Ordinal), "MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
+        bool Given(string name) => given.Keys.Cast<string>().Any(key => string.Equals(key.Replace(" ", string.Empty, StringComparison.Ordinal), name, StringComparison.OrdinalIgnoreCase));
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        if (!chosen)
+        if (!Given("MaxAutoPrepare"))
         {
             builder.MaxAutoPrepare = 64;
             builder.AutoPrepareMinUsages = 2;
+        }
+
+        if (!Given("NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
         }
 
         builder.Multiplexing = false;
@@ -169,114 +215,24 @@ public sealed class PostgreSqlEventStore : IEventStore
     /// <summary>One writer's transaction (the <see cref="GroupCommitter"/>'s writers call it concurrently, each on its own connection).</summary>
     private async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
-        int total = 0;
-        foreach (IReadOnlyList<StoredEvent> batch in batches)
-        {
-            total += batch.Count;
-        }
-
-        var ids = new Guid[total];
-        var types = new string[total];
-        var priorities = new string[total];
-        var ticks = new long[total];
-        var times = new DateTime[total];
-        // Each event's JSON as the UTF-8 bytes it arrived in (a slice of its request's body, alive until the request is
-        // answered, which is after this commit): Npgsql writes text from bytes as they are, so no string is made per event
-        // and no UTF-16 to UTF-8 round trip is paid on the writer's path.
-        var jsons = new ReadOnlyMemory<byte>[total];
-        int n = 0;
-        foreach (IReadOnlyList<StoredEvent> batch in batches)
-        {
-            foreach (StoredEvent item in batch)
-            {
-                ids[n] = item.Id;
-                types[n] = item.Type;
-                priorities[n] = item.Priority;
-                ticks[n] = item.Timestamp.UtcTicks;
-                times[n] = item.Timestamp.UtcDateTime;
-                jsons[n] = item.Utf8Json;
-                n++;
-            }
-        }
-
-        // Two round trips: BEGIN with the insert (its RETURNING says which events are new and their seqs), then everything
-        // that follows from that, with COMMIT, in one batch. The transaction is begun and ended in SQL rather than through
-        // NpgsqlTransaction so that COMMIT can travel in that batch; after a failure the catch below rolls it back.
+        var columns = new EventColumns(batches);
+        bool skipDuplicates = _time.GetUtcNow().UtcTicks < Volatile.Read(ref _conflictClauseUntilTicks);
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            InsertResult[] results;
-            var added = new Dictionary<Guid, long>(total); // id → seq of each event this transaction added
-            await using (var insert = new NpgsqlBatch(connection))
+            try
             {
-                insert.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-                var rows = new NpgsqlBatchCommand(InsertSql);
-                rows.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = ids });
-                rows.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = types });
-                rows.Parameters.Add(new NpgsqlParameter<string[]>("priorities", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = priorities });
-                rows.Parameters.Add(new NpgsqlParameter<long[]>("ticks", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = ticks });
-                rows.Parameters.Add(new NpgsqlParameter<DateTime[]>("times", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = times });
-                rows.Parameters.Add(new NpgsqlParameter<ReadOnlyMemory<byte>[]>("jsons", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = jsons });
-                rows.Parameters.Add(new NpgsqlParameter<DateTime>("received", NpgsqlDbType.TimestampTz) { TypedValue = _time.GetUtcNow().UtcDateTime });
-                insert.BatchCommands.Add(rows);
-                await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                do
-                {
-                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        added.Add(reader.GetGuid(0), reader.GetInt64(1));
-                    }
-                }
-                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+                return await AttemptAsync(connection, batches, columns, skipDuplicates, cancellationToken).ConfigureAwait(false);
             }
-
-            // An id is new for its first occurrence in this transaction only (a later copy in the same group is a duplicate).
-            results = new InsertResult[batches.Count];
-            var tally = new CountTally();
-            var rollup = new Rollups.DashboardRollup();
-            var seqs = new List<long>(added.Count); // in the order the rollup gets the new events: its context rows refer to them so
-            for (int b = 0; b < batches.Count; b++)
+            catch (PostgresException conflict) when (!skipDuplicates && conflict.SqlState == PostgresErrorCodes.UniqueViolation && conflict.ConstraintName == IdConstraint)
             {
-                IReadOnlyList<StoredEvent> batch = batches[b];
-                bool[] isNew = new bool[batch.Count];
-                for (int i = 0; i < batch.Count; i++)
-                {
-                    if (added.Remove(batch[i].Id, out long seq))
-                    {
-                        seqs.Add(seq);
-                        isNew[i] = true;
-                        tally.Add(batch[i]);
-                        rollup.Add(batch[i]);
-                    }
-                }
-
-                results[b] = new InsertResult(isNew);
+                // An id of the group is stored already, or another transaction stored it meanwhile: nothing of the plain
+                // insert stays, and the group goes again with the conflict clause, on the same connection.
+                await RollBackAsync(connection).ConfigureAwait(false);
+                Volatile.Write(ref _conflictClauseUntilTicks, (_time.GetUtcNow() + ConflictClauseWindow).UtcTicks);
+                StoreMetrics.DuplicateRetries.Add(1);
+                return await AttemptAsync(connection, batches, columns, skipDuplicates: true, cancellationToken).ConfigureAwait(false);
             }
-
-            // Then, in one round trip: the context index rows (this commit's own, no other transaction touches them), the
-            // totals every transaction updates, last (see PostgreSqlRollupWriter for their lock order), and COMMIT. A failed
-            // statement makes the server skip the rest of the batch, COMMIT included.
-            await using (var rest = new NpgsqlBatch(connection))
-            {
-                Rollups.PostgreSqlRollupWriter.AddContextRows(rest, rollup, seqs);
-                if (tally.Count > 0)
-                {
-                    var ordered = tally.Ordered().ToArray();
-                    var count = new NpgsqlBatchCommand(CountSql);
-                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("types", NpgsqlDbType.Text, ordered.Select(e => e.Type)));
-                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("priorities", NpgsqlDbType.Text, ordered.Select(e => e.Priority)));
-                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("counts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.Count)));
-                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("firsts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.FirstTicks)));
-                    count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("lasts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.LastTicks)));
-                    rest.BatchCommands.Add(count);
-                }
-
-                Rollups.PostgreSqlRollupWriter.AddTotals(rest, rollup);
-                rest.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-                await rest.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            return results;
         }
         catch when (connection.State == System.Data.ConnectionState.Open)
         {
@@ -285,6 +241,80 @@ public sealed class PostgreSqlEventStore : IEventStore
             await RollBackAsync(connection).ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>One attempt at the group's transaction, begun and ended (or left failed) on <paramref name="connection"/>.</summary>
+    private async Task<InsertResult[]> AttemptAsync(NpgsqlConnection connection, IReadOnlyList<IReadOnlyList<StoredEvent>> batches, EventColumns columns, bool skipDuplicates, CancellationToken cancellationToken)
+    {
+        // Two round trips: BEGIN with the insert (its RETURNING says which events are new and their seqs), then everything
+        // that follows from that, with COMMIT, in one batch. The transaction is begun and ended in SQL rather than through
+        // NpgsqlTransaction so that COMMIT can travel in that batch; after a failure the caller rolls it back.
+        var added = new Dictionary<Guid, long>(columns.Ids.Length); // id → seq of each event this transaction added
+        await using (var insert = new NpgsqlBatch(connection))
+        {
+            insert.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            var rows = new NpgsqlBatchCommand(skipDuplicates ? SkipDuplicatesInsertSql : PlainInsertSql);
+            columns.AddParameters(rows.Parameters);
+            rows.Parameters.Add(new NpgsqlParameter<DateTime>("received", NpgsqlDbType.TimestampTz) { TypedValue = _time.GetUtcNow().UtcDateTime });
+            insert.BatchCommands.Add(rows);
+            await using NpgsqlDataReader reader = await insert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            do
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    added.Add(reader.GetGuid(0), reader.GetInt64(1));
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        // An id is new for its first occurrence in this transaction only (a later copy in the same group is a duplicate).
+        var results = new InsertResult[batches.Count];
+        var tally = new CountTally();
+        var rollup = new Rollups.DashboardRollup();
+        var seqs = new List<long>(added.Count); // in the order the rollup gets the new events: its context rows refer to them so
+        for (int b = 0; b < batches.Count; b++)
+        {
+            IReadOnlyList<StoredEvent> batch = batches[b];
+            bool[] isNew = new bool[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (added.Remove(batch[i].Id, out long seq))
+                {
+                    seqs.Add(seq);
+                    isNew[i] = true;
+                    tally.Add(batch[i]);
+                    rollup.Add(batch[i]);
+                }
+            }
+
+            results[b] = new InsertResult(isNew);
+        }
+
+        // Then, in one round trip: the context index rows (this commit's own, no other transaction touches them), the
+        // totals every transaction updates, last (see PostgreSqlRollupWriter for their lock order), and COMMIT. A failed
+        // statement makes the server skip the rest of the batch, COMMIT included.
+        await using (var rest = new NpgsqlBatch(connection))
+        {
+            Rollups.PostgreSqlRollupWriter.AddContextRows(rest, rollup, seqs);
+            if (tally.Count > 0)
+            {
+                var ordered = tally.Ordered().ToArray();
+                var count = new NpgsqlBatchCommand(CountSql);
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("types", NpgsqlDbType.Text, ordered.Select(e => e.Type)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("priorities", NpgsqlDbType.Text, ordered.Select(e => e.Priority)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("counts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.Count)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("firsts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.FirstTicks)));
+                count.Parameters.Add(Rollups.PostgreSqlRollupWriter.Array("lasts", NpgsqlDbType.Bigint, ordered.Select(e => e.Entry.LastTicks)));
+                rest.BatchCommands.Add(count);
+            }
+
+            Rollups.PostgreSqlRollupWriter.AddTotals(rest, rollup);
+            rest.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+            await rest.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return results;
     }
 
     /// <summary>Ends the connection's transaction, if any; a failure here (the server gone) leaves the first error to report.</summary>

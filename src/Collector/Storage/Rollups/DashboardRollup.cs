@@ -67,8 +67,17 @@ internal sealed class DashboardRollup
         long minute = ticks / TimeSpan.TicksPerMinute;
         var minuteKey = (minute, item.Type, item.Priority);
         _minutes[minuteKey] = _minutes.GetValueOrDefault(minuteKey) + 1;
+        int firstRow = _contextRows.Count;
         foreach ((string key, string value) in item.Context ?? ContextOf(item.Utf8Json.Span))
         {
+            if (item.Context is not null && IsGiven(key, firstRow))
+            {
+                // A caller's list that names a key twice (the collector's validator refuses such JSON): the first counts,
+                // as in ContextOf, so the event has one row per key in the context index, whose key the stores insert
+                // into without a conflict clause.
+                continue;
+            }
+
             _contextRows.Add((key, value, ticks, _events));
             var contextKey = (key, value, minute, item.Type);
             _contextMinutes[contextKey] = _contextMinutes.GetValueOrDefault(contextKey) + 1;
@@ -85,6 +94,20 @@ internal sealed class DashboardRollup
         }
 
         _events++;
+    }
+
+    /// <summary>Whether the event whose context rows start at <paramref name="firstRow"/> has a row for <paramref name="key"/>.</summary>
+    private bool IsGiven(string key, int firstRow)
+    {
+        for (int row = firstRow; row < _contextRows.Count; row++)
+        {
+            if (string.Equals(_contextRows[row].Key, key, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Adds the sums of another rollup (gathered from other events) to this one, key by key.</summary>

@@ -13,10 +13,12 @@ namespace Instrumentation.Collector.Storage.Rollups;
 /// </summary>
 internal static class PostgreSqlRollupWriter
 {
+    // No conflict clause: each row holds one of this commit's new events' seq, and an event has one row per key
+    // (DashboardRollup.Add), so no row can already be there, and a speculative insertion would cost the server an extra
+    // step per row (measured: as much as the events insert itself at commits of ~130 events).
     private const string ContextRowsSql = """
         INSERT INTO event_context (key, value, ticks, seq)
-        SELECT * FROM unnest(@keys, @values, @ticks, @seqs)
-        ON CONFLICT DO NOTHING;
+        SELECT * FROM unnest(@keys, @values, @ticks, @seqs);
         """;
 
     private const string MinutesSql = """

@@ -1,0 +1,125 @@
+using Instrumentation.Collector.Storage;
+using Instrumentation.Collector.Storage.PostgreSql;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+
+namespace Instrumentation.Collector.Tests.Stores;
+
+/// <summary>
+/// The PostgreSQL store inserts without a conflict clause until an id is a duplicate, then sends that group again with
+/// <c>ON CONFLICT (id) DO NOTHING</c> and keeps the clause for a while. What the store reports and stores is the same
+/// either way; the retries counter (the meter is the process's, so this runs in the collection no other test runs
+/// beside) shows which way each commit went.
+/// </summary>
+[Collection(EndToEnd.Name)]
+public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _stores = [];
+    private string? _connectionString;
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_stored_id_sends_its_group_again_with_the_conflict_clause_which_later_commits_keep_for_a_while()
+    {
+        using var retries = new MetricCollector<long>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.duplicate_retries");
+        var time = new FakeTimeProvider(EventStoreContract.T0);
+        PostgreSqlEventStore store = await OpenAsync(time);
+        StoredEvent[] first = [Event(), Event()];
+        Assert.Equal(new[] { true, true }, IsNew(await store.InsertAsync(first, Token), 2));
+        Assert.Equal(0, Retries(retries));
+
+        // A stored id among new ones: the plain insert fails, the group goes again and stores the new ones only.
+        Assert.Equal(new[] { false, true, true }, IsNew(await store.InsertAsync([first[0], Event(), Event()], Token), 3));
+        Assert.Equal(1, Retries(retries));
+
+        // Within the window, commits use the clause from the start: a duplicate costs no second attempt.
+        time.Advance(PostgreSqlEventStore.ConflictClauseWindow - TimeSpan.FromSeconds(1));
+        Assert.Equal(new[] { false, true }, IsNew(await store.InsertAsync([first[1], Event()], Token), 2));
+        Assert.Equal(new[] { true }, IsNew(await store.InsertAsync([Event()], Token), 1));
+        Assert.Equal(1, Retries(retries));
+
+        // After it, a plain insert again: new events go through at once, a duplicate sends its group again.
+        time.Advance(PostgreSqlEventStore.ConflictClauseWindow);
+        Assert.Equal(new[] { true, true }, IsNew(await store.InsertAsync([Event(), Event()], Token), 2));
+        Assert.Equal(1, Retries(retries));
+        Assert.Equal(new[] { true, false }, IsNew(await store.InsertAsync([Event(), first[0]], Token), 2));
+        Assert.Equal(2, Retries(retries));
+
+        const long Stored = 2 + 2 + 1 + 1 + 2 + 1;
+        Assert.Equal(Stored, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(Stored, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(Stored, await CountAsync("SELECT count(*) FROM event_context;"));
+        Assert.Equal(Stored, await CountAsync("SELECT sum(count) FROM event_minutes;"));
+        Assert.Equal(Stored, await CountAsync("SELECT sum(events) FROM context_values;"));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
+    }
+
+    [Fact]
+    public async Task An_id_given_twice_in_one_group_is_sent_once_and_needs_no_second_attempt()
+    {
+        using var retries = new MetricCollector<long>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.duplicate_retries");
+        PostgreSqlEventStore store = await OpenAsync(new FakeTimeProvider(EventStoreContract.T0));
+        StoredEvent twice = Event();
+        StoredEvent other = Event();
+
+        Assert.Equal(new[] { true, false, true, false }, IsNew(await store.InsertAsync([twice, twice, other, twice], Token), 4));
+
+        Assert.Equal(0, Retries(retries));
+        Assert.Equal(2, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(2, (await store.GetStatisticsAsync(Token)).Total);
+    }
+
+    [Fact]
+    public async Task Instances_that_each_store_ids_the_other_is_storing_report_each_new_once_after_going_again()
+    {
+        // Two instances (each with two writers) given the same fresh ids at once, in opposite orders: one transaction
+        // stores an id, the other's plain insert waits for it and then fails, and its group goes again with the clause.
+        using var retries = new MetricCollector<long>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.duplicate_retries");
+        PostgreSqlEventStore first = await OpenAsync(TimeProvider.System);
+        PostgreSqlEventStore second = await OpenAsync(TimeProvider.System);
+        StoredEvent[] events = [.. Enumerable.Range(0, 600).Select(_ => Event())];
+
+        InsertResult[] results = await Task.WhenAll(
+            Task.Run(() => first.InsertAsync(events, Token)),
+            Task.Run(() => second.InsertAsync([.. events.Reverse()], Token)));
+
+        Assert.Equal(events.Length, results.Sum(r => r.NewCount));
+        Assert.Equal(events.Length, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(events.Length, await CountAsync("SELECT count(*) FROM event_context;"));
+        Assert.Equal(events.Length, (await first.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(1, Retries(retries)); // the instance that lost the race, once: its second attempt has the clause
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (IAsyncDisposable store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    private static StoredEvent Event() => EventStoreContract.Event(at: EventStoreContract.T0);
+
+    private static bool[] IsNew(InsertResult result, int count) => [.. Enumerable.Range(0, count).Select(result.IsNew)];
+
+    private static long Retries(MetricCollector<long> retries) => retries.GetMeasurementSnapshot().Sum(m => m.Value);
+
+    private async Task<PostgreSqlEventStore> OpenAsync(TimeProvider time)
+    {
+        _connectionString ??= await server.CreateDatabaseAsync();
+        var store = new PostgreSqlEventStore(_connectionString, new StorageOptions { Provider = StorageProvider.PostgreSql }, time);
+        _stores.Add(store);
+        await store.InitializeAsync(Token);
+        return store;
+    }
+
+    private async Task<long> CountAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(Token);
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(Token), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
