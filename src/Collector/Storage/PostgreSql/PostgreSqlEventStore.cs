@@ -17,9 +17,8 @@ namespace Instrumentation.Collector.Storage.PostgreSql;
 /// Ids are deduplicated by <c>ON CONFLICT (id) DO NOTHING</c>, but not on every commit: a speculative insertion costs
 /// the server an extra step per row (measured: a plain insert of the same rows is 15-20 % cheaper, docs/benchmarks.md),
 /// and nearly every uploaded id is new. So a commit first sends a plain <c>INSERT</c> of its group's distinct ids. If an
-/// id is already stored, or another transaction is inserting it, the server refuses that insert with a unique
-/// violation on <c>events_id_key</c>, as the index is there for; the transaction is rolled back whole and the group is
-/// sent again with <c>ON CONFLICT (id) DO NOTHING</c>, which stores the new events and skips the others. After such a
+/// id is already stored, or another transaction is inserting it, the unique index on id makes the server refuse that
+/// insert (a unique violation); the transaction is rolled back whole and the group is sent again with <c>ON CONFLICT (id) DO NOTHING</c>, which stores the new events and skips the others. After such a
 /// conflict every commit uses the conflict clause for <see cref="ConflictClauseWindow"/>: duplicates come in runs (an
 /// uploader replaying its spool after a lost answer), and each plain attempt that fails costs a round trip and the
 /// rows it had inserted.
@@ -51,9 +50,6 @@ public sealed class PostgreSqlEventStore : IEventStore
         ON CONFLICT (id) DO NOTHING
         RETURNING id, seq;
         """;
-
-    /// <summary>The unique constraint on <c>events.id</c> (PostgreSQL's default name for migration 1's <c>UNIQUE</c>).</summary>
-    private const string IdConstraint = "events_id_key";
 
     /// <summary>
     /// How long after a conflict every commit uses <c>ON CONFLICT (id) DO NOTHING</c> before trying a plain insert again.
@@ -224,7 +220,7 @@ public sealed class PostgreSqlEventStore : IEventStore
             {
                 return await AttemptAsync(connection, batches, columns, skipDuplicates, cancellationToken).ConfigureAwait(false);
             }
-            catch (PostgresException conflict) when (!skipDuplicates && conflict.SqlState == PostgresErrorCodes.UniqueViolation && conflict.ConstraintName == IdConstraint)
+            catch (PostgresException conflict) when (!skipDuplicates && IsDuplicateEvent(conflict))
             {
                 // An id of the group is stored already, or another transaction stored it meanwhile: nothing of the plain
                 // insert stays, and the group goes again with the conflict clause, on the same connection.
@@ -316,6 +312,15 @@ public sealed class PostgreSqlEventStore : IEventStore
 
         return results;
     }
+
+    /// <summary>
+    /// Whether the plain insert met an id already stored or being stored: a unique violation on <c>events</c>, whose
+    /// other unique key (<c>seq</c>) the server generates. The table, not the constraint's name, is what is checked, so
+    /// that a database restored or migrated by other tools under other names is handled alike; a violation that the
+    /// conflict clause does not resolve fails the second attempt as it failed the first.
+    /// </summary>
+    private static bool IsDuplicateEvent(PostgresException exception) =>
+        exception.SqlState == PostgresErrorCodes.UniqueViolation && exception.TableName == "events";
 
     /// <summary>Ends the connection's transaction, if any; a failure here (the server gone) leaves the first error to report.</summary>
     private static async Task RollBackAsync(NpgsqlConnection connection)
