@@ -92,6 +92,26 @@ public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAs
         Assert.Equal(1, Retries(retries)); // the instance that lost the race, once: its second attempt has the clause
     }
 
+    [Fact]
+    public async Task The_window_runs_on_the_monotonic_clock_so_a_wall_clock_stepped_back_does_not_stretch_it()
+    {
+        using var retries = new MetricCollector<long>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.duplicate_retries");
+        var clock = new SteppedClock(EventStoreContract.T0);
+        PostgreSqlEventStore store = await OpenAsync(clock);
+        StoredEvent stored = Event();
+        await store.InsertAsync([stored], Token);
+        Assert.Equal(new[] { false, true }, IsNew(await store.InsertAsync([stored, Event()], Token), 2));
+        Assert.Equal(1, Retries(retries));
+
+        // The wall clock goes back an hour (an NTP step, a restored VM) while the window's time passes: the window is over,
+        // so the next duplicate meets a plain insert again (against the wall clock the window would last another hour).
+        clock.StepWallClock(TimeSpan.FromHours(-1));
+        clock.Elapse(PostgreSqlEventStore.ConflictClauseWindow + TimeSpan.FromSeconds(1));
+        Assert.Equal(new[] { false, true }, IsNew(await store.InsertAsync([stored, Event()], Token), 2));
+        Assert.Equal(2, Retries(retries));
+        Assert.Equal(3, (await store.GetStatisticsAsync(Token)).Total);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (IAsyncDisposable store in _stores)
@@ -121,5 +141,26 @@ public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAs
         await connection.OpenAsync(Token);
         await using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(await command.ExecuteScalarAsync(Token), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A clock whose wall time can be stepped apart from its monotonic timestamp, as a real host's can.</summary>
+    private sealed class SteppedClock(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset _now = start;
+        private long _timestamp;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public override long GetTimestamp() => _timestamp;
+
+        public void Elapse(TimeSpan span)
+        {
+            _now += span;
+            _timestamp += span.Ticks;
+        }
+
+        public void StepWallClock(TimeSpan step) => _now += step;
     }
 }

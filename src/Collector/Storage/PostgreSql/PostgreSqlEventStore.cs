@@ -15,13 +15,14 @@ namespace Instrumentation.Collector.Storage.PostgreSql;
 /// <remarks>
 /// <para>
 /// Ids are deduplicated by <c>ON CONFLICT (id) DO NOTHING</c>, but not on every commit: a speculative insertion costs
-/// the server an extra step per row (measured: a plain insert of the same rows is 15-20 % cheaper, docs/benchmarks.md),
-/// and nearly every uploaded id is new. So a commit first sends a plain <c>INSERT</c> of its group's distinct ids. If an
-/// id is already stored, or another transaction is inserting it, the unique index on id makes the server refuse that
-/// insert (a unique violation); the transaction is rolled back whole and the group is sent again with <c>ON CONFLICT (id) DO NOTHING</c>, which stores the new events and skips the others. After such a
-/// conflict every commit uses the conflict clause for <see cref="ConflictClauseWindow"/>: duplicates come in runs (an
-/// uploader replaying its spool after a lost answer), and each plain attempt that fails costs a round trip and the
-/// rows it had inserted.
+/// the server an extra step per row (measured: a scratch build with a plain insert ingested 5-10 % more events per
+/// second at batches of 50 over HTTP, docs/benchmarks.md section 0a), and nearly every uploaded id is new. So a commit
+/// first sends a plain <c>INSERT</c> of its group's distinct ids. If an id is already stored, or another transaction is
+/// inserting it, the unique index on id makes the server refuse that insert (a unique violation); the transaction is
+/// rolled back whole and the group is sent again with <c>ON CONFLICT (id) DO NOTHING</c>, which stores the new events
+/// and skips the others. After such a conflict every commit uses the conflict clause for
+/// <see cref="ConflictClauseWindow"/>: duplicates come in runs (an uploader replaying its spool after a lost answer), and
+/// each plain attempt that fails costs a round trip and the rows it had inserted.
 /// </para>
 /// <para>
 /// Two transactions that insert the same id concurrently (two writers, or two instances) are ordered by the unique
@@ -32,7 +33,7 @@ namespace Instrumentation.Collector.Storage.PostgreSql;
 public sealed class PostgreSqlEventStore : IEventStore
 {
     // Rows go in id order: two instances inserting overlapping ids then wait on each other's unique-index entries in
-    // the same order, never in a cycle (a deadlock would abort one transaction). A group's ids are distinct (CommitAsync
+    // the same order, never in a cycle (a deadlock would abort one transaction). A group's ids are distinct (EventColumns
     // keeps the first occurrence of each, the one InsertResult reports as new).
     private const string PlainInsertSql = """
         INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", received_at, json)
@@ -82,11 +83,12 @@ public sealed class PostgreSqlEventStore : IEventStore
     private readonly TimeProvider _time;
 
     /// <summary>
-    /// Until when (UTC ticks) commits insert with the conflict clause: set by the writer whose plain insert met a
-    /// duplicate, read by every writer as it begins a commit (a writer may read it a moment late: that costs at most one
-    /// more plain attempt, sent again like the first).
+    /// Until when commits insert with the conflict clause, as a <see cref="TimeProvider.GetTimestamp"/> value (monotonic:
+    /// a wall clock stepped back or forward neither stretches nor cuts the window): set by the writer whose plain insert
+    /// met a duplicate, read by every writer as it begins a commit (a writer may read it a moment late: that costs at
+    /// most one more plain attempt, sent again like the first).
     /// </summary>
-    private long _conflictClauseUntilTicks;
+    private long _conflictClauseUntil = long.MinValue;
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…;Username=…;Password=…</c>).</param>
@@ -186,7 +188,7 @@ public sealed class PostgreSqlEventStore : IEventStore
     /// left its events uncommitted on another connection). <c>No Reset On Close</c> is on unless the string says otherwise:
     /// the store's connections leave no session state behind (every transaction is committed or rolled back before the
     /// connection goes back to the pool, and nothing is <c>SET</c>), and the reset Npgsql would otherwise send with
-    /// the next use of a pooled connection is six statements, one set per commit.
+    /// the next use of a pooled connection is seven statements, one set per commit.
     /// </summary>
     internal static string StoreConnectionString(string connectionString)
     {
@@ -212,7 +214,7 @@ public sealed class PostgreSqlEventStore : IEventStore
     private async Task<InsertResult[]> CommitAsync(IReadOnlyList<IReadOnlyList<StoredEvent>> batches, CancellationToken cancellationToken)
     {
         var columns = new EventColumns(batches);
-        bool skipDuplicates = _time.GetUtcNow().UtcTicks < Volatile.Read(ref _conflictClauseUntilTicks);
+        bool skipDuplicates = _time.GetTimestamp() < Volatile.Read(ref _conflictClauseUntil);
         await using NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -225,7 +227,7 @@ public sealed class PostgreSqlEventStore : IEventStore
                 // An id of the group is stored already, or another transaction stored it meanwhile: nothing of the plain
                 // insert stays, and the group goes again with the conflict clause, on the same connection.
                 await RollBackAsync(connection).ConfigureAwait(false);
-                Volatile.Write(ref _conflictClauseUntilTicks, (_time.GetUtcNow() + ConflictClauseWindow).UtcTicks);
+                Volatile.Write(ref _conflictClauseUntil, _time.GetTimestamp() + (long)(ConflictClauseWindow.TotalSeconds * _time.TimestampFrequency));
                 StoreMetrics.DuplicateRetries.Add(1);
                 return await AttemptAsync(connection, batches, columns, skipDuplicates: true, cancellationToken).ConfigureAwait(false);
             }
