@@ -112,6 +112,42 @@ public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAs
         Assert.Equal(3, (await store.GetStatisticsAsync(Token)).Total);
     }
 
+    [Fact]
+    public async Task A_second_attempt_that_fails_stores_nothing_of_its_group_and_leaves_no_transaction_open()
+    {
+        PostgreSqlEventStore store = await OpenAsync(new FakeTimeProvider(EventStoreContract.T0));
+        StoredEvent stored = Event();
+        await store.InsertAsync([stored], Token);
+        await FailInsertStatementAsync(2, "RAISE EXCEPTION 'injected failure of the second attempt'");
+
+        StoredEvent fresh = Event();
+        var failure = await Assert.ThrowsAsync<PostgresException>(() => store.InsertAsync([stored, fresh], Token));
+        Assert.Contains("injected failure", failure.MessageText, StringComparison.Ordinal);
+        await AssertStoredAsync(store, 1);
+
+        // The connection went back to the pool usable, and the group can be sent again (the window is on: one attempt).
+        Assert.Equal(new[] { false, true }, IsNew(await store.InsertAsync([stored, fresh], Token), 2));
+        await AssertStoredAsync(store, 2);
+    }
+
+    [Fact]
+    public async Task A_connection_the_server_drops_after_the_first_attempt_fails_the_group_without_storing_any_of_it()
+    {
+        PostgreSqlEventStore store = await OpenAsync(new FakeTimeProvider(EventStoreContract.T0));
+        StoredEvent stored = Event();
+        await store.InsertAsync([stored], Token);
+        await FailInsertStatementAsync(2, "PERFORM pg_terminate_backend(pg_backend_pid())");
+
+        StoredEvent fresh = Event();
+        var failure = await Assert.ThrowsAnyAsync<NpgsqlException>(() => store.InsertAsync([stored, fresh], Token));
+        Assert.True(failure is not PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }, failure.ToString());
+        await AssertStoredAsync(store, 1);
+
+        // The broken connection is not pooled: the next commit opens another one.
+        Assert.Equal(new[] { false, true }, IsNew(await store.InsertAsync([stored, fresh], Token), 2));
+        await AssertStoredAsync(store, 2);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (IAsyncDisposable store in _stores)
@@ -133,6 +169,39 @@ public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAs
         _stores.Add(store);
         await store.InitializeAsync(Token);
         return store;
+    }
+
+    /// <summary>
+    /// Makes the <paramref name="statement"/>-th insert into events from now on (counted by a sequence, which a rollback
+    /// does not undo) run <paramref name="action"/> before any row: the way to fail a writer's second attempt alone.
+    /// </summary>
+    private async Task FailInsertStatementAsync(int statement, string action)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(Token);
+        await using var command = new NpgsqlCommand(
+            $"""
+            CREATE SEQUENCE insert_statements;
+            CREATE FUNCTION fail_an_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('insert_statements') = {statement} THEN {action}; END IF;
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER fail_an_insert BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION fail_an_insert();
+            """,
+            connection);
+        await command.ExecuteNonQueryAsync(Token);
+    }
+
+    /// <summary>The events table, the counts, the context index and the rollups all hold <paramref name="events"/> events, and no transaction is left open.</summary>
+    private async Task AssertStoredAsync(PostgreSqlEventStore store, long events)
+    {
+        Assert.Equal(events, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(events, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal(events, await CountAsync("SELECT count(*) FROM event_context;"));
+        Assert.Equal(events, await CountAsync("SELECT sum(count) FROM event_minutes;"));
+        Assert.Equal(events, await CountAsync("SELECT sum(events) FROM context_values;"));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
     }
 
     private async Task<long> CountAsync(string sql)
