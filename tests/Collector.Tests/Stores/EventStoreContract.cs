@@ -108,6 +108,18 @@ public abstract class EventStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_handed_over_context_that_names_a_key_twice_is_stored_with_its_first_value()
+    {
+        // The PostgreSQL store inserts its context index rows without a conflict clause: a key named twice with the same
+        // value would be the same row twice and fail the commit, so the rollup keeps each key's first value only.
+        IEventStore store = await OpenAsync();
+        StoredEvent item = Event(context: """{"net_id":"a"}""") with { Context = [new("net_id", "a"), new("net_id", "a"), new("net_id", "b")] };
+        Assert.Equal(2, (await store.InsertAsync([item, Event()], Token)).NewCount);
+        Assert.Equal(2, (await store.GetStatisticsAsync(Token)).Total);
+        Assert.Equal([item.Id], (await ReadAsync(store, new EventQuery { Limit = 100, Context = new Dictionary<string, string> { ["net_id"] = "a" } })).Select(IdOf));
+    }
+
+    [Fact]
     public async Task Empty_strings_are_stored_as_empty_text()
     {
         // An empty context value (and name) is text like any other, in the events and in the dashboard's context index.
