@@ -29,7 +29,7 @@ public sealed class DashboardRollupTests
     public void A_handed_over_context_that_names_a_key_twice_counts_its_first_value_once()
     {
         // The validator refuses JSON that names a member twice, but a caller of the store may hand over such a list: the
-        // stores insert one context index row per key and event, with no conflict clause.
+        // PostgreSQL store inserts one context index row per key and event, with no conflict clause.
         StoredEvent item = EventStoreContract.Event(context: """{"net_id":"a","course":"x"}""") with
         {
             Context = [new("net_id", "a"), new("course", "x"), new("net_id", "a"), new("net_id", "b")],

@@ -73,8 +73,8 @@ internal sealed class DashboardRollup
             if (item.Context is not null && IsGiven(key, firstRow))
             {
                 // A caller's list that names a key twice (the collector's validator refuses such JSON): the first counts,
-                // as in ContextOf, so the event has one row per key in the context index, whose key the stores insert
-                // into without a conflict clause.
+                // as in ContextOf, so the event has one row per key in the context index, which the PostgreSQL store
+                // inserts into without a conflict clause (a second row for a key would fail the whole commit there).
                 continue;
             }
 
