@@ -74,8 +74,9 @@ public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAs
     [Fact]
     public async Task Instances_that_each_store_ids_the_other_is_storing_report_each_new_once_after_going_again()
     {
-        // Two instances (each with two writers) given the same fresh ids at once, in opposite orders: one transaction
-        // stores an id, the other's plain insert waits for it and then fails, and its group goes again with the clause.
+        // Two instances (each with two writers) given the same fresh ids at once (in opposite orders, which the server's
+        // ORDER BY id undoes): whichever inserts the lowest id first stores them all, the other's plain insert fails (at
+        // once, or after waiting for the first to commit) and its group goes again with the clause.
         using var retries = new MetricCollector<long>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.duplicate_retries");
         PostgreSqlEventStore first = await OpenAsync(TimeProvider.System);
         PostgreSqlEventStore second = await OpenAsync(TimeProvider.System);
@@ -90,6 +91,56 @@ public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAs
         Assert.Equal(events.Length, await CountAsync("SELECT count(*) FROM event_context;"));
         Assert.Equal(events.Length, (await first.GetStatisticsAsync(Token)).Total);
         Assert.Equal(1, Retries(retries)); // the instance that lost the race, once: its second attempt has the clause
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_plain_insert_that_waits_for_another_transaction_inserting_its_id_goes_again_only_if_that_one_commits(bool commits)
+    {
+        using var retries = new MetricCollector<long>(null, StoreMetrics.MeterName, "instrumentation.collector.commit.duplicate_retries");
+        PostgreSqlEventStore store = await OpenAsync(new FakeTimeProvider(EventStoreContract.T0));
+        StoredEvent held = Event();
+        StoredEvent fresh = Event();
+
+        // Another writer (another instance, say) has inserted held's id and not committed yet.
+        await using var other = new NpgsqlConnection(_connectionString);
+        await other.OpenAsync(Token);
+        await using NpgsqlTransaction transaction = await other.BeginTransactionAsync(Token);
+        await using (var insert = new NpgsqlCommand("INSERT INTO events (id, type, priority, timestamp_ticks, \"timestamp\", json) VALUES (@id, @type, @priority, @ticks, @at, @json);", other, transaction))
+        {
+            insert.Parameters.AddWithValue("id", held.Id);
+            insert.Parameters.AddWithValue("type", held.Type);
+            insert.Parameters.AddWithValue("priority", held.Priority);
+            insert.Parameters.AddWithValue("ticks", held.Timestamp.UtcTicks);
+            insert.Parameters.AddWithValue("at", held.Timestamp.UtcDateTime);
+            insert.Parameters.AddWithValue("json", held.Json);
+            await insert.ExecuteNonQueryAsync(Token);
+        }
+
+        Task<InsertResult> pending = store.InsertAsync([fresh, held], Token);
+        for (int polls = 0; await CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock';") == 0; polls++)
+        {
+            // Until the store's plain insert waits on the other transaction's index entry (a condition, not a timing).
+            Assert.False(pending.IsCompleted, "The store's insert did not wait for the transaction holding its id.");
+            Assert.True(polls < 6000, "The store's insert never waited for the transaction holding its id.");
+            await Task.Delay(10, Token);
+        }
+
+        if (commits)
+        {
+            await transaction.CommitAsync(Token);
+        }
+        else
+        {
+            await transaction.RollbackAsync(Token);
+        }
+
+        // Committed: the plain insert fails and the group goes again, held not new. Rolled back: the plain insert stores both.
+        Assert.Equal(new[] { true, !commits }, IsNew(await pending, 2));
+        Assert.Equal(commits ? 1 : 0, Retries(retries));
+        Assert.Equal(2, await CountAsync("SELECT count(*) FROM events;"));
+        Assert.Equal(commits ? 1 : 2, (await store.GetStatisticsAsync(Token)).Total); // the other writer's counts are its own
     }
 
     [Fact]
