@@ -86,6 +86,48 @@ public sealed partial class ShutdownTests
     }
 
     [Fact]
+    public async Task A_second_collector_on_the_same_SQLite_file_exits_1_saying_so_and_a_start_after_the_first_stopped_serves()
+    {
+        Assert.True(File.Exists(Service), "the collector was not built at " + Service);
+        string folder = Directory.CreateTempSubdirectory("instrumentation-onefile-").FullName;
+        string database = Path.Combine(folder, "events.db");
+        var environment = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            ["Collector__DatabasePath"] = database,
+        };
+        try
+        {
+            using var first = new ChildProcess(Service, folder, environment);
+            await first.WaitForLineAsync(l => l.Contains("Now listening on: ", StringComparison.Ordinal));
+
+            using (var second = new ChildProcess(Service, folder, environment))
+            {
+                int refused = await second.WaitForExitAsync();
+                Assert.True(refused == 1, $"exit code {refused}; output:{Environment.NewLine}{second.Output}");
+                Assert.Contains($"The SQLite database '{database}' is in use by another collector", second.Output, StringComparison.Ordinal);
+                Assert.DoesNotContain("Unhandled exception", second.Output, StringComparison.Ordinal);
+            }
+
+            Assert.Equal(0, Kill(first.Id, SIGTERM));
+            Assert.Equal(0, await first.WaitForExitAsync());
+
+            using var third = new ChildProcess(Service, folder, environment);
+            string line = await third.WaitForLineAsync(l => l.Contains("Now listening on: ", StringComparison.Ordinal));
+            using var client = new HttpClient { BaseAddress = new Uri(ListeningOn().Match(line).Groups[1].Value) };
+            using var content = new StringContent(TestCollector.Event(Guid.CreateVersion7(), priority: "immediate"), Encoding.UTF8, "application/json");
+            using HttpResponseMessage stored = await client.PostAsync("/logs", content, TestContext.Current.CancellationToken);
+            Assert.Equal(System.Net.HttpStatusCode.OK, stored.StatusCode);
+            Assert.Equal(0, Kill(third.Id, SIGTERM));
+            Assert.Equal(0, await third.WaitForExitAsync());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Invalid_configuration_from_appsettings_and_the_environment_exits_2_with_the_reasons_on_stderr()
     {
         Assert.True(File.Exists(Service), "the collector was not built at " + Service);

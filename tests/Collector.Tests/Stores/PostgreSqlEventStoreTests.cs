@@ -135,6 +135,29 @@ public sealed class PostgreSqlEventStoreTests(PostgreSqlServer server) : EventSt
     }
 
     [Fact]
+    public async Task Several_instances_starting_at_once_migrate_the_schema_once()
+    {
+        IEventStore[] stores = [.. Enumerable.Range(0, 4).Select(_ => CreateStore(new StorageOptions()))];
+        try
+        {
+            await Task.WhenAll(stores.Select(s => Task.Run(() => s.InitializeAsync(Token))));
+
+            StoredEvent shared = Event();
+            InsertResult[] results = await Task.WhenAll(stores.Select(s => s.InsertAsync([shared], Token)));
+            Assert.Equal(1, results.Sum(r => r.NewCount));
+            Assert.Equal(1, (await stores[0].GetStatisticsAsync(Token)).Total);
+            Assert.Equal(PostgreSqlSchema.CurrentVersion, await CountAsync("SELECT count(*) FROM instrumentation_schema;"));
+        }
+        finally
+        {
+            foreach (IEventStore store in stores)
+            {
+                await store.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Two_instances_inserting_the_same_ids_in_opposite_orders_neither_deadlock_nor_duplicate()
     {
         IEventStore first = await OpenAsync();

@@ -44,6 +44,27 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task A_second_store_on_the_file_is_refused_before_it_migrates_and_takes_the_file_once_the_first_is_disposed()
+    {
+        SqliteEventStore first = SqliteEventStore.ForFile(DatabasePath);
+        await first.InitializeAsync(Token);
+        Assert.Equal(1, (await first.InsertAsync([Event()], Token)).NewCount);
+        await using SqliteEventStore second = SqliteEventStore.ForFile(DatabasePath);
+
+        InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(() => second.InitializeAsync(Token));
+
+        Assert.Contains($"The SQLite database '{DatabasePath}' is in use by another collector", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("Collector:Storage:Provider", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, (await first.InsertAsync([Event()], Token)).NewCount); // the first goes on as before
+        await first.DisposeAsync();
+
+        await second.InitializeAsync(Token); // the same store, asked again once the file is free
+        Assert.Equal(1, (await second.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(3, (await second.GetStatisticsAsync(Token)).Total);
+        Assert.True(File.Exists(DatabasePath + "-lock"));
+    }
+
+    [Fact]
     public async Task A_file_of_a_collector_before_versioning_is_adopted_and_its_counts_are_built()
     {
         // The table exactly as the unversioned collector created it, with two events in it.

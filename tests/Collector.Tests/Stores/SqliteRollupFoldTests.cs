@@ -116,6 +116,7 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         await abandoned.FoldRollupsAsync(Token);
         await abandoned.InsertAsync([.. Enumerable.Range(300, 700).Select(Event)], Token);
         Assert.Equal(300, RollupAudit.Mark(DatabasePath));
+        abandoned.ReleaseFileLockAsIfKilled();
 
         await using SqliteEventStore next = await OpenAsync();
         Assert.Equal(1000, RollupAudit.Mark(DatabasePath));
@@ -129,6 +130,7 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         // InitializeAsync calls: only the former may be recomputed from the stored events.
         SqliteEventStore abandoned = await OpenAsync();
         await abandoned.InsertAsync([.. Enumerable.Range(0, 200).Select(Event)], Token);
+        abandoned.ReleaseFileLockAsIfKilled();
 
         await using SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
         await store.InsertAsync([.. Enumerable.Range(200, 100).Select(Event)], Token); // before InitializeAsync
@@ -166,6 +168,7 @@ public sealed class SqliteRollupFoldTests : IAsyncDisposable
         RollupAudit.AssertExact(DatabasePath);
         Assert.Equal(150, RollupAudit.Scalar(DatabasePath, "SELECT sum(events) FROM context_values WHERE key = 'ské\"\n';"));
         await abandoned.InsertAsync([.. Enumerable.Range(150, 150).Select(Validated)], Token); // pending, then lost
+        abandoned.ReleaseFileLockAsIfKilled();
 
         await using SqliteEventStore next = await OpenAsync(); // recovery's rows
         Assert.Equal(300, RollupAudit.Mark(DatabasePath));

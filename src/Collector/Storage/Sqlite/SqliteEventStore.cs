@@ -29,6 +29,9 @@ public sealed class SqliteEventStore : IEventStore
     private readonly SqliteFoldWriter _folds;
     private readonly FoldWaiters _foldWaiters = new();
 
+    /// <summary>Held from <see cref="InitializeAsync"/> to the end of <see cref="DisposeAsync"/>: the file is this store's.</summary>
+    private SqliteFileLock? _fileLock;
+
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
     /// <param name="options">The writer's queue limits.</param>
@@ -111,6 +114,9 @@ public sealed class SqliteEventStore : IEventStore
             Directory.CreateDirectory(directory);
         }
 
+        // First the lock: a second collector on this file must fail before it migrates, or reads the seq its writer will
+        // go on from. Taken again by a store initialized twice (a host that retries its start) only if it was released.
+        _fileLock ??= SqliteFileLock.Acquire(DatabasePath);
         using (SqliteConnection connection = Open())
         {
             SqliteSchema.Migrate(connection);
@@ -217,6 +223,26 @@ public sealed class SqliteEventStore : IEventStore
     /// <summary>Commits what is queued, writes the dashboard's pending sums, then closes the database.</summary>
     /// <returns>A task that completes when the database is closed.</returns>
     public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await CloseAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Last, even after a failure to close (this store writes nothing more either way): another process may take the
+            // file over.
+            _fileLock?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Lets go of the database's lock as the process's death would, leaving everything else as it is: for the tests that
+    /// abandon a store (never disposed, its pending sums never written) to play a crash within one process.
+    /// </summary>
+    internal void ReleaseFileLockAsIfKilled() => _fileLock?.Dispose();
+
+    private async Task CloseAsync()
     {
         await _committer.DisposeAsync().ConfigureAwait(false);
         try
