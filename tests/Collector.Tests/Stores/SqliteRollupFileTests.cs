@@ -1,3 +1,4 @@
+using Instrumentation.Collector.Dashboard.Queries;
 using Instrumentation.Collector.Storage;
 using Instrumentation.Collector.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -97,6 +98,31 @@ public sealed class SqliteRollupFileTests : IAsyncDisposable
         Assert.Equal(3_100, RollupAudit.Mark(DatabasePath));
         RollupAudit.AssertExact(DatabasePath);
         Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+    }
+
+    [Fact]
+    public async Task A_rollup_file_damaged_where_only_reads_go_is_rebuilt_after_the_read_that_meets_it()
+    {
+        // The same damage, but nothing new to fold: the start's fold writes nothing there, so only a dashboard read meets
+        // it. That read fails (503 over HTTP); it has the fold writer check the file, and the next read gets the rebuild.
+        await StoreAndCloseAsync(DatabasePath, 0, 3_000);
+        SqliteConnection.ClearAllPools();
+        using (FileStream file = File.Open(DatabasePath + "-rollups", FileMode.Open, FileAccess.ReadWrite))
+        {
+            long damagedFrom = 9L * SqliteSchema.PageSize;
+            file.Position = damagedFrom;
+            file.Write([.. Enumerable.Repeat((byte)0x5A, (int)(file.Length - damagedFrom))]);
+        }
+
+        await using SqliteEventStore store = await OpenAsync(DatabasePath);
+        SqliteException met = await Assert.ThrowsAsync<SqliteException>(() => store.Dashboard.ActivityAsync("net_id", null, null, ActivitySort.Events, descending: true, 1_000, Token));
+        Assert.True(SqliteRollupFile.IsDamaged(met), met.Message);
+
+        IReadOnlyList<ContextActivity> activity = await store.Dashboard.ActivityAsync("net_id", null, null, ActivitySort.Events, descending: true, 1_000, Token);
+        Assert.Equal(3_000, activity.Sum(a => a.Events));
+        Assert.Equal(["cell_id", "course_id", "net_id"], await store.Dashboard.ContextKeysAsync(Token));
+        Assert.Equal(3_000, RollupAudit.Mark(DatabasePath));
+        RollupAudit.AssertExact(DatabasePath);
     }
 
     [Fact]

@@ -69,7 +69,9 @@ public sealed class SqliteEventStore : IEventStore
         _folds = new SqliteFoldWriter(RollupPath, Open, logger, foldQueueCapacity);
         _writer = new SqliteWriter(OpenForWriter, timeProvider ?? TimeProvider.System, _folds);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
-        Dashboard = new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(OpenWithRollups()), DashboardSqlDialect.Sqlite, FoldRollupsAsync);
+        Dashboard = new DamageReportingQueries(
+            new DashboardQueries(_ => ValueTask.FromResult<System.Data.Common.DbConnection>(OpenWithRollups()), DashboardSqlDialect.Sqlite, FoldRollupsAsync),
+            _folds.CheckForDamage);
     }
 
     /// <inheritdoc />

@@ -23,7 +23,8 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// A fold that fails (the rollup file's disk full, the file locked by another program) fails the readers waiting for it
 /// and drops the pending sums; the next fold reads those events back from the events file first, so the rollups miss
 /// nothing and the memory they take stays bounded whatever the rollup file does. A file found damaged (SQLITE_CORRUPT)
-/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once. The uploads never
+/// is a cache that cannot heal: the fold deletes it and rebuilds it from the events file at once (damage that a
+/// dashboard read meets first has the read ask for a check, <see cref="CheckForDamage"/>). The uploads never
 /// wait on a fold: should the queue fill (a fold stuck a full queue of commits long on a locked, slow or rebuilding
 /// rollup file), the events writer drops the sums it cannot queue, and the loop reads their events back instead. A run
 /// of failed folds is logged once as an error (the next failures at debug level, each dashboard read they fail being
@@ -56,6 +57,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     private int _failedFolds; // folds failed in a row: the first is logged as an error, the next ones at debug level, until one succeeds
     private long _overflowThrough; // the events writer's (Volatile), taken by the loop: the last seq of sums a full queue did not take
     private long _skipThrough; // sums at or below this seq were queued before an overflow: their events are read back instead
+    private bool _checkRequested; // a dashboard read met damage: the next fold checks the file first
 
     /// <param name="path">The rollup file.</param>
     /// <param name="openStore">Opens a reader connection to the events file (to read events back).</param>
@@ -118,6 +120,13 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     }
 
     /// <summary>
+    /// Asks for the rollup file to be checked (<c>PRAGMA quick_check</c>) before the next fold, and rebuilt from the
+    /// events file if it is damaged: a dashboard read met damage (SQLITE_CORRUPT) in pages no fold had touched. Never
+    /// waits: with the loop a full queue behind, the request is dropped, and the next read that meets the damage asks again.
+    /// </summary>
+    public void CheckForDamage() => _work.Writer.TryWrite(new FoldWork(null, 0, null, null, null, Check: true));
+
+    /// <summary>
     /// Folds what it holds, answers the readers still waiting, and closes the rollup file. A read-back in progress (a
     /// rebuild of the whole file, at a first start of schema 7 on a large store) stops at its next transaction instead of
     /// holding the shutdown until it is done: the mark keeps what it committed, and the next start reads back the rest.
@@ -178,7 +187,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                     _readBackThrough = _lastSeq;
                 }
 
-                if (_readers.Count > 0 || _folder.Due)
+                if (_readers.Count > 0 || _folder.Due || _checkRequested)
                 {
                     FoldNow();
                 }
@@ -192,7 +201,11 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
 
     private void Take(FoldWork work)
     {
-        if (work.StoreId is not null)
+        if (work.Check)
+        {
+            _checkRequested = true;
+        }
+        else if (work.StoreId is not null)
         {
             if (_storeId is null)
             {
@@ -238,6 +251,19 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         long foldStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
+            if (_checkRequested)
+            {
+                // A read met damage that no fold had met: if it is this file's (the events file's own damage is not mended
+                // by a rebuild), it is a cache, deleted and rebuilt from the events file by the fold below.
+                _checkRequested = false;
+                if (_connection is not null && !SqliteRollupFile.IsIntact(_connection))
+                {
+                    _logger.LogWarning("A dashboard read found the rollup file {RollupPath} damaged; it is deleted and rebuilt from the stored events", _path);
+                    Drop();
+                    SqliteRollupFile.Discard(_path);
+                }
+            }
+
             try
             {
                 FoldOnce();
@@ -368,6 +394,6 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         _connection = null;
     }
 
-    /// <summary>One item of the queue: a start, a commit's sums, or readers.</summary>
-    private sealed record FoldWork(string? StoreId, long StartSeq, DashboardRollup? Sums, long[]? Seqs, TaskCompletionSource? Readers, Exception? Error = null);
+    /// <summary>One item of the queue: a start, a commit's sums, readers, or a check for damage.</summary>
+    private sealed record FoldWork(string? StoreId, long StartSeq, DashboardRollup? Sums, long[]? Seqs, TaskCompletionSource? Readers, Exception? Error = null, bool Check = false);
 }
