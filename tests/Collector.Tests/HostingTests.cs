@@ -141,6 +141,31 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task Readiness_is_degraded_while_the_sqlite_rollups_cannot_be_written_and_healthy_again_after()
+    {
+        await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(ServiceUnderTest.NewFolder(), ["--urls", "http://127.0.0.1:0"]);
+        var store = (Storage.Sqlite.SqliteEventStore)service.Services.GetRequiredService<IEventStore>();
+        Stores.RollupAudit.Execute(store.RollupPath, "CREATE TRIGGER fail_fold BEFORE INSERT ON event_minutes BEGIN SELECT RAISE(ABORT, 'fold refused'); END;");
+        using (HttpResponseMessage upload = await service.Client.PostAsync("/logs/batch", Json(TestCollector.Batch(TestCollector.Event(Guid.CreateVersion7()))), Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+        }
+
+        await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => store.FoldRollupsAsync(Cancel));
+        using (HttpResponseMessage degraded = await service.Client.GetAsync("/health/ready", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, degraded.StatusCode); // uploads still work: it keeps its traffic
+            Assert.Equal("Degraded", await degraded.Content.ReadAsStringAsync(Cancel));
+        }
+
+        Stores.RollupAudit.Execute(store.RollupPath, "DROP TRIGGER fail_fold;");
+        await store.FoldRollupsAsync(Cancel);
+        using HttpResponseMessage healthy = await service.Client.GetAsync("/health/ready", Cancel);
+        Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
+        Assert.Equal("Healthy", await healthy.Content.ReadAsStringAsync(Cancel));
+    }
+
+    [Fact]
     public async Task An_upload_the_store_cannot_take_is_503_with_Retry_After_so_the_uploader_keeps_its_events()
     {
         await using ServiceUnderTest service = await ServiceUnderTest.StartAsync(

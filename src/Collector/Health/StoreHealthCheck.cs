@@ -1,9 +1,14 @@
 using Instrumentation.Collector.Storage;
+using Instrumentation.Collector.Storage.Sqlite;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Instrumentation.Collector.Health;
 
-/// <summary>Readiness: the store answers a query. A collector whose database is gone should get no traffic.</summary>
+/// <summary>
+/// Readiness: the store answers a query. A collector whose database is gone should get no traffic. A SQLite store whose
+/// dashboard rollups cannot be written is degraded (still 200: uploads and <c>/logs</c> work, so it keeps its traffic),
+/// with the reason, for the operator's health dashboard.
+/// </summary>
 internal sealed class StoreHealthCheck(IEventStore store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -11,7 +16,9 @@ internal sealed class StoreHealthCheck(IEventStore store) : IHealthCheck
         try
         {
             await store.PingAsync(cancellationToken).ConfigureAwait(false);
-            return HealthCheckResult.Healthy("The store answers.");
+            return store is SqliteEventStore { RollupTrouble: { } trouble }
+                ? HealthCheckResult.Degraded(trouble)
+                : HealthCheckResult.Healthy("The store answers.");
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

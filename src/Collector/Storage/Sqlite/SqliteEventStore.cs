@@ -92,6 +92,14 @@ public sealed class SqliteEventStore : IEventStore
     /// <inheritdoc />
     public string Provider => nameof(StorageProvider.Sqlite);
 
+    /// <summary>
+    /// Why the dashboard cannot be served though uploads are (readiness reports it as degraded), or null: the last fold of
+    /// the rollups failed, and the dashboard's pages answer 503 until one succeeds.
+    /// </summary>
+    internal string? RollupTrouble => _folds.Failing
+        ? $"The store answers and takes uploads, but the dashboard's rollups cannot be written to '{RollupPath}' (the log says why): dashboard pages answer 503 until a fold succeeds."
+        : null;
+
     /// <summary>The database file's full path.</summary>
     public string DatabasePath { get; }
 

@@ -119,6 +119,9 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether the last fold failed (the rollup file full, locked or unwritable): the dashboard's pages answer 503 until one succeeds.</summary>
+    public bool Failing => Volatile.Read(ref _failedFolds) > 0;
+
     /// <summary>
     /// Asks for the rollup file to be checked (<c>PRAGMA quick_check</c>) before the next fold, and rebuilt from the
     /// events file if it is damaged: a dashboard read met damage (SQLITE_CORRUPT) in pages no fold had touched. Never
