@@ -7,7 +7,7 @@ namespace Instrumentation.Collector.Health;
 /// <summary>
 /// Readiness: the store answers a query. A collector whose database is gone should get no traffic. A SQLite store whose
 /// dashboard rollups cannot be written is degraded (still 200: uploads and <c>/logs</c> work, so it keeps its traffic),
-/// with the reason, for the operator's health dashboard.
+/// with the reason (the health check service logs a degraded result as a warning with its description).
 /// </summary>
 internal sealed class StoreHealthCheck(IEventStore store) : IHealthCheck
 {
