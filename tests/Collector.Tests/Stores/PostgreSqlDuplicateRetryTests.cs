@@ -47,13 +47,7 @@ public sealed class PostgreSqlDuplicateRetryTests(PostgreSqlServer server) : IAs
         Assert.Equal(new[] { true, false }, IsNew(await store.InsertAsync([Event(), first[0]], Token), 2));
         Assert.Equal(2, Retries(retries));
 
-        const long Stored = 2 + 2 + 1 + 1 + 2 + 1;
-        Assert.Equal(Stored, (await store.GetStatisticsAsync(Token)).Total);
-        Assert.Equal(Stored, await CountAsync("SELECT count(*) FROM events;"));
-        Assert.Equal(Stored, await CountAsync("SELECT count(*) FROM event_context;"));
-        Assert.Equal(Stored, await CountAsync("SELECT sum(count) FROM event_minutes;"));
-        Assert.Equal(Stored, await CountAsync("SELECT sum(events) FROM context_values;"));
-        Assert.Equal(0, await CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%';"));
+        await AssertStoredAsync(store, 2 + 2 + 1 + 1 + 2 + 1);
     }
 
     [Fact]
