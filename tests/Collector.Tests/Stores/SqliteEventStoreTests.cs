@@ -65,6 +65,40 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task A_store_written_before_InitializeAsync_holds_the_file_from_its_first_commit()
+    {
+        // The store is usable before InitializeAsync (its writer sets itself up at the first commit): that writer must
+        // hold the lock too, or a store never initialized would write a file another collector holds.
+        await using (SqliteEventStore made = SqliteEventStore.ForFile(DatabasePath))
+        {
+            await made.InitializeAsync(Token); // a store written before InitializeAsync needs the file's tables
+        }
+
+        await using SqliteEventStore written = SqliteEventStore.ForFile(DatabasePath);
+        Assert.Equal(1, (await written.InsertAsync([Event()], Token)).NewCount);
+        await using SqliteEventStore second = SqliteEventStore.ForFile(DatabasePath);
+
+        InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(() => second.InitializeAsync(Token));
+
+        Assert.Contains("is in use by another collector", refused.Message, StringComparison.Ordinal);
+        await written.InitializeAsync(Token); // the lock it holds is kept, not taken twice
+        Assert.Equal(1, (await written.InsertAsync([Event()], Token)).NewCount);
+    }
+
+    [Fact]
+    public async Task A_lock_file_that_cannot_be_opened_is_reported_as_such_not_as_another_collector()
+    {
+        Directory.CreateDirectory(DatabasePath + "-lock"); // nobody holds it: it cannot be opened as a file at all
+        await using SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+
+        IOException failed = await Assert.ThrowsAsync<IOException>(() => store.InitializeAsync(Token));
+
+        Assert.Contains($"The lock file '{DatabasePath}-lock' of the SQLite database '{DatabasePath}' could not be opened", failed.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("another collector", failed.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(DatabasePath), "the store went on to create the database");
+    }
+
+    [Fact]
     public async Task A_file_of_a_collector_before_versioning_is_adopted_and_its_counts_are_built()
     {
         // The table exactly as the unversioned collector created it, with two events in it.

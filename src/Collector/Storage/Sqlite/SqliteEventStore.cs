@@ -29,8 +29,13 @@ public sealed class SqliteEventStore : IEventStore
     private readonly SqliteFoldWriter _folds;
     private readonly FoldWaiters _foldWaiters = new();
 
-    /// <summary>Held from <see cref="InitializeAsync"/> to the end of <see cref="DisposeAsync"/>: the file is this store's.</summary>
+    /// <summary>
+    /// Held from <see cref="InitializeAsync"/> (or the events writer's start, for a store written before it) to the end of
+    /// <see cref="DisposeAsync"/>: the file is this store's. Taken under <see cref="_fileLockGate"/>: the caller's thread
+    /// and the writer's may both take it.
+    /// </summary>
     private SqliteFileLock? _fileLock;
+    private readonly Lock _fileLockGate = new();
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
@@ -125,8 +130,8 @@ public sealed class SqliteEventStore : IEventStore
         }
 
         // First the lock: a second collector on this file must fail before it migrates, or reads the seq its writer will
-        // go on from. Taken again by a store initialized twice (a host that retries its start) only if it was released.
-        _fileLock ??= SqliteFileLock.Acquire(DatabasePath);
+        // go on from. A store initialized twice (a host that retries its start) keeps the one it holds.
+        HoldFileLock();
         using (SqliteConnection connection = Open())
         {
             SqliteSchema.Migrate(connection);
@@ -242,7 +247,7 @@ public sealed class SqliteEventStore : IEventStore
         {
             // Last, even after a failure to close (this store writes nothing more either way): another process may take the
             // file over.
-            _fileLock?.Dispose();
+            ReleaseFileLock();
         }
     }
 
@@ -250,7 +255,25 @@ public sealed class SqliteEventStore : IEventStore
     /// Lets go of the database's lock as the process's death would, leaving everything else as it is: for the tests that
     /// abandon a store (never disposed, its pending sums never written) to play a crash within one process.
     /// </summary>
-    internal void ReleaseFileLockAsIfKilled() => _fileLock?.Dispose();
+    internal void ReleaseFileLockAsIfKilled() => ReleaseFileLock();
+
+    /// <summary>Takes the file's lock unless this store holds it (<see cref="SqliteFileLock.Acquire"/>).</summary>
+    private void HoldFileLock()
+    {
+        lock (_fileLockGate)
+        {
+            _fileLock ??= SqliteFileLock.Acquire(DatabasePath);
+        }
+    }
+
+    private void ReleaseFileLock()
+    {
+        lock (_fileLockGate)
+        {
+            _fileLock?.Dispose();
+            _fileLock = null;
+        }
+    }
 
     private async Task CloseAsync()
     {
@@ -336,6 +359,9 @@ public sealed class SqliteEventStore : IEventStore
     /// </summary>
     private SqliteConnection OpenForWriter()
     {
+        // The writer may start before InitializeAsync (a store used without it, or written before it): it takes the lock
+        // too, or such a store would write a file another collector holds.
+        HoldFileLock();
         SqliteConnection connection = Open();
         try
         {

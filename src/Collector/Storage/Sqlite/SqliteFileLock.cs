@@ -24,6 +24,7 @@ internal sealed class SqliteFileLock : IDisposable
     /// <param name="databasePath">The database file's full path (its folder exists).</param>
     /// <returns>The lock, held until disposed.</returns>
     /// <exception cref="InvalidOperationException">Another store (in this process or another) holds it.</exception>
+    /// <exception cref="IOException">The lock file cannot be created or opened (its directory read-only, the disk full).</exception>
     public static SqliteFileLock Acquire(string databasePath)
     {
         string path = PathFor(databasePath);
@@ -31,7 +32,7 @@ internal sealed class SqliteFileLock : IDisposable
         {
             return new SqliteFileLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
-        catch (IOException exception) when (exception is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException))
+        catch (IOException exception) when (IsHeldByAnother(exception))
         {
             throw new InvalidOperationException(
                 $"The SQLite database '{databasePath}' is in use by another collector (its lock file '{path}' is held: {exception.Message}). " +
@@ -39,7 +40,26 @@ internal sealed class SqliteFileLock : IDisposable
                 "or use PostgreSQL (Collector:Storage:Provider) to run several instances on one database.",
                 exception);
         }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Not held by anyone: the file could not be made or opened (a read-only directory or file system, a full disk,
+            // a directory in its place). Saying "in use by another collector" would send the operator after the wrong cause.
+            throw new IOException(
+                $"The lock file '{path}' of the SQLite database '{databasePath}' could not be opened: {exception.Message} " +
+                "The collector creates it beside the database and holds it open while it runs: the directory and the file must be writable.",
+                exception);
+        }
     }
+
+    /// <summary>
+    /// Whether opening the lock file failed because another handle holds it: <c>flock</c>'s EWOULDBLOCK on Unix (which .NET
+    /// reports as an <see cref="IOException"/> whose HResult is the errno: 11 on Linux, 35 on macOS and the BSDs), a sharing
+    /// or lock violation on Windows. Any other error is the file's own trouble.
+    /// </summary>
+    private static bool IsHeldByAnother(IOException exception) =>
+        OperatingSystem.IsWindows()
+            ? (exception.HResult & 0xFFFF) is 32 or 33 // ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
+            : exception.GetType() == typeof(IOException) && exception.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
 
     /// <summary>Releases the lock (the file stays, for the next start).</summary>
     public void Dispose() => _file.Dispose();
