@@ -77,6 +77,8 @@ if (embedded is not null)
         File.Delete(file + "-wal");
         File.Delete(file + "-shm");
     }
+
+    File.Delete(database + "-lock"); // the lock the collector held on the file while it ran (released by its dispose)
 }
 else if (serve)
 {
