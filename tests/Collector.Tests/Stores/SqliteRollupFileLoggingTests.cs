@@ -1,7 +1,10 @@
+using Instrumentation.Collector.Dashboard.Queries;
+using Instrumentation.Collector.Storage;
 using Instrumentation.Collector.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Instrumentation.Collector.Tests.Stores;
 
@@ -135,6 +138,74 @@ public sealed class SqliteRollupFileLoggingTests : IAsyncDisposable
         Assert.Contains(DatabasePath + "-rollups", bug.Message, StringComparison.Ordinal);
         Assert.Equal(20, RollupAudit.Mark(DatabasePath));
         RollupAudit.AssertExact(DatabasePath);
+    }
+
+    [Fact]
+    public async Task Reads_that_keep_meeting_damage_the_rollup_file_does_not_have_check_it_once_per_interval_and_say_where_to_look()
+    {
+        // A damaged events file fails every read of its damaged pages, whatever the rollup file is: each such read must
+        // not have the fold writer read the whole rollup file again. Reads of the events file alone do not ask at all.
+        await using (SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath))
+        {
+            await store.InitializeAsync(Token);
+            await store.InsertAsync([.. Enumerable.Range(0, 20).Select(SqliteRollupFoldTests.Event)], Token);
+        }
+
+        string storeId;
+        using (SqliteConnection connection = SqliteRollupFileTests.OpenUnpooled(DatabasePath))
+        using (SqliteCommand identity = connection.CreateCommand())
+        {
+            identity.CommandText = "SELECT store_id FROM store_identity;";
+            storeId = (string)identity.ExecuteScalar()!;
+        }
+
+        var time = new FakeTimeProvider();
+        await using var folds = new SqliteFoldWriter(DatabasePath + "-rollups", () => SqliteRollupFileTests.OpenUnpooled(DatabasePath), _logger, timeProvider: time);
+        folds.Start(storeId, 20);
+        var reads = new DamageReportingQueries(new DamagedReads(), folds.CheckForDamage);
+        async Task<int> ReadThenFoldAsync(int rollupReads)
+        {
+            for (int read = 0; read < rollupReads; read++)
+            {
+                await Assert.ThrowsAsync<SqliteException>(() => reads.ActivityAsync("net_id", null, null, ActivitySort.Events, descending: true, 10, Token));
+                await Assert.ThrowsAsync<SqliteException>(() => reads.NewestAsync(null, 10, Token)); // the events file alone: never asks
+            }
+
+            var reader = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            folds.Fold(reader); // queued after the reads' requests: answered once they are taken
+            await reader.Task.WaitAsync(Token);
+            return _logger.Collector.GetSnapshot().Count(r => r.Level == LogLevel.Warning && r.Message.Contains("passes PRAGMA quick_check", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(1, await ReadThenFoldAsync(20)); // twenty requests, one check
+        Assert.Equal(1, await ReadThenFoldAsync(20)); // within the interval: none
+        time.Advance(RollupDamageCheck.MinimumInterval);
+        Assert.Equal(2, await ReadThenFoldAsync(1));
+        Assert.Equal(2, await ReadThenFoldAsync(0)); // no read, no check
+        Assert.All(
+            _logger.Collector.GetSnapshot().Where(r => r.Level == LogLevel.Warning),
+            r => Assert.Contains($"the rollup file {DatabasePath}-rollups passes PRAGMA quick_check: the database file itself may be damaged", r.Message, StringComparison.Ordinal));
+        Assert.Equal(20, RollupAudit.Mark(DatabasePath)); // intact, so not rebuilt: the start's read-back stands
+    }
+
+    /// <summary>Dashboard reads of a damaged file: each fails as SQLite fails a read of a damaged page (a faulted task).</summary>
+    private sealed class DamagedReads : IDashboardQueries
+    {
+        public Task<TimeSeries> CountByTypeOverTimeAsync(DateTimeOffset from, DateTimeOffset until, TimeSpan bucketSize, CancellationToken cancellationToken) => Task.FromException<TimeSeries>(Damage());
+
+        public Task<DashboardEventPage> FindEventsAsync(EventFilter filter, int limit, EventCursor? after, CancellationToken cancellationToken) => Task.FromException<DashboardEventPage>(Damage());
+
+        public Task<IReadOnlyList<DashboardEvent>> NewestAsync(long? afterSequence, int limit, CancellationToken cancellationToken) => Task.FromException<IReadOnlyList<DashboardEvent>>(Damage());
+
+        public Task<DashboardEvent?> FindEventAsync(Guid id, CancellationToken cancellationToken) => Task.FromException<DashboardEvent?>(Damage());
+
+        public Task<IReadOnlyList<string>> TypesAsync(CancellationToken cancellationToken) => Task.FromException<IReadOnlyList<string>>(Damage());
+
+        public Task<IReadOnlyList<string>> ContextKeysAsync(CancellationToken cancellationToken) => Task.FromException<IReadOnlyList<string>>(Damage());
+
+        public Task<IReadOnlyList<ContextActivity>> ActivityAsync(string key, DateTimeOffset? from, DateTimeOffset? until, ActivitySort sort, bool descending, int limit, CancellationToken cancellationToken) => Task.FromException<IReadOnlyList<ContextActivity>>(Damage());
+
+        private static SqliteException Damage() => new("database disk image is malformed", 11);
     }
 
     public ValueTask DisposeAsync()

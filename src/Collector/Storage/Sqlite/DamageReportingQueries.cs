@@ -7,7 +7,9 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// The SQLite store's dashboard reads, which tell the fold writer when one of them meets damage (SQLITE_CORRUPT or
 /// SQLITE_NOTADB): the rollup file is a cache that its writer rebuilds when a fold meets damage, but pages only reads
 /// touch would otherwise answer 503 until someone deleted the file. The read still fails (503, its client asks again);
-/// the fold writer checks the file before its next fold, which the next read waits for.
+/// the fold writer checks the file with its next fold, which the next read waits for. Only the reads that touch the
+/// rollup file report: the live tail, one event, and the types read the events file alone, whose damage no check of the
+/// rollup file mends (and the live tail polls: each of its reads would ask for one).
 /// </summary>
 internal sealed class DamageReportingQueries(IDashboardQueries inner, Action reportDamage) : IDashboardQueries
 {
@@ -21,15 +23,15 @@ internal sealed class DamageReportingQueries(IDashboardQueries inner, Action rep
 
     /// <inheritdoc />
     public Task<IReadOnlyList<DashboardEvent>> NewestAsync(long? afterSequence, int limit, CancellationToken cancellationToken) =>
-        Watch(inner.NewestAsync(afterSequence, limit, cancellationToken));
+        inner.NewestAsync(afterSequence, limit, cancellationToken); // the events file alone
 
     /// <inheritdoc />
     public Task<DashboardEvent?> FindEventAsync(Guid id, CancellationToken cancellationToken) =>
-        Watch(inner.FindEventAsync(id, cancellationToken));
+        inner.FindEventAsync(id, cancellationToken); // the events file alone
 
     /// <inheritdoc />
     public Task<IReadOnlyList<string>> TypesAsync(CancellationToken cancellationToken) =>
-        Watch(inner.TypesAsync(cancellationToken));
+        inner.TypesAsync(cancellationToken); // the events file alone
 
     /// <inheritdoc />
     public Task<IReadOnlyList<string>> ContextKeysAsync(CancellationToken cancellationToken) =>

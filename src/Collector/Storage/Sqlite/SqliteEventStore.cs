@@ -71,7 +71,7 @@ public sealed class SqliteEventStore : IEventStore
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
         RollupPath = SqliteRollupFile.PathFor(DatabasePath);
-        _folds = new SqliteFoldWriter(RollupPath, Open, logger, foldQueueCapacity);
+        _folds = new SqliteFoldWriter(RollupPath, Open, logger, foldQueueCapacity, timeProvider);
         _writer = new SqliteWriter(OpenForWriter, timeProvider ?? TimeProvider.System, _folds);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
         Dashboard = new DamageReportingQueries(

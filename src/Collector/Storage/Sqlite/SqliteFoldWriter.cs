@@ -57,25 +57,27 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     private int _failedFolds; // folds failed in a row: the first is logged as an error, the next ones at debug level, until one succeeds
     private long _overflowThrough; // the events writer's (Volatile), taken by the loop: the last seq of sums a full queue did not take
     private long _skipThrough; // sums at or below this seq were queued before an overflow: their events are read back instead
-    private bool _checkRequested; // a dashboard read met damage: the next fold checks the file first
+    private readonly RollupDamageCheck _damageCheck; // dashboard reads that met damage ask for a check of the file
 
     /// <param name="path">The rollup file.</param>
     /// <param name="openStore">Opens a reader connection to the events file (to read events back).</param>
     /// <param name="logger">Where failed folds, discarded files and read-backs are told (none: not told).</param>
     /// <param name="queueCapacity">Items the events writer may hand over before the loop must catch up.</param>
-    public SqliteFoldWriter(string path, Func<SqliteConnection> openStore, ILogger? logger = null, int queueCapacity = DefaultQueueCapacity)
+    /// <param name="timeProvider">The clock that spaces the checks dashboard reads ask for (default: the system clock).</param>
+    public SqliteFoldWriter(string path, Func<SqliteConnection> openStore, ILogger? logger = null, int queueCapacity = DefaultQueueCapacity, TimeProvider? timeProvider = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCapacity, 1);
         _queueCapacity = queueCapacity;
         _work = Channel.CreateBounded<FoldWork>(new BoundedChannelOptions(queueCapacity)
         {
             SingleReader = true,
-            SingleWriter = true,
+            SingleWriter = false, // the events writer, and the dashboard reads that ask for a check (CheckForDamage)
             FullMode = BoundedChannelFullMode.Wait,
         });
         _path = path;
         _openStore = openStore;
         _logger = logger ?? NullLogger.Instance;
+        _damageCheck = new RollupDamageCheck(timeProvider ?? TimeProvider.System);
         _loop = Task.Run(LoopAsync);
     }
 
@@ -123,11 +125,18 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     public bool Failing => Volatile.Read(ref _failedFolds) > 0;
 
     /// <summary>
-    /// Asks for the rollup file to be checked (<c>PRAGMA quick_check</c>) before the next fold, and rebuilt from the
-    /// events file if it is damaged: a dashboard read met damage (SQLITE_CORRUPT) in pages no fold had touched. Never
-    /// waits: with the loop a full queue behind, the request is dropped, and the next read that meets the damage asks again.
+    /// Asks for the rollup file to be checked (<c>PRAGMA quick_check</c>) with the next fold, and rebuilt from the events
+    /// file if it is damaged: a dashboard read met damage (SQLITE_CORRUPT) in pages no fold had touched. Any thread; never
+    /// waits. Requests are coalesced, and checks spaced by <see cref="RollupDamageCheck.MinimumInterval"/>.
     /// </summary>
-    public void CheckForDamage() => _work.Writer.TryWrite(new FoldWork(null, 0, null, null, null, Check: true));
+    public void CheckForDamage()
+    {
+        if (_damageCheck.Request())
+        {
+            // A wake for an idle loop; with the queue full the loop has items to take, and takes the request with them.
+            _work.Writer.TryWrite(new FoldWork(null, 0, null, null, null, Check: true));
+        }
+    }
 
     /// <summary>
     /// Folds what it holds, answers the readers still waiting, and closes the rollup file. A read-back in progress (a
@@ -163,7 +172,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             return;
         }
 
-        _logger.LogWarning("The dashboard's rollups fell {Capacity} commits behind the events (is the rollup file {RollupPath} held by another program?): the uploads went on, and the next fold reads the events through seq {Seq} back from the database file", _queueCapacity, _path, lost);
+        SqliteFoldLog.Overflowed(_logger, _queueCapacity, _path, lost);
         _folder.Clear();
         _skipThrough = lost;
         _lastSeq = Math.Max(_lastSeq, lost);
@@ -190,9 +199,10 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                     _readBackThrough = _lastSeq;
                 }
 
-                if (_readers.Count > 0 || _folder.Due || _checkRequested)
+                bool check = _damageCheck.TakeDue();
+                if (_readers.Count > 0 || _folder.Due || check)
                 {
-                    FoldNow();
+                    FoldNow(check);
                 }
             }
         }
@@ -206,9 +216,10 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
     {
         if (work.Check)
         {
-            _checkRequested = true;
+            return; // a wake only: the request is the damage check's
         }
-        else if (work.StoreId is not null)
+
+        if (work.StoreId is not null)
         {
             if (_storeId is null)
             {
@@ -241,8 +252,8 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads back what it must, writes what is pending, and answers the waiting readers.</summary>
-    private void FoldNow()
+    /// <summary>Reads back what it must, writes what is pending, checks the file if a read met damage, and answers the readers.</summary>
+    private void FoldNow(bool check = false)
     {
         if (_storeId is null)
         {
@@ -254,29 +265,20 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         long foldStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            if (_checkRequested)
-            {
-                // A read met damage that no fold had met: if it is this file's (the events file's own damage is not mended
-                // by a rebuild), it is a cache, deleted and rebuilt from the events file by the fold below.
-                _checkRequested = false;
-                if (_connection is not null && !SqliteRollupFile.IsIntact(_connection))
-                {
-                    _logger.LogWarning("A dashboard read found the rollup file {RollupPath} damaged; it is deleted and rebuilt from the stored events", _path);
-                    Drop();
-                    SqliteRollupFile.Discard(_path);
-                }
-            }
-
             try
             {
                 FoldOnce();
+                if (check)
+                {
+                    CheckAfterRead(); // after the fold, which opened the file if a failure had closed it
+                }
             }
             catch (SqliteException exception) when (SqliteRollupFile.IsDamaged(exception) && _connection is not null && !SqliteRollupFile.IsIntact(_connection))
             {
                 // Damaged past the pages its open reads (a disk error, a torn copy): every fold would fail on it, at this
                 // start and the next ones. It is a cache: deleted, and rebuilt from the events file by this same fold.
                 // (Checked first: the damage may be the events file's, met by a read-back, which a rebuild would not mend.)
-                LogDamaged(exception);
+                SqliteFoldLog.Damaged(_logger, exception, _path);
                 Drop();
                 SqliteRollupFile.Discard(_path);
                 FoldOnce();
@@ -284,11 +286,11 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
 
             if (_failedFolds > 0)
             {
-                _logger.LogInformation("The dashboard's rollups are written to {RollupPath} again (folds that had failed in a row: {FailedFolds})", _path, _failedFolds);
+                SqliteFoldLog.WrittenAgain(_logger, _path, _failedFolds);
                 _failedFolds = 0;
             }
 
-            RecordFold(foldStarted, "committed"); // before the readers are answered, as every account of the fold
+            SqliteFoldLog.RecordFold(foldStarted, "committed"); // before the readers are answered, as every account of the fold
             foreach (TaskCompletionSource readers in _readers)
             {
                 readers.TrySetResult();
@@ -306,10 +308,10 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 // Told before the readers are answered, so that the line is there when they see the error. Once per run of
                 // failures: a file that stays full or locked would otherwise log an error at every threshold and every
                 // dashboard read until it is mended; the fold that succeeds again says so.
-                LogFoldFailed(exception);
+                SqliteFoldLog.FoldFailed(_logger, exception, _path, ++_failedFolds);
             }
 
-            RecordFold(foldStarted, "failed");
+            SqliteFoldLog.RecordFold(foldStarted, "failed");
             foreach (TaskCompletionSource readers in _readers)
             {
                 readers.TrySetException(error);
@@ -334,7 +336,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             _opened = true;
             if (discarded is not null)
             {
-                LogDamaged(discarded);
+                SqliteFoldLog.Damaged(_logger, discarded, _path);
             }
 
             _writer = new SqliteRollupWriter(_connection);
@@ -349,7 +351,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
             if (events > 0)
             {
                 StoreMetrics.ReadBackEvents.Add(events);
-                _logger.LogInformation("Read {Events} stored events back into the dashboard's rollups in {RollupPath} ({Seconds:F1} s)", events, _path, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+                SqliteFoldLog.ReadBack(_logger, events, _path, System.Diagnostics.Stopwatch.GetElapsedTime(started));
             }
         }
 
@@ -362,26 +364,20 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         }
     }
 
-    private static void RecordFold(long started, string outcome) =>
-        StoreMetrics.FoldDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
-
-    private void LogFoldFailed(Exception exception)
+    /// <summary>A read met damage no fold had met: a rollup file failing <c>quick_check</c> is rebuilt; one passing it is told.</summary>
+    private void CheckAfterRead()
     {
-        if (++_failedFolds == 1)
+        if (SqliteRollupFile.IsIntact(_connection!))
         {
-            _logger.LogError(
-                exception,
-                "The dashboard's rollups could not be written to {RollupPath}: the dashboard pages that need them answer 503 until a fold succeeds, which then reads the events it missed back from the database file. Check that its disk has room, that the file and its directory are writable, and that no other program holds it open. The next failures in a row are logged at debug level",
-                _path);
+            SqliteFoldLog.ReadMetDamageElsewhere(_logger, _path);
+            return;
         }
-        else
-        {
-            _logger.LogDebug(exception, "The dashboard's rollups could not be written to {RollupPath} again (folds failed in a row: {FailedFolds})", _path, _failedFolds);
-        }
-    }
 
-    private void LogDamaged(SqliteException exception) =>
-        _logger.LogWarning(exception, "The rollup file {RollupPath} is damaged or not a SQLite database; it is deleted and rebuilt from the stored events", _path);
+        SqliteFoldLog.ReadFoundDamaged(_logger, _path);
+        Drop();
+        SqliteRollupFile.Discard(_path);
+        FoldOnce();
+    }
 
     /// <summary>
     /// After a failed fold: bounded memory whatever the file does, so the pending sums go and the next fold reads their
