@@ -65,6 +65,40 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task Stores_starting_at_once_on_one_file_let_exactly_one_in_and_the_others_fail_before_migrating()
+    {
+        // What the contract's concurrent-migration test became for SQLite: one of them takes the file, whichever it is.
+        SqliteEventStore[] stores = [.. Enumerable.Range(0, 4).Select(_ => SqliteEventStore.ForFile(DatabasePath))];
+        try
+        {
+            Exception?[] outcomes = await Task.WhenAll(stores.Select(store => Task.Run(async () =>
+            {
+                try
+                {
+                    await store.InitializeAsync(Token);
+                    return null;
+                }
+                catch (Exception exception)
+                {
+                    return exception;
+                }
+            })));
+
+            SqliteEventStore winner = stores[Array.IndexOf(outcomes, Assert.Single(outcomes, o => o is null))];
+            Assert.All(outcomes.OfType<Exception>(), o => Assert.IsType<InvalidOperationException>(o));
+            Assert.Equal(1, (await winner.InsertAsync([Event()], Token)).NewCount);
+            Assert.Equal(1, (await winner.GetStatisticsAsync(Token)).Total);
+        }
+        finally
+        {
+            foreach (SqliteEventStore store in stores)
+            {
+                await store.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_store_written_before_InitializeAsync_holds_the_file_from_its_first_commit()
     {
         // The store is usable before InitializeAsync (its writer sets itself up at the first commit): that writer must
