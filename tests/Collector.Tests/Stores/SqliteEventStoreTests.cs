@@ -120,6 +120,20 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task A_disposed_store_initialized_again_is_refused_and_does_not_take_the_file_back()
+    {
+        SqliteEventStore disposed = SqliteEventStore.ForFile(DatabasePath);
+        await disposed.InitializeAsync(Token);
+        await disposed.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => disposed.InitializeAsync(Token));
+
+        await using SqliteEventStore next = SqliteEventStore.ForFile(DatabasePath);
+        await next.InitializeAsync(Token); // the file is free: the disposed store holds nothing
+        Assert.Equal(1, (await next.InsertAsync([Event()], Token)).NewCount);
+    }
+
+    [Fact]
     public async Task A_lock_file_that_cannot_be_opened_is_reported_as_such_not_as_another_collector()
     {
         Directory.CreateDirectory(DatabasePath + "-lock"); // nobody holds it: it cannot be opened as a file at all

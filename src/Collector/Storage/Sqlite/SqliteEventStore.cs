@@ -35,6 +35,7 @@ public sealed class SqliteEventStore : IEventStore
     /// and the writer's may both take it.
     /// </summary>
     private SqliteFileLock? _fileLock;
+    private bool _fileLockReleased; // by DisposeAsync (or a test's crash): never taken again, or nothing would release it
     private readonly Lock _fileLockGate = new();
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
@@ -262,6 +263,7 @@ public sealed class SqliteEventStore : IEventStore
     {
         lock (_fileLockGate)
         {
+            ObjectDisposedException.ThrowIf(_fileLockReleased, this);
             _fileLock ??= SqliteFileLock.Acquire(DatabasePath);
         }
     }
@@ -272,6 +274,7 @@ public sealed class SqliteEventStore : IEventStore
         {
             _fileLock?.Dispose();
             _fileLock = null;
+            _fileLockReleased = true;
         }
     }
 
