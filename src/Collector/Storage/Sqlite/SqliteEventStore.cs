@@ -31,12 +31,9 @@ public sealed class SqliteEventStore : IEventStore
 
     /// <summary>
     /// Held from <see cref="InitializeAsync"/> (or the events writer's start, for a store written before it) to the end of
-    /// <see cref="DisposeAsync"/>: the file is this store's. Taken under <see cref="_fileLockGate"/>: the caller's thread
-    /// and the writer's may both take it.
+    /// <see cref="DisposeAsync"/>: the file is this store's.
     /// </summary>
-    private SqliteFileLock? _fileLock;
-    private bool _fileLockReleased; // by DisposeAsync (or a test's crash): never taken again, or nothing would release it
-    private readonly Lock _fileLockGate = new();
+    private readonly SqliteFileLock _fileLock;
 
     /// <summary>Creates the store; call <see cref="InitializeAsync"/> before use.</summary>
     /// <param name="connectionString">A SQLite connection string naming the file (<c>Data Source=collector.db</c>).</param>
@@ -72,6 +69,7 @@ public sealed class SqliteEventStore : IEventStore
         builder.DataSource = DatabasePath;
         _connectionString = builder.ToString();
         RollupPath = SqliteRollupFile.PathFor(DatabasePath);
+        _fileLock = new SqliteFileLock(DatabasePath);
         _folds = new SqliteFoldWriter(RollupPath, Open, logger, foldQueueCapacity, timeProvider);
         _writer = new SqliteWriter(OpenForWriter, timeProvider ?? TimeProvider.System, _folds);
         _committer = new GroupCommitter(CommitAsync, options.MaxPendingBatches, options.MaxEventsPerCommit, nameof(StorageProvider.Sqlite));
@@ -132,7 +130,7 @@ public sealed class SqliteEventStore : IEventStore
 
         // First the lock: a second collector on this file must fail before it migrates, or reads the seq its writer will
         // go on from. A store initialized twice (a host that retries its start) keeps the one it holds.
-        HoldFileLock();
+        _fileLock.Hold();
         using (SqliteConnection connection = Open())
         {
             SqliteSchema.Migrate(connection);
@@ -248,7 +246,7 @@ public sealed class SqliteEventStore : IEventStore
         {
             // Last, even after a failure to close (this store writes nothing more either way): another process may take the
             // file over.
-            ReleaseFileLock();
+            _fileLock.Dispose();
         }
     }
 
@@ -256,46 +254,34 @@ public sealed class SqliteEventStore : IEventStore
     /// Lets go of the database's lock as the process's death would, leaving everything else as it is: for the tests that
     /// abandon a store (never disposed, its pending sums never written) to play a crash within one process.
     /// </summary>
-    internal void ReleaseFileLockAsIfKilled() => ReleaseFileLock();
-
-    /// <summary>Takes the file's lock unless this store holds it (<see cref="SqliteFileLock.Acquire"/>).</summary>
-    private void HoldFileLock()
-    {
-        lock (_fileLockGate)
-        {
-            ObjectDisposedException.ThrowIf(_fileLockReleased, this);
-            _fileLock ??= SqliteFileLock.Acquire(DatabasePath);
-        }
-    }
-
-    private void ReleaseFileLock()
-    {
-        lock (_fileLockGate)
-        {
-            _fileLock?.Dispose();
-            _fileLock = null;
-            _fileLockReleased = true;
-        }
-    }
+    internal void ReleaseFileLockAsIfKilled() => _fileLock.Dispose();
 
     private async Task CloseAsync()
     {
-        await _committer.DisposeAsync().ConfigureAwait(false);
         try
         {
-            // The events writer has ended, so nothing more is handed over: readers whose wake came too late for it get the
-            // fold writer's last fold, which writes everything it holds.
-            TaskCompletionSource? late = _foldWaiters.Take();
-            if (late is not null)
-            {
-                _folds.Fold(late, new ObjectDisposedException(nameof(SqliteEventStore), "The store closed before its writer started."));
-            }
-
-            await _folds.DisposeAsync().ConfigureAwait(false);
+            await _committer.DisposeAsync().ConfigureAwait(false); // all its writer loops have ended, even when it throws
         }
         finally
         {
-            _writer.Dispose();
+            // Closed whatever the committer did: the file's lock goes after this, and no thread of this store may still
+            // write the rollup file (or hold the events writer's connection) once another process can take the file.
+            try
+            {
+                // The events writer has ended, so nothing more is handed over: readers whose wake came too late for it get
+                // the fold writer's last fold, which writes everything it holds.
+                TaskCompletionSource? late = _foldWaiters.Take();
+                if (late is not null)
+                {
+                    _folds.Fold(late, new ObjectDisposedException(nameof(SqliteEventStore), "The store closed before its writer started."));
+                }
+
+                await _folds.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _writer.Dispose();
+            }
         }
 
         using (var connection = new SqliteConnection(_connectionString))
@@ -364,7 +350,7 @@ public sealed class SqliteEventStore : IEventStore
     {
         // The writer may start before InitializeAsync (a store used without it, or written before it): it takes the lock
         // too, or such a store would write a file another collector holds.
-        HoldFileLock();
+        _fileLock.Hold();
         SqliteConnection connection = Open();
         try
         {

@@ -9,28 +9,57 @@ namespace Instrumentation.Collector.Storage.Sqlite;
 /// events. The kernel releases the lock when the process dies (kill -9 included), so a crash never leaves the file
 /// locked; the file itself stays, empty, and is reused.
 /// </summary>
-internal sealed class SqliteFileLock : IDisposable
+/// <remarks>
+/// One per store: <see cref="Hold"/> takes it (from the store's start, or its events writer's first commit, on their own
+/// threads), <see cref="Dispose"/> lets it go for good: a lock taken again after that would have nothing to release it.
+/// </remarks>
+/// <param name="databasePath">The database file's full path.</param>
+internal sealed class SqliteFileLock(string databasePath) : IDisposable
 {
-    private readonly FileStream _file;
+    private readonly Lock _gate = new();
+    private FileStream? _file;
+    private bool _released;
 
-    private SqliteFileLock(FileStream file) => _file = file;
+    /// <summary>Takes the lock unless this instance holds it.</summary>
+    /// <exception cref="InvalidOperationException">Another store (in this process or another) holds it.</exception>
+    /// <exception cref="IOException">The lock file cannot be created or opened (its directory read-only, the disk full).</exception>
+    /// <exception cref="ObjectDisposedException">This lock was released: its store is closed.</exception>
+    public void Hold()
+    {
+        lock (_gate)
+        {
+            if (_released)
+            {
+                throw new ObjectDisposedException(nameof(SqliteEventStore), $"The store of '{databasePath}' is closed (disposed): create a new one.");
+            }
+
+            _file ??= Acquire(databasePath);
+        }
+    }
+
+    /// <summary>Releases the lock, for good (the file stays, for the next start).</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _file?.Dispose();
+            _file = null;
+            _released = true;
+        }
+    }
 
     /// <summary>The lock file of the database at <paramref name="databasePath"/>.</summary>
     /// <param name="databasePath">The database file's full path.</param>
     /// <returns>The path with <c>-lock</c> appended.</returns>
     public static string PathFor(string databasePath) => databasePath + "-lock";
 
-    /// <summary>Takes the lock of the database at <paramref name="databasePath"/>, or fails at once.</summary>
-    /// <param name="databasePath">The database file's full path (its folder exists).</param>
-    /// <returns>The lock, held until disposed.</returns>
-    /// <exception cref="InvalidOperationException">Another store (in this process or another) holds it.</exception>
-    /// <exception cref="IOException">The lock file cannot be created or opened (its directory read-only, the disk full).</exception>
-    public static SqliteFileLock Acquire(string databasePath)
+    /// <summary>Opens the lock file of the database at <paramref name="databasePath"/> exclusively, or fails at once.</summary>
+    private static FileStream Acquire(string databasePath)
     {
         string path = PathFor(databasePath);
         try
         {
-            return new SqliteFileLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException exception) when (IsHeldByAnother(exception))
         {
@@ -60,7 +89,4 @@ internal sealed class SqliteFileLock : IDisposable
         OperatingSystem.IsWindows()
             ? (exception.HResult & 0xFFFF) is 32 or 33 // ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
             : exception.GetType() == typeof(IOException) && exception.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
-
-    /// <summary>Releases the lock (the file stays, for the next start).</summary>
-    public void Dispose() => _file.Dispose();
 }
