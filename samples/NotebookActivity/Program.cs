@@ -71,14 +71,10 @@ if (embedded is not null)
     }
 
     await embedded.DisposeAsync();
-    foreach (string file in new[] { database, database + "-rollups" }) // the events file and the dashboard's rollup file beside it
+    foreach (string file in Instrumentation.Collector.Storage.Sqlite.SqliteEventStore.FilesOf(database)) // the events file, the dashboard's rollup file, the lock file
     {
         File.Delete(file);
-        File.Delete(file + "-wal");
-        File.Delete(file + "-shm");
     }
-
-    File.Delete(database + "-lock"); // the lock the collector held on the file while it ran (released by its dispose)
 }
 else if (serve)
 {

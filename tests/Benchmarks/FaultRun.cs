@@ -103,7 +103,7 @@ internal static class FaultRun
         }
         finally
         {
-            foreach (string file in new[] { database, database + "-wal", database + "-shm", database + "-rollups", database + "-rollups-wal", database + "-rollups-shm", database + "-lock" })
+            foreach (string file in Instrumentation.Collector.Storage.Sqlite.SqliteEventStore.FilesOf(database))
             {
                 File.Delete(file);
             }

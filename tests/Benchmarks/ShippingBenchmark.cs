@@ -50,7 +50,7 @@ internal static class ShippingBenchmark
             await RunOursAsync(events, collector.Address, "collector + SQLite", gzip: true, receiver: null);
         }
 
-        foreach (string file in new[] { database, database + "-wal", database + "-shm", database + "-rollups", database + "-rollups-wal", database + "-rollups-shm", database + "-lock" })
+        foreach (string file in Instrumentation.Collector.Storage.Sqlite.SqliteEventStore.FilesOf(database))
         {
             File.Delete(file);
         }

@@ -147,6 +147,27 @@ public sealed class SqliteEventStoreTests : EventStoreContract
     }
 
     [Fact]
+    public async Task FilesOf_names_every_file_a_store_leaves_beside_its_database()
+    {
+        SqliteEventStore store = SqliteEventStore.ForFile(DatabasePath);
+        await store.InitializeAsync(Token);
+        Assert.Equal(1, (await store.InsertAsync([Event()], Token)).NewCount);
+        Assert.Equal(["ab12"], (await store.Dashboard.ActivityAsync("net_id", null, null, Instrumentation.Collector.Dashboard.Queries.ActivitySort.Events, descending: true, 10, Token)).Select(a => a.Value));
+        string[] whileOpen = Directory.GetFiles(_folder);
+        await store.DisposeAsync();
+
+        IReadOnlyList<string> named = SqliteEventStore.FilesOf(DatabasePath);
+        Assert.Subset(named.ToHashSet(), whileOpen.ToHashSet());
+        Assert.Contains(DatabasePath + "-lock", whileOpen);
+        foreach (string file in named)
+        {
+            File.Delete(file);
+        }
+
+        Assert.Empty(Directory.GetFiles(_folder));
+    }
+
+    [Fact]
     public async Task A_file_of_a_collector_before_versioning_is_adopted_and_its_counts_are_built()
     {
         // The table exactly as the unversioned collector created it, with two events in it.

@@ -35,22 +35,17 @@ public sealed class PostgreSqlEventStore : IEventStore
     // Rows go in id order: two instances inserting overlapping ids then wait on each other's unique-index entries in
     // the same order, never in a cycle (a deadlock would abort one transaction). A group's ids are distinct (EventColumns
     // keeps the first occurrence of each, the one InsertResult reports as new).
-    private const string PlainInsertSql = """
+    private const string InsertSql = """
         INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", received_at, json)
         SELECT id, type, priority, ticks, ts, @received, json
         FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) AS input(id, type, priority, ticks, ts, json)
         ORDER BY id
-        RETURNING id, seq;
+
         """;
 
-    private const string SkipDuplicatesInsertSql = """
-        INSERT INTO events (id, type, priority, timestamp_ticks, "timestamp", received_at, json)
-        SELECT id, type, priority, ticks, ts, @received, json
-        FROM unnest(@ids, @types, @priorities, @ticks, @times, @jsons) AS input(id, type, priority, ticks, ts, json)
-        ORDER BY id
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id, seq;
-        """;
+    private const string PlainInsertSql = InsertSql + "RETURNING id, seq;";
+
+    private const string SkipDuplicatesInsertSql = InsertSql + "ON CONFLICT (id) DO NOTHING RETURNING id, seq;";
 
     /// <summary>
     /// How long after a conflict every commit uses <c>ON CONFLICT (id) DO NOTHING</c> before trying a plain insert again.

@@ -70,11 +70,11 @@ internal sealed class DashboardRollup
         int firstRow = _contextRows.Count;
         foreach ((string key, string value) in item.Context ?? ContextOf(item.Utf8Json.Span))
         {
-            if (item.Context is not null && IsGiven(key, firstRow))
+            if (IsGiven(key, firstRow))
             {
-                // A caller's list that names a key twice (the collector's validator refuses such JSON): the first counts,
-                // as in ContextOf, so the event has one row per key in the context index, which the PostgreSQL store
-                // inserts into without a conflict clause (a second row for a key would fail the whole commit there).
+                // A key named twice (the collector's validator refuses such JSON, but a caller's list or JSON stored by
+                // other means may have it): the first counts, so the event has one row per key in the context index, which
+                // the PostgreSQL store inserts into without a conflict clause (a second row would fail the whole commit).
                 continue;
             }
 
@@ -179,12 +179,11 @@ internal sealed class DashboardRollup
                 continue;
             }
 
-            var seen = new HashSet<string>(StringComparer.Ordinal);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 string key = reader.GetString()!;
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.String && seen.Add(key))
+                if (reader.TokenType == JsonTokenType.String)
                 {
                     fields.Add(new(key, reader.GetString()!));
                 }

@@ -108,6 +108,18 @@ public sealed class SqliteEventStore : IEventStore
     public string DatabasePath { get; }
 
     /// <summary>
+    /// Every file a store keeps for the database at <paramref name="databasePath"/>: the database, its rollup file, their
+    /// write-ahead logs and shared-memory files, and the lock file. To delete a database the collector no longer uses.
+    /// </summary>
+    /// <param name="databasePath">The database file, as given to <see cref="ForFile"/>.</param>
+    /// <returns>The paths, whether or not each file exists now.</returns>
+    public static IReadOnlyList<string> FilesOf(string databasePath)
+    {
+        string rollups = SqliteRollupFile.PathFor(databasePath);
+        return [databasePath, databasePath + "-wal", databasePath + "-shm", rollups, rollups + "-wal", rollups + "-shm", SqliteFileLock.PathFor(databasePath)];
+    }
+
+    /// <summary>
     /// The full path of the file that holds the dashboard's rollups: <see cref="DatabasePath"/> with <c>-rollups</c>
     /// appended. It can be deleted while the collector is stopped (the next start rebuilds it from the events) and need
     /// not be backed up.

@@ -279,9 +279,7 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
                 // start and the next ones. It is a cache: deleted, and rebuilt from the events file by this same fold.
                 // (Checked first: the damage may be the events file's, met by a read-back, which a rebuild would not mend.)
                 SqliteFoldLog.Damaged(_logger, exception, _path);
-                Drop();
-                SqliteRollupFile.Discard(_path);
-                FoldOnce();
+                Rebuild();
             }
 
             if (_failedFolds > 0)
@@ -374,6 +372,12 @@ internal sealed class SqliteFoldWriter : IAsyncDisposable
         }
 
         SqliteFoldLog.ReadFoundDamaged(_logger, _path);
+        Rebuild();
+    }
+
+    /// <summary>Deletes the damaged file and folds into a new one, which reads every event back from the events file.</summary>
+    private void Rebuild()
+    {
         Drop();
         SqliteRollupFile.Discard(_path);
         FoldOnce();
